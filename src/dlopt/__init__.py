@@ -1,0 +1,16 @@
+"""dlopt: reference implementations for the course *Optimization for Deep Learning*.
+
+One module per concept, so a chapter's imports read like its table of contents:
+
+- ``rules``: every update rule, written once as array arithmetic for NumPy and torch
+- ``optim_numpy`` / ``optim_torch``: the two front ends (same class names)
+- ``second_order``: Newton's method and L-BFGS on small problems
+- ``schedules``, ``clipping``: learning-rate schedules, gradient clipping
+- ``layers``, ``losses``, ``init``, ``gradcheck``: networks from scratch in NumPy
+- ``landscapes``, ``data``: test functions and small data sets (no downloads)
+- ``training``, ``search``, ``finetune``: the loop, hyperparameter search, LoRA
+- ``plots``: the book's figures and animations
+- ``grading``: what exercise test cells call
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""The NumPy front end: the same optimizers for plain NumPy arrays.
+
+The classes have the names, arguments and defaults of ``torch.optim`` (and of
+:mod:`dlopt.optim_torch`) and call the same rules in :mod:`dlopt.rules`. Since
+NumPy arrays carry no ``.grad``, ``step`` takes the gradients, as a list
+aligned with the parameters, and updates the parameters in place::
+
+    w = np.zeros(3)
+    opt = Adam([w], lr=0.1)
+    for _ in range(100):
+        opt.step([grad_of_loss(w)])
+
+Parameter groups work as in PyTorch (``[{"params": [w1], "lr": 0.1}, {"params":
+[w2]}]``), so learning-rate schedules and discriminative learning rates apply
+to both front ends alike.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+
+import numpy as np
+
+from dlopt._optim_args import (
+    AdadeltaArgs,
+    AdagradArgs,
+    AdamArgs,
+    AdamWArgs,
+    RMSpropArgs,
+    SGDArgs,
+)
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``step(grads)``, ``state_dict``.
+
+    ``state`` is a list of dicts, one per parameter in the order of
+    :meth:`parameters`, with the key names PyTorch uses.
+    """
+
+    rule = None  # set by each optimizer's Args mixin
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        if isinstance(params, np.ndarray):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of arrays "
+                "or dicts, but got a single numpy.ndarray (wrap it in a list: [w])"
+            )
+        params = list(params)
+        if len(params) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups: list[dict] = []
+        self.state: list[dict] = []
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group (a dict with ``"params"`` and optional hyperparameter overrides)."""
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError("a param group must be a dict with a 'params' key")
+        group = dict(param_group)
+        params = group["params"]
+        params = [params] if isinstance(params, np.ndarray) else list(params)
+        if not params:
+            raise ValueError("a param group got an empty parameter list")
+        seen = {id(p) for p in self.parameters()}
+        for i, p in enumerate(params):
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(
+                    f"params[{i}] must be a floating-point numpy.ndarray, got "
+                    f"{type(p).__name__}{'' if not hasattr(p, 'dtype') else ' ' + str(p.dtype)}"
+                )
+            if id(p) in seen:
+                raise ValueError("some parameters appear in more than one parameter group")
+            seen.add(id(p))
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.param_groups.append(group)
+        self.state.extend({} for _ in params)
+
+    def parameters(self) -> list[np.ndarray]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def step(self, grads) -> None:
+        """Update every parameter in place from ``grads`` (aligned with :meth:`parameters`).
+
+        A ``None`` gradient skips its parameter, as a missing ``.grad`` does in PyTorch.
+        """
+        params = self.parameters()
+        grads = list(grads)
+        if len(grads) != len(params):
+            raise ValueError(
+                f"step() expected {len(params)} gradients (one per parameter), got {len(grads)}"
+            )
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if g is None:
+                continue
+            g = np.asarray(g)
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{i}] has shape {g.shape}, expected {p.shape}")
+            if np.isnan(g).any():
+                raise ValueError(f"grads[{i}] contains NaN")
+        index = 0
+        for group in self.param_groups:
+            hyper = self.hyperparameters(group)
+            for p in group["params"]:
+                g = grads[index]
+                if g is not None:
+                    self.rule(p, np.asarray(g, dtype=p.dtype), self.state[index], **hyper)
+                index += 1
+
+    def state_dict(self) -> dict:
+        """A deep copy of the state and of the groups' hyperparameters (params by index)."""
+        groups, start = [], 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(packed)
+        return {"state": _copy.deepcopy(self.state), "param_groups": _copy.deepcopy(groups)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` saved, onto the same parameter layout."""
+        groups = state_dict["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("loaded state dict's parameter groups don't match this optimizer's")
+        for group, saved in zip(self.param_groups, groups):
+            group.update({k: _copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        self.state = _copy.deepcopy(list(state_dict["state"]))
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+
+class SGD(SGDArgs, Optimizer):
+    __doc__ = SGDArgs.__doc__
+
+
+class Adagrad(AdagradArgs, Optimizer):
+    __doc__ = AdagradArgs.__doc__
+
+
+class Adadelta(AdadeltaArgs, Optimizer):
+    __doc__ = AdadeltaArgs.__doc__
+
+
+class RMSprop(RMSpropArgs, Optimizer):
+    __doc__ = RMSpropArgs.__doc__
+
+
+class Adam(AdamArgs, Optimizer):
+    __doc__ = AdamArgs.__doc__
+
+
+class AdamW(AdamWArgs, Optimizer):
+    __doc__ = AdamWArgs.__doc__
