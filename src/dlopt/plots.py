@@ -1,0 +1,369 @@
+"""The book's figures, in one consistent style.
+
+Call :func:`use_style` once at the top of a page. Every optimizer has a fixed colour
+in :data:`COLORS`, so "Adam" is the same colour on every page. Every function draws
+into ``ax`` (a new figure when it is None), labels its axes, adds a legend, and
+returns what it drew on (Axes, a pair of Axes, or an animation).
+
+Animations: :func:`race` returns a ``matplotlib.animation.FuncAnimation``; show it on
+a page with ``IPython.display.HTML(animation_html(anim))``, which embeds the frames
+and loads nothing from a CDN (the book theme already ships the player's icons).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.animation import FuncAnimation
+
+from ._checks import check_array, check_choice, check_int
+
+__all__ = [
+    "COLORS",
+    "animation_html",
+    "color_for",
+    "contour",
+    "function_and_derivative",
+    "layer_statistics",
+    "loss_curves",
+    "race",
+    "trajectories",
+    "use_style",
+]
+
+#: One colour per optimizer, used by every figure of the book. Families share hues:
+#: momentum methods are blues, Adagrad-like greens, Adam-like reds and purples.
+COLORS: dict[str, str] = {
+    "SGD": "#7F7F7F",
+    "Momentum": "#0072B2",
+    "Nesterov": "#56B4E9",
+    "Adagrad": "#44AA99",
+    "Adadelta": "#117733",
+    "RMSprop": "#E69F00",
+    "Adam": "#D55E00",
+    "AdamW": "#CC79A7",
+    "AMSGrad": "#882255",
+    "Newton": "#000000",
+    "L-BFGS": "#8C564B",
+}
+
+# Okabe-Ito colours (safe for colour-blind readers) for everything else
+_CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#4D4D4D"]
+
+_STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "figure.figsize": (6.4, 4.0),
+    "figure.constrained_layout.use": True,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": cycler(color=_CYCLE),
+    "lines.linewidth": 1.8,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Set the book's matplotlib style (font sizes, grid, colour cycle, dpi 110).
+
+    Only sets fixed values, so calling it twice changes nothing.
+    """
+    mpl.rcParams.update(_STYLE)
+
+
+def color_for(name: str, index: int = 0) -> str:
+    """The book's colour for optimizer ``name`` (case-insensitive), else the
+    ``index``-th colour of the current cycle."""
+    if name in COLORS:
+        return COLORS[name]
+    folded = {k.lower(): v for k, v in COLORS.items()}
+    return folded.get(name.lower(), f"C{index % len(mpl.rcParams['axes.prop_cycle'])}")
+
+
+def _new_axes(ax, **subplots_kw):
+    if ax is None:
+        _, ax = plt.subplots(**subplots_kw)
+    return ax
+
+
+# --- loss curves -------------------------------------------------------------------------
+
+_KEY_STYLES = {"train": "-", "val": "--", "valid": "--", "test": ":"}
+
+
+def _is_history(h) -> bool:
+    return isinstance(h, Mapping) and all(not isinstance(v, Mapping) for v in h.values())
+
+
+def _pick_keys(history: Mapping, keys) -> list[str]:
+    if keys is not None:
+        missing = [k for k in keys if k not in history]
+        if missing:
+            raise KeyError(f"history has no keys {missing}; it has {sorted(history)}")
+        return list(keys)
+    losses = [k for k in history if "loss" in k]
+    return losses or list(history)
+
+
+def loss_curves(histories, *, ax=None, logy: bool = False, xlabel: str = "epoch", keys=None):
+    """Loss curves of one training run or of several.
+
+    ``histories`` is either one history ``{"train_loss": [...], "val_loss": [...]}``
+    (one line per key) or ``{run_name: history, ...}`` (colour by run, e.g. by
+    optimizer, line style by key: train solid, validation dashed, test dotted).
+    ``keys`` selects the series; by default every key containing "loss" (all keys if
+    none does). Entry :math:`t` of a series is plotted at :math:`x = t + 1`.
+    """
+    if not isinstance(histories, Mapping) or not histories:
+        raise ValueError(f"histories must be a non-empty dict, got {histories!r}")
+    single = _is_history(histories)
+    runs = {"": histories} if single else dict(histories)
+    ax = _new_axes(ax)
+    shown_keys: set[str] = set()
+    for i, (run, history) in enumerate(runs.items()):
+        if not _is_history(history):
+            raise TypeError(f"history {run!r} must map names to lists of numbers")
+        chosen = _pick_keys(history, keys)
+        shown_keys.update(chosen)
+        for j, key in enumerate(chosen):
+            y = check_array(f"{run}[{key!r}]" if run else key, history[key], ndim=1)
+            pretty = key.replace("_", " ")
+            style = _KEY_STYLES.get(key.split("_")[0], "-")
+            if single:
+                color, label = f"C{j}", pretty
+            else:
+                color = color_for(run, i)
+                label = run if len(chosen) == 1 else f"{run} ({pretty})"
+            ax.plot(np.arange(1, len(y) + 1), y, style, color=color, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss" if all("loss" in k for k in shown_keys) else "value")
+    ax.legend()
+    return ax
+
+
+# --- landscapes --------------------------------------------------------------------------
+
+
+def _levels(landscape, Z: np.ndarray, levels, log_levels: bool) -> np.ndarray:
+    """Contour levels; log-spaced above the known minimum value so the valley floor shows."""
+    if not isinstance(levels, int | np.integer):
+        return np.asarray(levels, dtype=float)
+    check_int("levels", levels, low=2)
+    top = float(np.max(Z))
+    if log_levels and landscape.min_value is not None:
+        span = top - landscape.min_value
+        return landscape.min_value + np.geomspace(1e-5 * span, span, levels)
+    return np.linspace(float(np.min(Z)), top, levels)
+
+
+def contour(landscape, *, ax=None, levels=20, log_levels: bool = True, n: int = 200):
+    """Contour lines of ``landscape`` over its ``bounds``, with its minima as stars.
+
+    ``levels`` is a count or explicit values. With ``log_levels`` (and a landscape
+    whose minimum value is known) the levels are :math:`f^\\star + \\text{geomspace}`:
+    dense near the minimum, sparse on the steep walls (Rosenbrock, Beale).
+    """
+    ax = _new_axes(ax)
+    X, Y, Z = landscape.grid(n)
+    lv = _levels(landscape, Z, levels, log_levels)
+    # colour by level index, not by value, so log-spaced levels span the whole colour map
+    colors = mpl.colormaps["viridis"](np.linspace(0.0, 0.9, len(lv)))
+    ax.contour(X, Y, Z, levels=lv, colors=colors, linewidths=0.7)
+    if len(landscape.minima):
+        m = landscape.minima
+        ax.plot(m[:, 0], m[:, 1], "*", color="black", markersize=12, label="minimum")
+    ax.set_xlim(*landscape.bounds[0])
+    ax.set_ylim(*landscape.bounds[1])
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    ax.set_title(landscape.title)
+    return ax
+
+
+def _check_paths(paths: Mapping) -> dict[str, np.ndarray]:
+    if not isinstance(paths, Mapping) or not paths:
+        raise ValueError("paths must be a non-empty dict {name: array of shape (T, 2)}")
+    checked = {
+        name: check_array(f"paths[{name!r}]", p, shape=(None, 2)) for name, p in paths.items()
+    }
+    for name, p in checked.items():
+        if len(p) == 0:
+            raise ValueError(f"paths[{name!r}] is empty; it needs at least the starting point")
+    return checked
+
+
+def _draw_paths(ax, paths: dict[str, np.ndarray]):
+    """One line and one head marker per path (filled later), plus the start points.
+
+    Returns ``[(path, line, head), ...]``.
+    """
+    starts = np.array([p[0] for p in paths.values()])
+    ax.plot(starts[:, 0], starts[:, 1], "o", color="black", mfc="white", ms=7, label="start")
+    drawn = []
+    for i, (name, p) in enumerate(paths.items()):
+        color = color_for(name, i)
+        (line,) = ax.plot([], [], "-", color=color, label=name, lw=1.6)
+        (head,) = ax.plot([], [], "o", color=color, mec="white", ms=7)
+        drawn.append((p, line, head))
+    return drawn
+
+
+def _show_until(drawn, t: int) -> None:
+    """Show every path up to iteration ``t`` (a finished path stays at its end)."""
+    for p, line, head in drawn:
+        m = min(t, len(p) - 1) + 1
+        line.set_data(p[:m, 0], p[:m, 1])
+        head.set_data(p[m - 1 : m, 0], p[m - 1 : m, 1])
+
+
+def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: bool = True):
+    """Optimizer paths on the contour plot of ``landscape``.
+
+    ``paths`` maps a name (an optimizer, coloured by :data:`COLORS`) to the iterates
+    :math:`\\mathbf p_0, \\dots, \\mathbf p_{T-1}` as an array of shape (T, 2). Draws
+    the start points, each path with a marker at its end, and the minima.
+    """
+    paths = _check_paths(paths)
+    ax = contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
+    drawn = _draw_paths(ax, paths)
+    _show_until(drawn, max(len(p) for p in paths.values()) - 1)
+    ax.legend(loc="best")
+    return ax
+
+
+def race(
+    landscape,
+    paths: Mapping,
+    *,
+    interval: int = 40,
+    frames: int | None = None,
+    levels=20,
+    log_levels: bool = True,
+    figsize=(5.6, 4.0),
+    dpi: int = 80,
+) -> FuncAnimation:
+    """An animation of several optimizers racing on ``landscape``.
+
+    Frame :math:`k` shows every path up to iteration :math:`t_k`. By default there is
+    one frame per iteration of the longest path; ``frames`` fewer than that picks
+    evenly spaced iterations (always including the first and the last). ``interval``
+    is the delay between frames in milliseconds. Every frame is embedded as an image
+    in the page, so ``figsize``, ``dpi`` and ``frames`` set its weight (about 50 kB a
+    frame with the defaults). The figure is closed so a notebook does not also show it
+    as a still image; display with :func:`animation_html`.
+    """
+    paths = _check_paths(paths)
+    interval = check_int("interval", interval, low=1)
+    T = max(len(p) for p in paths.values())
+    frames = T if frames is None else check_int("frames", frames, low=1)
+    iterations = np.round(np.linspace(0, T - 1, frames)).astype(int)
+    fig, ax = plt.subplots(figsize=figsize, dpi=check_int("dpi", dpi, low=1))
+    contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
+    drawn = _draw_paths(ax, paths)
+    ax.legend(loc="upper right")
+    clock = ax.text(0.02, 0.96, "", transform=ax.transAxes, va="top")
+
+    def update(k):
+        _show_until(drawn, int(iterations[k]))
+        clock.set_text(f"iteration {iterations[k]}")
+        return [a for _, line, head in drawn for a in (line, head)] + [clock]
+
+    anim = FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
+    plt.close(fig)
+    return anim
+
+
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
+
+
+def animation_html(
+    anim: FuncAnimation, *, default_mode: str = "loop", frame_format: str = "jpeg"
+) -> str:
+    """``anim.to_jshtml()`` without the Font Awesome stylesheet it loads from a CDN.
+
+    The frames are embedded as base64 images (``frame_format`` "jpeg", about three
+    times smaller than "png" for contour plots, or "png"); the player's icons come from
+    the book theme, so the page loads nothing from outside the site.
+    """
+    check_choice("frame_format", frame_format, {"jpeg", "png"})
+    with mpl.rc_context({"animation.frame_format": frame_format}):
+        html = anim.to_jshtml(default_mode=default_mode)
+    html = _EXTERNAL_LINK.sub("", html)
+    url = re.search(r"https?://\S+", html)
+    if url:  # a new matplotlib template would otherwise leak requests to the outside
+        raise RuntimeError(f"animation HTML still references an external URL: {url.group()}")
+    return html
+
+
+# --- per-layer statistics and activation functions --------------------------------------
+
+
+def layer_statistics(
+    stats: Mapping,
+    *,
+    ax=None,
+    ylabel: str = "activation std",
+    logy: bool = True,
+    xlabel: str = "layer",
+):
+    """One line per scheme (initialization, activation, ...) of a statistic per layer.
+
+    ``stats`` maps a scheme's name to a list of values, one per layer, plotted at
+    layer indices :math:`1, \\dots, L`: e.g. the standard deviation of activations or
+    the norm of gradients, to show them vanish or explode with depth.
+    """
+    if not isinstance(stats, Mapping) or not stats:
+        raise ValueError("stats must be a non-empty dict {scheme: values per layer}")
+    ax = _new_axes(ax)
+    for i, (name, values) in enumerate(stats.items()):
+        v = check_array(f"stats[{name!r}]", values, ndim=1)
+        ax.plot(np.arange(1, len(v) + 1), v, "-o", ms=4, color=color_for(name, i), label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax
+
+
+def function_and_derivative(fns: Mapping[str, tuple[Callable, Callable]], x, *, axes=None):
+    """Side by side: each function :math:`f(x)` (left) and its derivative :math:`f'(x)`.
+
+    ``fns`` maps a name to a pair ``(f, df)`` of vectorised callables; ``x`` is a 1-D
+    grid. Returns the two Axes.
+    """
+    if not isinstance(fns, Mapping) or not fns:
+        raise ValueError("fns must be a non-empty dict {name: (f, df)}")
+    x = check_array("x", x, ndim=1)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    ax_f, ax_df = axes
+    for i, (name, pair) in enumerate(fns.items()):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(map(callable, pair))):
+            raise TypeError(f"fns[{name!r}] must be a pair (f, df) of callables, got {pair!r}")
+        f, df = pair
+        color = color_for(name, i)
+        ax_f.plot(x, f(x), color=color, label=name)
+        ax_df.plot(x, df(x), color=color, label=name)
+    for ax, ylabel, title in [(ax_f, "$f(x)$", "function"), (ax_df, "$f'(x)$", "derivative")]:
+        ax.set_xlabel("$x$")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+    return ax_f, ax_df

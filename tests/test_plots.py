@@ -1,0 +1,239 @@
+"""Plots: the right artists, labelled axes, legends, and animations that load nothing
+from a CDN. Rendered with the Agg backend and few frames, so the file runs in seconds."""
+
+import re
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.animation import AbstractMovieWriter, FuncAnimation
+from matplotlib.axes import Axes
+
+from dlopt import landscapes, plots
+
+matplotlib.use("Agg")
+# an animation built only to count its frames is never rendered, and matplotlib says so
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def labelled(ax):
+    return ax.get_xlabel() != "" and ax.get_ylabel() != ""
+
+
+def legend_labels(ax):
+    legend = ax.get_legend()
+    assert legend is not None, "every figure has a legend"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def descent_path(landscape, lr, steps):
+    p, path = landscape.start.copy(), [landscape.start.copy()]
+    for _ in range(steps - 1):
+        p = p - lr * landscape.grad(p)
+        path.append(p)
+    return np.array(path)
+
+
+@pytest.fixture
+def race_paths():
+    f = landscapes.rosenbrock()
+    return f, {"SGD": descent_path(f, 1e-3, 7), "Adam": descent_path(f, 5e-4, 4)}
+
+
+# --- style -------------------------------------------------------------------------------
+
+
+def test_use_style_is_idempotent_and_sets_the_book_style():
+    with matplotlib.rc_context():
+        plots.use_style()
+        first = dict(matplotlib.rcParams)
+        plots.use_style()
+        assert dict(matplotlib.rcParams) == first
+        assert matplotlib.rcParams["figure.dpi"] == 110
+        assert matplotlib.rcParams["axes.grid"] is True
+
+
+def test_every_optimizer_has_its_own_valid_colour():
+    names = ["SGD", "Momentum", "Nesterov", "Adagrad", "Adadelta", "RMSprop", "Adam",
+             "AdamW", "AMSGrad", "Newton", "L-BFGS"]  # fmt: skip
+    assert set(names) <= set(plots.COLORS)
+    rgb = [matplotlib.colors.to_hex(plots.COLORS[n]) for n in names]
+    assert len(set(rgb)) == len(names), "no two optimizers share a colour"
+    assert plots.color_for("adam") == plots.COLORS["Adam"]
+    assert plots.color_for("my method", 2) == "C2"
+
+
+# --- loss curves -------------------------------------------------------------------------
+
+
+def test_loss_curves_of_one_history_draw_one_line_per_loss_key():
+    history = {
+        "train_loss": [1.0, 0.5, 0.3],
+        "val_loss": [1.1, 0.7, 0.6],
+        "train_acc": [0.5, 0.7, 0.8],
+    }
+    ax = plots.loss_curves(history, logy=True)
+    assert isinstance(ax, Axes) and labelled(ax)
+    assert len(ax.lines) == 2  # accuracy is not a loss
+    assert legend_labels(ax) == ["train loss", "val loss"]
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), history["val_loss"])
+
+
+def test_loss_curves_of_several_runs_colour_by_optimizer_and_style_by_split():
+    runs = {
+        "SGD": {"train_loss": [1.0, 0.8], "val_loss": [1.1, 0.9]},
+        "Adam": {"train_loss": [0.9, 0.4], "val_loss": [1.0, 0.6]},
+    }
+    fig, ax = plt.subplots()
+    assert plots.loss_curves(runs, ax=ax, xlabel="iteration") is ax
+    assert len(ax.lines) == 4 and labelled(ax) and ax.get_xlabel() == "iteration"
+    by_label = {line.get_label(): line for line in ax.lines}
+    adam_val = by_label["Adam (val loss)"]
+    assert matplotlib.colors.to_hex(adam_val.get_color()) == plots.COLORS["Adam"].lower()
+    assert adam_val.get_linestyle() == "--" and by_label["SGD (train loss)"].get_linestyle() == "-"
+
+
+def test_loss_curves_reject_bad_input():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.loss_curves({})
+    with pytest.raises(KeyError, match="history has no keys"):
+        plots.loss_curves({"train_loss": [1.0]}, keys=["val_loss"])
+    with pytest.raises(ValueError, match="must have 1 dimensions"):
+        plots.loss_curves({"train_loss": [[1.0, 2.0]]})
+
+
+# --- landscapes --------------------------------------------------------------------------
+
+
+def test_contour_draws_levels_and_minima_with_labelled_axes():
+    f = landscapes.himmelblau()
+    ax = plots.contour(f, levels=12)
+    assert isinstance(ax, Axes) and labelled(ax) and ax.get_title() == f.title
+    (contours,) = ax.collections
+    assert len(contours.levels) == 12
+    levels = contours.levels - f.min_value
+    ratios = levels[1:] / levels[:-1]
+    np.testing.assert_allclose(ratios, ratios[0])  # log-spaced above the minimum
+    (stars,) = ax.lines
+    np.testing.assert_allclose(np.c_[stars.get_xdata(), stars.get_ydata()], f.minima)
+    assert ax.get_xlim() == f.bounds[0] and ax.get_ylim() == f.bounds[1]
+
+
+def test_contour_uses_linear_levels_when_the_landscape_is_unbounded_below():
+    ax = plots.contour(landscapes.saddle(), levels=9)
+    levels = ax.collections[0].levels
+    np.testing.assert_allclose(np.diff(levels), np.diff(levels)[0])
+    assert len(ax.lines) == 0  # a saddle has no minima to mark
+
+
+def test_trajectories_draw_each_path_its_end_the_starts_and_minima(race_paths):
+    f, paths = race_paths
+    ax = plots.trajectories(f, paths)
+    assert isinstance(ax, Axes) and labelled(ax)
+    # per path a line and an end marker, plus one line of start points and one of minima
+    assert len(ax.lines) == 2 * len(paths) + 2
+    by_label = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_array_equal(by_label["SGD"].get_xdata(), paths["SGD"][:, 0])
+    assert matplotlib.colors.to_hex(by_label["SGD"].get_color()) == plots.COLORS["SGD"].lower()
+    assert {"SGD", "Adam", "start", "minimum"} <= set(legend_labels(ax))
+
+
+def test_trajectories_reject_paths_of_the_wrong_shape():
+    f = landscapes.beale()
+    with pytest.raises(ValueError, match=r"paths\['SGD'\] must have shape \(\*, 2\)"):
+        plots.trajectories(f, {"SGD": np.zeros((5, 3))})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.trajectories(f, {})
+
+
+class RecordingWriter(AbstractMovieWriter):
+    """A movie writer that keeps each frame's line data instead of encoding images."""
+
+    def __init__(self):
+        super().__init__(fps=10)
+        self.frames = []
+
+    def setup(self, fig, outfile, dpi=None):
+        super().setup(fig, outfile, dpi)
+
+    def grab_frame(self, **savefig_kwargs):
+        ax = self.fig.axes[0]
+        assert labelled(ax) and ax.get_legend() is not None
+        self.frames.append({line.get_label(): line.get_xydata().copy() for line in ax.lines})
+
+    def finish(self):
+        pass
+
+
+def test_race_has_one_frame_per_iteration_of_the_longest_path(race_paths):
+    f, paths = race_paths
+    anim = plots.race(f, paths, interval=30)
+    assert isinstance(anim, FuncAnimation)
+    assert len(list(anim.new_frame_seq())) == max(len(p) for p in paths.values()) == 7
+    writer = RecordingWriter()
+    anim.save("unused", writer=writer)
+    assert len(writer.frames) == 7
+    for t, frame in enumerate(writer.frames):
+        for name, path in paths.items():
+            # frame t shows iterations 0..t; the shorter path stays at its end
+            np.testing.assert_array_equal(frame[name], path[: min(t, len(path) - 1) + 1])
+
+
+def test_race_with_fewer_frames_subsamples_iterations(race_paths):
+    f, paths = race_paths
+    anim = plots.race(f, paths, frames=3)
+    writer = RecordingWriter()
+    anim.save("unused", writer=writer)
+    shown = [len(frame["SGD"]) - 1 for frame in writer.frames]
+    assert shown == [0, 3, 6]  # evenly spaced, first and last included
+    with pytest.raises(ValueError, match="Invalid frames"):
+        plots.race(f, paths, frames=0)
+
+
+def test_animation_html_embeds_every_frame_and_loads_nothing_from_a_cdn(race_paths):
+    f, paths = race_paths
+    anim = plots.race(f, paths, frames=4, dpi=40)
+    raw = anim.to_jshtml()
+    assert "font-awesome" in raw, "matplotlib's template loads Font Awesome from a CDN"
+    html = plots.animation_html(anim)
+    for needle in ("cdnjs", "bootstrapcdn", "font-awesome", "fontawesome"):
+        assert needle not in html.lower()
+    assert re.search(r"https?://", html) is None
+    assert html.count("data:image/") == 4  # the frames are embedded, not linked
+    assert "<script" in html and "fa-play" in html  # the player is still there
+
+
+# --- per-layer statistics and activation functions ---------------------------------------
+
+
+def test_layer_statistics_draw_one_line_per_scheme_over_layer_index():
+    stats = {"Xavier": [1.0, 0.9, 0.85], "Kaiming": [1.0, 1.0, 1.02], "N(0, 1)": [3.0, 9.0, 30.0]}
+    ax = plots.layer_statistics(stats, ylabel="std of activations")
+    assert isinstance(ax, Axes) and labelled(ax) and ax.get_ylabel() == "std of activations"
+    assert len(ax.lines) == 3 and ax.get_yscale() == "log"
+    np.testing.assert_array_equal(ax.lines[2].get_xdata(), [1, 2, 3])
+    assert legend_labels(ax) == list(stats)
+
+
+def test_function_and_derivative_draw_both_panels():
+    x = np.linspace(-3, 3, 50)
+    fns = {
+        "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+        "ReLU": (lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
+    }
+    ax_f, ax_df = plots.function_and_derivative(fns, x)
+    for ax in (ax_f, ax_df):
+        assert isinstance(ax, Axes) and labelled(ax) and len(ax.lines) == 2
+        assert legend_labels(ax) == ["tanh", "ReLU"]
+    np.testing.assert_allclose(ax_df.lines[0].get_ydata(), 1 - np.tanh(x) ** 2)
+    with pytest.raises(TypeError, match=r"fns\['bad'\] must be a pair"):
+        plots.function_and_derivative({"bad": np.tanh}, x)
