@@ -1,0 +1,282 @@
+"""Fine-tuning helpers: freezing, discriminative learning rates, gradual unfreezing, LoRA.
+
+The helpers take the NumPy layers of :mod:`dlopt.layers` and ``torch.nn``
+modules alike: freezing a NumPy module sets its ``frozen`` flag, freezing a
+torch module sets ``requires_grad=False`` on its parameters.
+
+LoRA (low-rank adaptation) keeps a pretrained weight :math:`W` (out, in) frozen
+and learns a low-rank update :math:`\\Delta W = s\\,BA` with :math:`A` (r, in),
+:math:`B` (out, r), :math:`s = \\alpha / r`:
+
+.. math::
+
+    y = x W^\\top + b + s\\,(x A^\\top) B^\\top .
+
+:math:`B` starts at zero, so the adapted layer starts as the base layer, and
+only :math:`r(\\text{in} + \\text{out})` numbers are trained instead of
+:math:`\\text{in}\\cdot\\text{out}`. ``merge()`` folds :math:`s\\,BA` into a plain
+linear layer, which then costs nothing extra at inference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlopt._checks import check_array, check_int, check_real, check_rng
+from dlopt.layers import Linear, Module, _uniform_fan_in
+
+__all__ = [
+    "freeze",
+    "unfreeze",
+    "parameter_count",
+    "trainable_parameter_count",
+    "LoRALinear",
+    "TorchLoRALinear",
+    "discriminative_lr_groups",
+    "gradual_unfreezing",
+]
+
+
+# --------------------------------------------------------------------------- freezing
+
+
+def _check_module(module) -> None:
+    if not isinstance(module, Module | torch.nn.Module):
+        raise TypeError(
+            "module must be a dlopt.layers.Module or a torch.nn.Module, "
+            f"got {type(module).__name__}"
+        )
+
+
+def _set_frozen(module, frozen: bool):
+    _check_module(module)
+    if isinstance(module, torch.nn.Module):
+        module.requires_grad_(not frozen)
+        return module
+    module.frozen = frozen
+    for child in module.children():
+        _set_frozen(child, frozen)
+    return module
+
+
+def freeze(module):
+    """Freeze ``module`` and everything inside it; returns ``module``.
+
+    NumPy modules: ``frozen = True`` on the module and all its descendants, which
+    leaves their parameters out of ``parameters()``/``gradients()``. Torch modules:
+    ``requires_grad_(False)``, so autograd computes no gradient for them.
+    """
+    return _set_frozen(module, True)
+
+
+def unfreeze(module):
+    """Undo :func:`freeze` on ``module`` and everything inside it; returns ``module``."""
+    return _set_frozen(module, False)
+
+
+def parameter_count(module) -> int:
+    """The number of scalars in all parameters of ``module``, frozen or not."""
+    _check_module(module)
+    if isinstance(module, torch.nn.Module):
+        return sum(p.numel() for p in module.parameters())
+    return sum(p.size for _, p in module.named_parameters())
+
+
+def trainable_parameter_count(module) -> int:
+    """The number of scalars an optimizer would update (not frozen / ``requires_grad``)."""
+    _check_module(module)
+    if isinstance(module, torch.nn.Module):
+        return sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return sum(p.size for p in module.parameters())
+
+
+# --------------------------------------------------------------------------- LoRA
+
+
+def _lora_hyperparameters(in_features: int, out_features: int, r, alpha) -> tuple[int, float]:
+    """Validate ``r`` (1 <= r <= min(in, out)) and ``alpha`` (> 0); return ``(r, alpha / r)``."""
+    r = check_int("r", r, low=1)
+    if r > min(in_features, out_features):
+        raise ValueError(
+            f"Invalid r: {r} (expected r <= min(in_features, out_features) = "
+            f"{min(in_features, out_features)}, else the update is not low-rank)"
+        )
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    return r, alpha / r
+
+
+def _lora_A_init(r: int, in_features: int, rng, dtype) -> np.ndarray:
+    """``kaiming_uniform_(A, a=sqrt(5))`` on shape (r, in): :math:`U(\\pm 1/\\sqrt{\\text{in}})`."""
+    return _uniform_fan_in((r, in_features), in_features, check_rng(rng), dtype)
+
+
+class LoRALinear(Module):
+    """A NumPy :class:`~dlopt.layers.Linear` with a trainable low-rank update.
+
+    ``base`` is frozen (its ``frozen`` flag is set on the object passed in) and kept
+    as the child ``"base"``; the trainable parameters are ``lora_A`` (r, in), drawn
+    from :math:`U(-1/\\sqrt{\\text{in}}, 1/\\sqrt{\\text{in}})`, and ``lora_B`` (out, r),
+    zeros. With :math:`G = \\partial L/\\partial y`, :math:`H = x A^\\top` and the leading
+    axes flattened, backward gives
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial B} = s\\,G^\\top H, \\qquad
+        \\frac{\\partial L}{\\partial A} = s\\,(G B)^\\top x, \\qquad
+        \\frac{\\partial L}{\\partial x} = G W + s\\,(G B) A ,
+
+    and fills the base's gradients only if someone unfroze it.
+    """
+
+    def __init__(self, base: Linear, r: int, alpha: float = 1.0, *, rng: np.random.Generator):
+        super().__init__()
+        if not isinstance(base, Linear):
+            raise TypeError(f"base must be a dlopt.layers.Linear, got {type(base).__name__}")
+        self.r, self.scaling = _lora_hyperparameters(base.in_features, base.out_features, r, alpha)
+        self.alpha = float(alpha)
+        self.base = freeze(base)
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.dtype = base.dtype
+        self._add_parameter("lora_A", _lora_A_init(self.r, self.in_features, rng, self.dtype))
+        self._add_parameter("lora_B", np.zeros((self.out_features, self.r), dtype=self.dtype))
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [("base", self.base)]
+
+    def extra_repr(self) -> str:
+        return f"{self.base!r}, r={self.r}, alpha={self.alpha}"
+
+    def __repr__(self) -> str:
+        return f"LoRALinear({self.extra_repr()})"
+
+    def forward(self, x):
+        x = check_array("x", x)
+        y = self.base.forward(x)  # checks the shape and dtype of x
+        h = x @ self.params["lora_A"].T
+        y = y + self.scaling * (h @ self.params["lora_B"].T)
+        return self._remember(y, x, h)
+
+    def backward(self, grad_out):
+        g, (x, h) = self._recall(grad_out)
+        g_B = g @ self.params["lora_B"]  # (*, r): the gradient reaching H = x A^T, over s
+        self._store_grads(
+            lora_A=self.scaling * g_B.reshape(-1, self.r).T @ x.reshape(-1, self.in_features),
+            lora_B=self.scaling * g.reshape(-1, self.out_features).T @ h.reshape(-1, self.r),
+        )
+        return self.base.backward(g) + self.scaling * (g_B @ self.params["lora_A"])
+
+    def merge(self) -> Linear:
+        """A new :class:`~dlopt.layers.Linear` with weight :math:`W + s\\,BA` (base untouched)."""
+        weight = self.base.params["weight"] + self.scaling * (
+            self.params["lora_B"] @ self.params["lora_A"]
+        )
+        return Linear.from_arrays(weight, self.base.params.get("bias"))
+
+
+class TorchLoRALinear(torch.nn.Module):
+    """:class:`LoRALinear` for a ``torch.nn.Linear`` base, trained by autograd and ``torch.optim``.
+
+    ``base.requires_grad_(False)`` is applied to the module passed in; ``lora_A`` is
+    drawn from ``rng`` exactly as in :class:`LoRALinear` (so both classes start from
+    the same numbers for the same seed) and ``lora_B`` is zeros.
+    """
+
+    def __init__(
+        self, base: torch.nn.Linear, r: int, alpha: float = 1.0, *, rng: np.random.Generator
+    ):
+        super().__init__()
+        if not isinstance(base, torch.nn.Linear):
+            raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
+        self.r, self.scaling = _lora_hyperparameters(base.in_features, base.out_features, r, alpha)
+        self.alpha = float(alpha)
+        self.base = base.requires_grad_(False)
+        like = {"dtype": base.weight.dtype, "device": base.weight.device}
+        a = _lora_A_init(self.r, base.in_features, rng, np.float64)
+        self.lora_A = torch.nn.Parameter(torch.as_tensor(a).to(**like))
+        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, self.r, **like))
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scaling * F.linear(F.linear(x, self.lora_A), self.lora_B)
+
+    @torch.no_grad()
+    def merge(self) -> torch.nn.Linear:
+        """A new ``torch.nn.Linear`` with weight :math:`W + s\\,BA` (base untouched)."""
+        base = self.base
+        merged = torch.nn.utils.skip_init(  # skip_init: no draw from torch's global RNG
+            torch.nn.Linear,
+            base.in_features,
+            base.out_features,
+            bias=base.bias is not None,
+            dtype=base.weight.dtype,
+            device=base.weight.device,
+        )
+        merged.weight.copy_(base.weight + self.scaling * (self.lora_B @ self.lora_A))
+        if base.bias is not None:
+            merged.bias.copy_(base.bias)
+        return merged
+
+
+# --------------------------------------------------------------------------- learning rates
+
+
+def _block_parameters(block, k: int) -> list:
+    if isinstance(block, np.ndarray | torch.Tensor):
+        raise TypeError(
+            f"blocks[{k}] must be a list of parameters, got a single array: wrap it in a list"
+        )
+    if isinstance(block, Module | torch.nn.Module):
+        return list(block.parameters())
+    return list(block)
+
+
+def discriminative_lr_groups(blocks, base_lr: float, decay: float = 2.6) -> list[dict]:
+    """Parameter groups with learning rates that shrink towards the input (ULMFiT).
+
+    ``blocks`` lists the network's blocks from the input to the output, each a list
+    of parameters (NumPy arrays or torch parameters; a module stands for its
+    ``parameters()``). Block :math:`k` of :math:`K` gets
+
+    .. math::
+
+        \\eta_k = \\eta / \\text{decay}^{K-1-k},
+
+    so the last block (the head) learns with ``base_lr`` and each earlier one
+    ``decay`` times slower. Returns ``[{"params": [...], "lr": ...}, ...]``, the
+    format of ``torch.optim`` param groups (and of :mod:`dlopt.optim_numpy`).
+    """
+    blocks = list(blocks)
+    if not blocks:
+        raise ValueError("blocks must hold at least one block of parameters, got none")
+    base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
+    decay = check_real("decay", decay, low=0.0, low_open=True)
+    last = len(blocks) - 1
+    return [
+        {"params": _block_parameters(block, k), "lr": base_lr / decay ** (last - k)}
+        for k, block in enumerate(blocks)
+    ]
+
+
+def gradual_unfreezing(blocks, epoch: int, every: int = 1) -> int:
+    """Unfreeze the top blocks for ``epoch`` (counted from 0) and freeze the rest.
+
+    ``blocks`` lists modules from the input to the output. In epoch ``epoch`` the last
+    :math:`\\min(K, \\lceil (\\text{epoch}+1)/\\text{every} \\rceil)` blocks are trainable:
+    epoch 0 trains only the top block (the head), and every ``every`` epochs one more
+    block below it joins, until all :math:`K` train. Call it at the start of each epoch;
+    returns the number of unfrozen blocks.
+    """
+    blocks = list(blocks)
+    if not blocks:
+        raise ValueError("blocks must hold at least one module, got none")
+    epoch = check_int("epoch", epoch, low=0)
+    every = check_int("every", every, low=1)
+    n_unfrozen = min(len(blocks), (epoch + every) // every)  # = ceil((epoch + 1) / every)
+    first_trainable = len(blocks) - n_unfrozen
+    for k, block in enumerate(blocks):
+        _set_frozen(block, k < first_trainable)
+    return n_unfrozen
