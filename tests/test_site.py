@@ -1,0 +1,249 @@
+"""The book builds cleanly, and the built site works in a real browser, offline.
+
+The build is incremental (Sphinx's environment and the execution cache in
+``_build``), so a second run only re-executes changed pages; in a fresh clone it
+is a clean build. The browser is Debian's Chromium driven by Playwright's Python
+client (no browser download). Every request that leaves localhost is blocked
+and counts as a failure: the site must not depend on a CDN. Screenshots of each
+page go to ``artifacts/screenshots/`` for the CI run's output.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.site
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("DLOPT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+# what nbgrader puts around solutions and hidden tests: none of it may reach the site
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def toc_pages() -> list[str]:
+    """Every page of _toc.yml, in reading order, as paths without suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return pages
+
+
+@pytest.fixture(scope="session")
+def build_log() -> str:
+    """Build the book (warnings are errors, execution errors fail) and return its output."""
+    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n",
+         "--keep-going"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
+    return log
+
+
+def test_book_builds_without_warnings_or_execution_errors(build_log):
+    reports = sorted((HTML / "reports").glob("*.err.log")) if (HTML / "reports").exists() else []
+    assert not reports, "execution errors:\n" + "\n".join(p.read_text()[-2000:] for p in reports)
+    warnings = [line for line in build_log.splitlines() if re.search(r"WARNING|ERROR", line)]
+    assert not warnings, "\n".join(warnings)
+    for page in toc_pages():
+        assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
+
+
+def test_no_solution_or_hidden_test_reaches_the_site_or_its_downloads(build_log):
+    leaks = []
+    for path in HTML.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".txt", ".md", ".py", ".js",
+                                               ".json"}:
+            text = path.read_text(errors="ignore")
+            leaks += [f"{path.relative_to(HTML)}: {m}" for m in LEAK_MARKERS if m in text]
+            if path.suffix == ".ipynb":
+                for cell in json.loads(text).get("cells", []):
+                    meta = cell.get("metadata", {}).get("nbgrader", {})
+                    if meta.get("solution") and "YOUR CODE HERE" not in "".join(cell["source"]):
+                        leaks.append(f"{path.relative_to(HTML)}: a solution cell with code")
+    assert not leaks, "\n".join(leaks)
+
+
+@pytest.fixture(scope="session")
+def server(build_log):
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium "
+                    "(scripts/test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageVisit:
+    """A page opened in a fresh context, with every problem it reports recorded."""
+
+    def __init__(self, browser, base: str):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.problems: list[str] = []
+        self.context.route(re.compile(r"^(?!http://127\.0\.0\.1)"), self._block_remote)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed",
+                     lambda r: self.problems.append(f"failed request: {r.url} {r.failure}"))
+        self.page.on("response", self._response)
+
+    def _block_remote(self, route):
+        if not route.request.url.startswith(("data:", "blob:")):
+            self.problems.append(f"request leaves localhost: {route.request.url}")
+        route.abort()
+
+    def _console(self, msg):
+        if msg.type == "error":
+            self.problems.append(f"console error: {msg.text}")
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def open(self, path: str):
+        self.page.goto(f"{self.base}/{path}", wait_until="load")
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+def _math_rendered(page) -> tuple[int, int, int]:
+    """(formulas in the source, formulas MathJax rendered, MathJax errors) once typesetting ends."""
+    sources = page.locator("div.math, span.math").count()
+    if sources == 0:
+        return 0, 0, 0
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    return (sources, page.locator("mjx-container").count(), page.locator("mjx-merror").count())
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_every_page_loads_cleanly_with_images_and_math(browser, server, page_path):
+    visit = PageVisit(browser, server)
+    try:
+        page = visit.open(f"{page_path}.html")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("main h1").count() >= 1, "no title"
+        sources, rendered, errors = _math_rendered(page)
+        assert rendered >= sources and errors == 0, (
+            f"math: {sources} formulas, {rendered} rendered, {errors} errors")
+        broken = page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.src.slice(0, 80))")
+        assert not broken, f"images that did not load: {broken}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '__')}.png"),
+                        full_page=False)
+        assert not visit.problems, "\n".join(visit.problems)
+    finally:
+        visit.close()
+
+
+def test_animations_play_in_the_browser(browser, server):
+    """Every matplotlib animation on the site has a frame image that loads and a slider."""
+    pages = [p for p in toc_pages()
+             if "Animation" in (HTML / f"{p}.html").read_text(errors="ignore")]
+    for page_path in pages:
+        visit = PageVisit(browser, server)
+        try:
+            page = visit.open(f"{page_path}.html")
+            frames = page.locator("div.animation img")
+            assert frames.count() >= 1
+            widths = page.evaluate(
+                "() => Array.from(document.querySelectorAll('div.animation img'))"
+                ".map(i => i.naturalWidth)")
+            assert all(w > 0 for w in widths), f"{page_path}: an animation frame did not load"
+            assert not visit.problems, "\n".join(visit.problems)
+        finally:
+            visit.close()
+
+
+def test_search_finds_a_term(browser, server):
+    visit = PageVisit(browser, server)
+    try:
+        page = visit.open("search.html?q=momentum")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        hits = page.locator("#search-results ul.search li").count()
+        assert hits >= 1
+        assert not visit.problems, "\n".join(visit.problems)
+    finally:
+        visit.close()
+
+
+def test_next_link_walks_the_table_of_contents_in_order(browser, server):
+    pages = toc_pages()
+    visit = PageVisit(browser, server)
+    try:
+        page = visit.open(f"{pages[0]}.html")
+        for expected in pages[1:]:
+            page.locator("a.right-next").first.click()
+            page.wait_for_load_state("load")
+            assert page.url.split("/", 3)[3].startswith(expected), (page.url, expected)
+        assert not visit.problems, "\n".join(visit.problems)
+    finally:
+        visit.close()
+
+
+def test_sidebar_links_reach_every_page(browser, server):
+    visit = PageVisit(browser, server)
+    try:
+        page = visit.open(f"{toc_pages()[0]}.html")
+        hrefs = page.evaluate(
+            "() => Array.from(document.querySelectorAll('nav.bd-docs-nav a.reference.internal'))"
+            ".map(a => a.getAttribute('href'))")
+        linked = {h.split("#")[0].removesuffix(".html").lstrip("./") for h in hrefs}
+        missing = [p for p in toc_pages()[1:] if p not in linked and Path(p).name not in linked]
+        assert not missing, f"pages without a sidebar link: {missing}"
+    finally:
+        visit.close()
+
