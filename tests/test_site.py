@@ -80,6 +80,19 @@ def test_book_builds_without_warnings_or_execution_errors(build_log):
         assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
 
 
+def test_no_page_shows_a_traceback_or_stderr_output(build_log):
+    """A failure during display (a mathtext label that does not parse, a warning) does not
+    stop the build, but it must not reach a reader either."""
+    shown = []
+    for page in toc_pages():
+        html = (HTML / f"{page}.html").read_text()
+        for marker in ("Traceback (most recent call last)", 'class="output traceback',
+                       'class="output stderr'):
+            if marker in html:
+                shown.append(f"{page}: {marker}")
+    assert not shown, "\n".join(shown)
+
+
 def test_no_solution_or_hidden_test_reaches_the_site_or_its_downloads(build_log):
     leaks = []
     for path in HTML.rglob("*"):
@@ -240,11 +253,11 @@ def test_sidebar_links_reach_every_page(browser, server):
     visit = PageVisit(browser, server)
     try:
         page = visit.open(f"{toc_pages()[0]}.html")
-        hrefs = page.evaluate(
+        urls = page.evaluate(
             "() => Array.from(document.querySelectorAll('nav.bd-docs-nav a.reference.internal'))"
-            ".map(a => a.getAttribute('href'))")
-        linked = {h.split("#")[0].removesuffix(".html").lstrip("./") for h in hrefs}
-        missing = [p for p in toc_pages()[1:] if p not in linked and Path(p).name not in linked]
+            ".map(a => a.href)")  # .href is absolute, resolved against the page
+        linked = {u.removeprefix(server + "/").split("#")[0].removesuffix(".html") for u in urls}
+        missing = [p for p in toc_pages()[1:] if p not in linked]
         assert not missing, f"pages without a sidebar link: {missing}"
     finally:
         visit.close()

@@ -141,7 +141,7 @@ def test_divergence_is_reported_with_advice():
     X = X * 1e3
     model = make_model()
     opt = optim_numpy.SGD(model.parameters(), lr=1e6)
-    with pytest.raises((FloatingPointError, ValueError), match="learning rate|NaN"):
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
         with np.errstate(all="ignore"):
             fit(model, losses.MSELoss(), opt, X, np.zeros((60, 2)), epochs=50, batch_size=8,
                 rng=np.random.default_rng(0))

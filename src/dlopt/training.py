@@ -145,6 +145,8 @@ def fit(model, loss_fn, optimizer, X, y, *, epochs: int, batch_size: int, rng,
     ``scheduler`` (from :mod:`dlopt.schedules`) is stepped once per epoch.
     ``early_stopping`` monitors the validation loss (the training loss without
     validation data). ``on_epoch_end(epoch, history)`` may return True to stop.
+    A run that diverges (a loss or a gradient becomes inf or NaN) raises
+    ``FloatingPointError``, whichever of the two overflows first.
     """
     epochs = check_int("epochs", epochs, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
@@ -161,7 +163,12 @@ def fit(model, loss_fn, optimizer, X, y, *, epochs: int, batch_size: int, rng,
                 )
             history.iteration_loss.append(loss)
             model.backward(loss_fn.backward())
-            optimizer.step(model.gradients())
+            grads = model.gradients()
+            if not all(np.isfinite(g).all() for g in grads):
+                raise FloatingPointError(
+                    f"a gradient became inf or NaN at epoch {epoch}: lower the learning rate"
+                )
+            optimizer.step(grads)
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         if scheduler is not None:
             scheduler.step()
