@@ -174,8 +174,9 @@ def test_noisy_bowl_traps_gradient_descent_from_start():
     assert f.value(p) > 0.5  # a local minimum, not the global one at value 0
 
 
-def test_stochastic_grad_is_unbiased_with_the_requested_noise():
-    f = landscapes.noisy_bowl(noise=0.7)
+@pytest.mark.parametrize("make", [landscapes.noisy_bowl, landscapes.saddle])
+def test_stochastic_grad_is_unbiased_with_the_requested_noise(make):
+    f = make(noise=0.7)
     p = np.array([0.4, -1.1])
     rng = np.random.default_rng(1)
     n = 20000
