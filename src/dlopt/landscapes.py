@@ -310,13 +310,16 @@ def himmelblau():
     )
 
 
-def saddle():
+def saddle(noise: float = 0.0):
     """The saddle :math:`f = x^2 - y^2`: a stationary point at the origin that is not a
     minimum. Unbounded below, so ``minima`` is empty and ``min_value`` is None.
 
     The start lies almost on the stable axis: plain gradient descent creeps towards the
     saddle and only leaves along :math:`y` as the tiny offset grows geometrically.
+    ``noise`` is the standard deviation of :meth:`Landscape.stochastic_grad`, to show how
+    gradient noise pushes SGD off the stable axis.
     """
+    noise = check_real("noise", noise, low=0.0)
     return Landscape(
         name="saddle",
         title="saddle $x^2 - y^2$",
@@ -327,6 +330,7 @@ def saddle():
         min_value=None,
         bounds=((-2.0, 2.0), (-2.0, 2.0)),
         start=_read_only([-1.5, 1e-3]),
+        noise=noise,
     )
 
 
