@@ -98,6 +98,22 @@ def test_early_stopping_restores_the_weights_of_the_best_validation_epoch():
     assert evaluate(model, loss, X_val, y_val)[0] == pytest.approx(long_history.val_loss[best])
 
 
+def test_parameter_groups_in_another_order_get_their_own_gradients():
+    """Weights and biases in separate groups (biases first): the same run as one group."""
+    X, y = make_data()
+    runs = []
+    for grouped in (False, True):
+        model = make_model()
+        params = model.parameters()
+        groups = ([{"params": [p for p in params if p.ndim == 1]},
+                   {"params": [p for p in params if p.ndim == 2]}] if grouped else params)
+        fit(model, losses.CrossEntropyLoss(), optim_numpy.Adam(groups, lr=0.05), X, y,
+            epochs=3, batch_size=16, rng=np.random.default_rng(7))
+        runs.append(model.parameters())
+    for plain, grouped in zip(*runs):
+        np.testing.assert_array_equal(plain, grouped)
+
+
 def test_early_stopping_counts_patience_and_min_delta():
     stopper = EarlyStopping(patience=2, min_delta=0.1)
     params = [np.zeros(1)]

@@ -134,6 +134,13 @@ def _check_optimizer_matches(model, optimizer) -> None:
         )
 
 
+def _gradients_in_optimizer_order(model, optimizer) -> list[np.ndarray]:
+    """The model's gradients, listed in the order of the optimizer's parameter groups (which
+    may group the parameters differently from ``model.parameters()``)."""
+    grad_of = {id(p): g for p, g in zip(model.parameters(), model.gradients(), strict=True)}
+    return [grad_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
+
+
 def fit(model, loss_fn, optimizer, X, y, *, epochs: int, batch_size: int, rng,
         validation: tuple | None = None, early_stopping: EarlyStopping | None = None,
         scheduler=None, shuffle: bool = True, on_epoch_end=None) -> History:
@@ -163,7 +170,7 @@ def fit(model, loss_fn, optimizer, X, y, *, epochs: int, batch_size: int, rng,
                 )
             history.iteration_loss.append(loss)
             model.backward(loss_fn.backward())
-            grads = model.gradients()
+            grads = _gradients_in_optimizer_order(model, optimizer)
             if not all(np.isfinite(g).all() for g in grads):
                 raise FloatingPointError(
                     f"a gradient became inf or NaN at epoch {epoch}: lower the learning rate"
@@ -228,5 +235,5 @@ def lr_range_test(model, loss_fn, optimizer, X, y, *, min_lr: float = 1e-5, max_
         if not np.isfinite(loss) or loss > diverge_factor * min(losses):
             break
         model.backward(loss_fn.backward())
-        optimizer.step(model.gradients())
+        optimizer.step(_gradients_in_optimizer_order(model, optimizer))
     return lrs[: len(losses)], np.array(losses)
