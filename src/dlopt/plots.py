@@ -265,8 +265,9 @@ def race(
     evenly spaced iterations (always including the first and the last). ``interval``
     is the delay between frames in milliseconds. Every frame is embedded as an image
     in the page, so ``figsize``, ``dpi`` and ``frames`` set its weight (about 50 kB a
-    frame with the defaults). The figure is closed so a notebook does not also show it
-    as a still image; display with :func:`animation_html`.
+    frame with the defaults). The figure is laid out once, not per frame, and closed so
+    a notebook does not also show it as a still image; display with
+    :func:`animation_html`. ``legend_loc`` moves the legend off a minimum it would hide.
     """
     paths = _check_paths(paths)
     interval = check_int("interval", interval, low=1)
