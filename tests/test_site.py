@@ -57,7 +57,8 @@ def toc_pages() -> list[str]:
 @pytest.fixture(scope="session")
 def build_log() -> str:
     """Build the book (warnings are errors, execution errors fail) and return its output."""
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    env.pop("MPLBACKEND", None)  # kernels must keep matplotlib's inline backend, or no figure shows
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
         [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n",
@@ -78,6 +79,28 @@ def test_book_builds_without_warnings_or_execution_errors(build_log):
     assert not warnings, "\n".join(warnings)
     for page in toc_pages():
         assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
+
+
+def captioned_figure_cells(page: str) -> int:
+    notebook = ROOT / f"{page}.ipynb"
+    if not notebook.exists():
+        return 0
+    cells = json.loads(notebook.read_text())["cells"]
+    return sum(1 for c in cells if c.get("metadata", {}).get("mystnb", {}).get("figure"))
+
+
+def test_every_captioned_figure_cell_put_an_image_on_its_page(build_log):
+    """A figure cell that displays nothing (a wrong matplotlib backend, a missing plt.show())
+    would leave a caption without an image, or no figure at all."""
+    missing = []
+    for page in toc_pages():
+        html = (HTML / f"{page}.html").read_text()
+        figures = re.findall(r"<figure\b.*?</figure>", html, flags=re.S)
+        with_image = sum(1 for f in figures if "<img" in f)
+        if with_image < captioned_figure_cells(page):
+            missing.append(f"{page}: {captioned_figure_cells(page)} figure cells, "
+                           f"{with_image} figures with an image")
+    assert not missing, "\n".join(missing)
 
 
 def test_no_page_shows_a_traceback_or_stderr_output(build_log):
@@ -106,6 +129,22 @@ def test_no_solution_or_hidden_test_reaches_the_site_or_its_downloads(build_log)
                     if meta.get("solution") and "YOUR CODE HERE" not in "".join(cell["source"]):
                         leaks.append(f"{path.relative_to(HTML)}: a solution cell with code")
     assert not leaks, "\n".join(leaks)
+
+
+def test_every_exercise_is_offered_for_download_in_its_student_version(build_log):
+    source = ROOT / "exercises" / "source"
+    assignments = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.exists() else []
+    if assignments:
+        page = (HTML / "chapters" / "exercises" / "exercises.html").read_text()
+    for assignment in assignments:
+        link = re.search(rf'href="([^"]*_downloads/[^"]*/{assignment}\.ipynb)"', page)
+        assert link, f"the exercises page does not offer {assignment}"
+        released = (HTML / "chapters" / "exercises" / link.group(1)).resolve()
+        cells = json.loads(released.read_text())["cells"]
+        answers = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+        assert answers, f"{assignment}: no answer cells in the download"
+        assert all("YOUR CODE HERE" in "".join(c["source"]) or "YOUR ANSWER HERE"
+                   in "".join(c["source"]) for c in answers), f"{assignment}: a solution leaked"
 
 
 @pytest.fixture(scope="session")
