@@ -26,8 +26,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 
-def _toc_notebooks(srcdir: Path) -> list[Path]:
-    toc = yaml.safe_load((srcdir / "_toc.yml").read_text())
+def _toc_notebooks(srcdir: Path, toc_path: Path) -> list[Path]:
+    toc = yaml.safe_load(toc_path.read_text())
     files = [toc["root"]]
 
     def walk(entries):
@@ -64,7 +64,8 @@ def execute_in_parallel(app) -> None:
 
     cache = get_cache(config.execution_cache_path)
     pending = []
-    for path in _toc_notebooks(Path(app.srcdir)):
+    toc_path = Path(app.srcdir, getattr(app.config, "external_toc_path", None) or "_toc.yml")
+    for path in _toc_notebooks(Path(app.srcdir), toc_path):
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
