@@ -10,6 +10,7 @@ import scipy.stats
 import torch
 
 from dlopt import layers as L
+from dlopt import optim_numpy
 from dlopt.finetune import (
     LoRALinear,
     TorchLoRALinear,
@@ -261,6 +262,16 @@ def test_discriminative_lrs_work_with_numpy_arrays_and_modules():
     assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])
     assert all(a is b for a, b in zip(groups[0]["params"], net[0].parameters(), strict=True))
     assert groups[1]["params"] == net[2].parameters()
+
+
+def test_frozen_blocks_get_no_group_and_the_groups_drive_a_numpy_optimizer():
+    rng = np.random.default_rng(10)
+    net = L.Sequential(L.Linear(2, 3, rng=rng), L.ReLU(), L.Linear(3, 1, rng=rng))
+    freeze(net[0])
+    groups = discriminative_lr_groups([net[0], net[2]], base_lr=1e-2, decay=10)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-2])
+    opt = optim_numpy.SGD(groups, lr=1.0)  # an empty group would be rejected here
+    assert opt.parameters() == net.parameters()
 
 
 def test_discriminative_lrs_validate_arguments():

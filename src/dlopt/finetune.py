@@ -248,6 +248,8 @@ def discriminative_lr_groups(blocks, base_lr: float, decay: float = 2.6) -> list
     so the last block (the head) learns with ``base_lr`` and each earlier one
     ``decay`` times slower. Returns ``[{"params": [...], "lr": ...}, ...]``, the
     format of ``torch.optim`` param groups (and of :mod:`dlopt.optim_numpy`).
+    A block without trainable parameters (a frozen one) gets no group, so the
+    result can go straight to an optimizer, which rejects empty groups.
     """
     blocks = list(blocks)
     if not blocks:
@@ -255,10 +257,11 @@ def discriminative_lr_groups(blocks, base_lr: float, decay: float = 2.6) -> list
     base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
     decay = check_real("decay", decay, low=0.0, low_open=True)
     last = len(blocks) - 1
-    return [
+    groups = [
         {"params": _block_parameters(block, k), "lr": base_lr / decay ** (last - k)}
         for k, block in enumerate(blocks)
     ]
+    return [group for group in groups if group["params"]]
 
 
 def gradual_unfreezing(blocks, epoch: int, every: int = 1) -> int:
