@@ -1,0 +1,49 @@
+"""Grading helpers for the course's nbgrader exercises.
+
+A test cell is one line (see :mod:`dlopt.grading.exercises`)::
+
+    from dlopt.grading import check
+    check("adam_step", adam_step)
+
+Modules, one concept each:
+
+- ``compare``: where two outputs first differ, as a message (case, step, element)
+- ``tasks``: what a check asks of a function, run the same way in every process
+- ``references``: the reference answer of every exercise, built on the package
+- ``mistakes``: the catalogue of wrong answers, used for feedback and to test the tests
+- ``exercises``: the registry of exercises, their cases, and :func:`check`
+- ``sandbox``: running an answer in a fresh, limited, unprivileged process
+- ``nbgrader_plugin``: preprocessors that make ``nbgrader autograde`` use the sandbox
+- ``autograde_class``: grading a whole class on every core, into one gradebook
+
+Attributes are imported lazily, so that the sandboxed child process, which
+imports :mod:`dlopt.grading.sandbox`, loads no reference implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "check": "exercises",
+    "judge": "exercises",
+    "recognise": "exercises",
+    "EXERCISES": "exercises",
+    "Exercise": "exercises",
+    "Case": "exercises",
+    "MISTAKES": "mistakes",
+    "Mistake": "mistakes",
+    "mistakes_for": "mistakes",
+    "first_mismatch": "compare",
+    "Tolerance": "compare",
+    "run_answer": "sandbox",
+    "Limits": "sandbox",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"dlopt.grading.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dlopt.grading' has no attribute {name!r}")

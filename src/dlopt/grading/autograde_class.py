@@ -1,0 +1,177 @@
+r"""Autograde a whole class on every core, into the course's one gradebook.
+
+    python -m dlopt.grading.autograde_class optimizers --jobs 2      # in the course root
+
+nbgrader grades submissions one after another. This command splits the
+students of ``submitted/*/<assignment>`` into ``jobs`` balanced groups, and
+runs one ordinary ``nbgrader autograde <assignment>`` per group, at the same
+time, each in a **private copy** of the course (its own copy of the gradebook,
+links to the source and to its students' submissions). When all are done it
+merges the copies' results into the course gradebook through nbgrader's
+``Gradebook`` API and moves the autograded notebooks into ``autograded/``.
+
+Why private copies rather than N processes on one SQLite file: nbgrader opens
+and commits the gradebook many times per notebook, and concurrent writers
+get "database is locked" errors; and :class:`~dlopt.grading.nbgrader_plugin.RestoreCourseFiles`
+must be able to tell a student's write to the gradebook from another
+worker's. Merging is a few milliseconds per student.
+
+``--jobs 1`` runs plain ``nbgrader autograde`` in the course root. Extra
+arguments after ``--`` go to every ``nbgrader autograde`` (e.g. ``--force``).
+A worker's exit status 1 is normal when a submission killed its kernel
+(nbgrader grades the rest and reports the failure); the command reports
+each worker's status and exits 1 if any worker did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+_COPIED_FIELDS = {
+    "grade": ("auto_score", "manual_score", "extra_credit", "needs_manual_grade"),
+    "comment": ("auto_comment", "manual_comment"),
+}
+
+
+def students_of(root: Path, assignment: str) -> list[str]:
+    """Students with a submission of ``assignment`` (folders ``submitted/<id>/<assignment>``)."""
+    return sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}")
+                  if p.is_dir())
+
+
+def split(students: list[str], jobs: int) -> list[list[str]]:
+    """Round-robin groups of about equal size (submissions cost about the same)."""
+    return [g for g in (students[k::jobs] for k in range(jobs)) if g]
+
+
+def make_workspace(root: Path, students: list[str], assignment: str) -> Path:
+    """A private course root: the config, a gradebook copy, links to source and submissions."""
+    work = Path(tempfile.mkdtemp(prefix=f"autograde-{assignment}-"))
+    shutil.copy2(root / "nbgrader_config.py", work / "nbgrader_config.py")
+    with sqlite3.connect(root / "gradebook.db") as src, \
+            sqlite3.connect(work / "gradebook.db") as dst:
+        src.backup(dst)
+    (work / "source").symlink_to((root / "source").resolve(), target_is_directory=True)
+    (work / "submitted").mkdir()
+    for student in students:
+        (work / "submitted" / student).mkdir()
+        (work / "submitted" / student / assignment).symlink_to(
+            (root / "submitted" / student / assignment).resolve(), target_is_directory=True)
+    return work
+
+
+def merge(work: Path, root: Path, assignment: str, students: list[str]) -> None:
+    """Copy a workspace's results for ``students`` into the course gradebook and folders."""
+    with warnings.catch_warnings():  # nbgrader's harmless "Object of type ... not in session"
+        warnings.filterwarnings("ignore", message="Object of type")
+        _merge_gradebook(work, root, assignment, students)
+    _move_autograded(work, root, assignment, students)
+
+
+def _merge_gradebook(work: Path, root: Path, assignment: str, students: list[str]) -> None:
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as theirs, \
+            Gradebook(f"sqlite:///{root / 'gradebook.db'}") as ours:
+        for student in students:
+            try:
+                sub = theirs.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            ours.update_or_create_student(student)
+            target = ours.update_or_create_submission(assignment, student,
+                                                      timestamp=sub.timestamp)
+            target.extension = sub.extension
+            for nb in sub.notebooks:
+                for kind, fields in _COPIED_FIELDS.items():
+                    for item in getattr(nb, f"{kind}s"):
+                        find = ours.find_grade if kind == "grade" else ours.find_comment
+                        dest = find(item.name, nb.name, assignment, student)
+                        for name in fields:
+                            setattr(dest, name, getattr(item, name))
+                dest_nb = ours.find_submission_notebook(nb.name, assignment, student)
+                dest_nb.flagged = nb.flagged
+                dest_nb.late_submission_penalty = nb.late_submission_penalty
+            ours.db.commit()
+
+
+def _move_autograded(work: Path, root: Path, assignment: str, students: list[str]) -> None:
+    for student in students:
+        src = work / "autograded" / student / assignment
+        if src.is_dir():
+            dest = root / "autograded" / student / assignment
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src), str(dest))
+
+
+def nbgrader_command(assignment: str, extra: list[str]) -> list[str]:
+    """``nbgrader autograde`` with this interpreter's ``bin`` first on PATH (for ``alembic``)."""
+    return [os.path.join(os.path.dirname(sys.executable), "nbgrader"), "autograde", assignment,
+            *extra]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def autograde_class(root: Path, assignment: str, *, jobs: int = os.cpu_count() or 1,
+                    extra: list[str] = (), quiet: bool = False) -> int:
+    """Autograde every submission of ``assignment``; returns the worst worker exit status."""
+    root = Path(root).resolve()
+    students = students_of(root, assignment)
+    if not students:
+        raise SystemExit(f"no submissions of {assignment!r} under {root / 'submitted'}")
+    out = subprocess.DEVNULL if quiet else None
+    if jobs <= 1:
+        return subprocess.run(nbgrader_command(assignment, list(extra)), cwd=root, env=_env(),
+                              stdout=out, stderr=out).returncode
+    groups = split(students, jobs)
+    workspaces = [make_workspace(root, g, assignment) for g in groups]
+    try:
+        procs = [subprocess.Popen(nbgrader_command(assignment, list(extra)), cwd=w, env=_env(),
+                                  stdout=out, stderr=out) for w in workspaces]
+        codes = [p.wait() for p in procs]
+        for work, group in zip(workspaces, groups, strict=True):
+            merge(work, root, assignment, group)
+    finally:
+        for work in workspaces:
+            shutil.rmtree(work, ignore_errors=True)
+    for k, (code, group) in enumerate(zip(codes, groups, strict=True)):
+        if code and not quiet:
+            print(f"worker {k} ({len(group)} students) exited with status {code}",
+                  file=sys.stderr)
+    return max(codes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlopt.grading.autograde_class",
+                                     description=__doc__.split("\n\n")[1])
+    parser.add_argument("assignment")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--root", default=".", help="the course root (default: .)")
+    parser.add_argument("extra", nargs=argparse.REMAINDER,
+                        help="after --: arguments for nbgrader autograde")
+    args = parser.parse_args(argv)
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    start = time.perf_counter()
+    code = autograde_class(Path(args.root), args.assignment, jobs=args.jobs, extra=extra)
+    print(f"autograded {args.assignment} with {args.jobs} job(s) in "
+          f"{time.perf_counter() - start:.1f} s (exit status {code})")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Fixture answers for the exercise tests: correct variants and cheat attempts."""

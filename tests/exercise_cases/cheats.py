@@ -1,0 +1,211 @@
+"""Cheat attempts and malformed submissions, one submission each (the threat model).
+
+Each :class:`Cheat` turns the solution notebook of an assignment into a
+submission (``edit(nb)`` changes the notebook object; ``raw`` replaces the file
+content altogether) and says which test cells it must score 0 on: ``zero`` a
+set of grade ids, or ``ALL`` for every test cell. Every other test cell must
+keep full marks (the attack must not cost an otherwise correct answer either,
+except where the kernel is killed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dlopt.grading.mistakes import MISTAKES
+
+ALL = "all"
+WRONG_ADAM = next(m.source for m in MISTAKES if m.key == "adam_no_bias_correction")
+
+
+def cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def set_source(grade_id, source):
+    def edit(nb):
+        cell(nb, grade_id).source = source
+    return edit
+
+
+def then(*edits):
+    def edit(nb):
+        for e in edits:
+            e(nb)
+    return edit
+
+
+REBIND_NUMPY = WRONG_ADAM + '''
+import numpy
+import numpy.testing
+numpy.allclose = lambda *a, **k: True
+numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.broadcast(a, b).shape, bool)
+numpy.array_equal = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+numpy.testing.assert_array_almost_equal = lambda *a, **k: None
+'''
+
+REBIND_HELPERS = WRONG_ADAM + '''
+import dlopt.grading
+import dlopt.grading.exercises
+import dlopt.grading.compare
+dlopt.grading.exercises.check = lambda *a, **k: print("all cases agree")
+dlopt.grading.check = dlopt.grading.exercises.check
+dlopt.grading.exercises.judge = lambda ex, cases, *a, **k: dlopt.grading.exercises.Verdict(
+    ex.name, True, len(cases))
+dlopt.grading.compare.first_mismatch = lambda *a, **k: None
+'''
+
+REBIND_BUILTINS = WRONG_ADAM + '''
+import builtins
+import types
+_fake = types.ModuleType("dlopt.grading")
+_fake.check = lambda *a, **k: None
+_real_import = builtins.__import__
+def _import(name, globals=None, locals=None, fromlist=(), level=0):
+    if name.startswith("dlopt"):
+        return _fake
+    return _real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = _import
+builtins.AssertionError = type("AssertionError", (Warning,), {})
+'''
+
+CALLS_DLOPT = '''
+import numpy as np
+from dlopt.rules import adam
+
+def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
+    adam(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+'''
+
+CALLS_TORCH = '''
+import numpy as np
+import torch
+
+def momentum_step(param, grad, state, *, lr, momentum):
+    if "optimizer" not in state:
+        state["tensor"] = torch.from_numpy(param)  # shares memory: param changes in place
+        state["optimizer"] = torch.optim.SGD([state["tensor"]], lr=lr, momentum=momentum)
+    state["tensor"].grad = torch.from_numpy(grad.copy())
+    state["optimizer"].step()
+'''
+
+SHOWTRACEBACK = WRONG_ADAM + '''
+from IPython.core.interactiveshell import InteractiveShell
+InteractiveShell.showtraceback = lambda *a, **k: None
+get_ipython().showtraceback = lambda *a, **k: None
+'''
+
+INFINITE_LOOP = '''
+import numpy as np
+
+def rmsprop_step(param, grad, state, *, lr, alpha, eps):
+    while True:
+        pass
+'''
+
+HUGE_ALLOCATION = '''
+import numpy as np
+
+def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
+    scratch = np.ones(6 * 2**30 // 8)  # 6 GiB, more than the sandbox allows
+    param -= lr * grad * scratch[0]
+'''
+
+OS_EXIT = '''
+import os
+os._exit(0)
+'''
+
+TAMPER = '''
+import os
+from pathlib import Path
+
+report = []
+here = Path.cwd().resolve()
+for folder in [here, *here.parents]:
+    for target in (folder / "gradebook.db", folder / "nbgrader_config.py"):
+        if target.exists():
+            try:
+                target.write_bytes(b"overwritten by a submission")
+                report.append(f"wrote {target}")
+            except OSError as exc:
+                report.append(f"{target}: {exc.strerror}")
+    if (folder / "source").is_dir():
+        try:
+            (folder / "source" / "planted.py").write_text("print('planted')")
+            report.append("planted a file in source/")
+        except OSError as exc:
+            report.append(f"source/: {exc.strerror}")
+        break
+print(report)
+'''
+
+ADDED_GRADED_CELL = {
+    "cell_type": "code", "execution_count": None, "outputs": [], "source": "print('bonus')",
+    "metadata": {"nbgrader": {"grade": True, "grade_id": "bonus", "locked": False,
+                              "points": 50, "schema_version": 3, "solution": False,
+                              "task": False}},
+}
+
+
+def add_cell(nb):
+    import nbformat
+
+    nb.cells.insert(5, nbformat.from_dict(ADDED_GRADED_CELL))
+    nb.cells.insert(6, nbformat.v4.new_code_cell("adam_step = lambda *a, **k: None"))
+
+
+def delete_cell(grade_id):
+    def edit(nb):
+        nb.cells = [c for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return edit
+
+
+def strip_metadata(nb):
+    for c in nb.cells:
+        c.metadata.pop("nbgrader", None)
+
+
+@dataclass
+class Cheat:
+    name: str
+    edit: object = None
+    raw: str | None = None
+    filename: str | None = None  # a different notebook name (renamed submission)
+    zero: object = field(default_factory=set)
+    released: bool = False  # start from the released notebook instead of the solution
+
+
+CHEATS = [
+    Cheat("rebind_numpy", set_source("adam_step", REBIND_NUMPY), zero={"test_adam_step"}),
+    Cheat("rebind_helpers", set_source("adam_step", REBIND_HELPERS), zero={"test_adam_step"}),
+    Cheat("rebind_builtins", set_source("adam_step", REBIND_BUILTINS), zero={"test_adam_step"}),
+    Cheat("calls_dlopt", set_source("adam_step", CALLS_DLOPT), zero={"test_adam_step"}),
+    Cheat("calls_torch_optim", set_source("momentum_step", CALLS_TORCH),
+          zero={"test_momentum_step"}),
+    Cheat("replaces_showtraceback", set_source("adam_step", SHOWTRACEBACK),
+          zero={"test_adam_step"}),
+    Cheat("edits_test_cell", then(set_source("adam_step", WRONG_ADAM),
+                                  set_source("test_adam_step", "print('passed')")),
+          zero={"test_adam_step"}),
+    Cheat("deletes_test_cell", then(set_source("adam_step", WRONG_ADAM),
+                                    delete_cell("test_adam_step")),
+          zero={"test_adam_step"}),
+    Cheat("edits_locked_cell", then(set_source("adam_step", WRONG_ADAM),
+                                    set_source("setup", "import numpy as np\n" + REBIND_HELPERS)),
+          zero={"test_adam_step"}),
+    # nbgrader rejects a notebook with a graded cell it does not know: no points at all
+    Cheat("adds_graded_cell", add_cell, zero=ALL),
+    Cheat("infinite_loop", set_source("rmsprop_step", INFINITE_LOOP),
+          zero={"test_rmsprop_step"}),
+    Cheat("huge_allocation", set_source("adam_step", HUGE_ALLOCATION), zero={"test_adam_step"}),
+    Cheat("os_exit", set_source("adam_step", OS_EXIT + WRONG_ADAM), zero=ALL),
+    Cheat("tampers_with_gradebook", set_source("warmup_cosine_lr", TAMPER),
+          zero={"test_warmup_cosine_lr"}),
+    Cheat("invalid_json", raw='{"cells": [ this is not JSON', zero=ALL),
+    Cheat("wrong_nbformat", edit=lambda nb: nb.update(nbformat=5), zero=ALL),
+    Cheat("missing_metadata", strip_metadata, zero=ALL, released=True),
+    Cheat("renamed_notebook", filename="my_answers.ipynb", zero=ALL),
+]

@@ -1,0 +1,283 @@
+"""Correct answers written differently from the reference: each must keep full marks.
+
+Keyed by exercise (the function the student writes); every value is the full
+code of an answer cell. They differ from the reference in form only: in-place
+vs out-of-place updates, explicit bias-corrected moments, Bengio's form of
+Nesterov, a per-sample loop, ``rng.shuffle`` of an index array, ...
+"""
+
+from textwrap import dedent
+
+
+def _v(source: str) -> str:
+    return dedent(source).strip() + "\n"
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "minibatches": {
+        "shuffle_index_array": _v("""
+            import numpy as np
+
+            def minibatches(X, y, batch_size, *, rng):
+                idx = np.arange(len(X))
+                rng.shuffle(idx)  # the same draws as rng.permutation(len(X))
+                batches = []
+                while len(idx):
+                    take, idx = idx[:batch_size], idx[batch_size:]
+                    batches.append((X[take], y[take]))
+                return batches
+            """),
+    },
+    "sgd_epoch": {
+        "per_sample_loop_in_place": _v("""
+            import numpy as np
+
+            def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
+                w = np.array(w, dtype=float)
+                for Xb, yb in minibatches(X, y, batch_size, rng=rng):
+                    gw, gb = np.zeros_like(w), 0.0
+                    for x_i, y_i in zip(Xb, yb):
+                        r = x_i @ w + b - y_i
+                        gw += 2 * r * x_i
+                        gb += 2 * r
+                    w -= lr * gw / len(yb)
+                    b -= lr * gb / len(yb)
+                return w, float(b)
+            """),
+    },
+    "should_stop": {
+        "iteration_count_first": _v("""
+            def should_stop(losses, *, tol, max_iters):
+                iterations = len(losses) - 1
+                converged = iterations > 0 and -tol < losses[-1] - losses[-2] < tol
+                return bool(iterations >= max_iters or converged)
+            """),
+    },
+    "momentum_step": {
+        "out_of_place_state": _v("""
+            import numpy as np
+
+            def momentum_step(param, grad, state, *, lr, momentum):
+                if "buf" in state:
+                    state["buf"] = momentum * state["buf"] + grad
+                else:
+                    state["buf"] = grad.copy()
+                param[...] = param - lr * state["buf"]
+            """),
+        "learning_rate_in_buffer": _v("""
+            import numpy as np
+
+            def momentum_step(param, grad, state, *, lr, momentum):
+                # v = momentum * v + lr * g, param -= v: the same steps for a constant lr
+                v = state.setdefault("velocity", np.zeros_like(param))
+                v *= momentum
+                v += lr * grad
+                param -= v
+            """),
+    },
+    "nesterov_step": {
+        "bengio_form": _v("""
+            import numpy as np
+
+            def nesterov_step(param, grad, state, *, lr, momentum):
+                # Bengio et al. (2013): v = mu v - lr g; param += -mu v_old + (1 + mu) v
+                v_old = state.get("v", np.zeros_like(param))
+                v = momentum * v_old - lr * grad
+                state["v"] = v
+                param += -momentum * v_old + (1 + momentum) * v
+            """),
+    },
+    "rmsprop_step": {
+        "out_of_place_ufuncs": _v("""
+            import numpy as np
+
+            def rmsprop_step(param, grad, state, *, lr, alpha, eps):
+                v = alpha * state.get("v", np.zeros_like(param)) + (1 - alpha) * np.square(grad)
+                state["v"] = v
+                np.subtract(param, lr * grad / (np.sqrt(v) + eps), out=param)
+            """),
+    },
+    "adam_step": {
+        "explicit_bias_corrected_moments": _v("""
+            import numpy as np
+
+            def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
+                t = state.get("t", 0) + 1
+                m = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
+                v = beta2 * state.get("v", 0.0) + (1 - beta2) * grad * grad
+                state.update(t=t, m=m, v=v)
+                m_hat = m / (1 - beta1**t)
+                v_hat = v / (1 - beta2**t)
+                param -= lr * m_hat / (np.sqrt(v_hat) + eps)
+            """),
+    },
+    "adamw_step": {
+        "explicit_decoupled_decay": _v("""
+            import numpy as np
+
+            def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
+                if not state:
+                    state.update(step=0, m=np.zeros_like(param), v=np.zeros_like(param))
+                state["step"] += 1
+                t = state["step"]
+                state["m"] = beta1 * state["m"] + (1 - beta1) * grad
+                state["v"] = beta2 * state["v"] + (1 - beta2) * grad**2
+                m_hat = state["m"] / (1 - beta1**t)
+                v_hat = state["v"] / (1 - beta2**t)
+                param[...] = param - lr * weight_decay * param - lr * m_hat / (np.sqrt(v_hat) + eps)
+            """),
+    },
+    "warmup_cosine_lr": {
+        "numpy_piecewise": _v("""
+            import numpy as np
+
+            def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
+                if t < warmup_steps:
+                    return base_lr * (t + 1) / (warmup_steps + 1)
+                progress = min(1.0, (t - warmup_steps) / (total_steps - warmup_steps))
+                return float(eta_min + (base_lr - eta_min) * (1 + np.cos(np.pi * progress)) / 2)
+            """),
+    },
+    "sigmoid_layer": {
+        "tanh_identity_float32": _v("""
+            import numpy as np
+
+            def sigmoid_layer(x, grad_out):
+                # sigma(x) = (1 + tanh(x / 2)) / 2, computed in x's dtype (float32 stays float32)
+                y = (1 + np.tanh(x / 2)) / 2
+                return y, grad_out * y * (1 - y)
+            """),
+        "in_place_exp": _v("""
+            import numpy as np
+
+            def sigmoid_layer(x, grad_out):
+                y = np.exp(-np.abs(x))  # never overflows
+                np.divide(np.where(x >= 0, 1, y), 1 + y, out=y)
+                grad = grad_out.copy()
+                grad *= y
+                grad *= 1 - y
+                return y, grad
+            """),
+    },
+    "tanh_layer": {
+        "exp_formula": _v("""
+            import numpy as np
+
+            def tanh_layer(x, grad_out):
+                e = np.exp(-2 * np.abs(x))
+                y = np.sign(x) * (1 - e) / (1 + e)
+                return y, grad_out * (1 - y) * (1 + y)
+            """),
+    },
+    "relu_layer": {
+        "where_in_place": _v("""
+            import numpy as np
+
+            def relu_layer(x, grad_out):
+                y = x.copy()
+                y[y < 0] = 0
+                grad = np.where(x > 0, grad_out, np.zeros_like(grad_out))
+                return y, grad
+            """),
+    },
+    "softmax_cross_entropy": {
+        "log_sum_exp_per_row": _v("""
+            import numpy as np
+
+            def softmax_cross_entropy(logits, targets):
+                n = logits.shape[0]
+                loss, grad = 0.0, np.empty_like(logits)
+                for i in range(n):
+                    m = logits[i].max()
+                    lse = m + np.log(np.sum(np.exp(logits[i] - m)))
+                    loss += lse - logits[i, targets[i]]
+                    grad[i] = np.exp(logits[i] - lse)
+                    grad[i, targets[i]] -= 1
+                return loss / n, grad / n
+            """),
+    },
+    "fans": {
+        "numpy_prod_list": _v("""
+            import numpy as np
+
+            def fans(shape):
+                out_channels, in_channels, *kernel = shape
+                receptive = int(np.prod(kernel))  # np.prod([]) is 1.0: a dense layer
+                return in_channels * receptive, out_channels * receptive
+            """),
+    },
+    "xavier_scale": {
+        "variance_then_root": _v("""
+            import numpy as np
+
+            def xavier_scale(shape, *, gain, distribution):
+                fan_in = shape[1] * np.prod(shape[2:], dtype=int)
+                fan_out = shape[0] * np.prod(shape[2:], dtype=int)
+                var = gain**2 * 2 / (fan_in + fan_out)
+                # U(-b, b) has variance b**2 / 3
+                return float(np.sqrt(3 * var) if distribution == "uniform" else np.sqrt(var))
+            """),
+    },
+    "kaiming_scale": {
+        "common_factor": _v("""
+            import numpy as np
+
+            def kaiming_scale(shape, *, gain, mode, distribution):
+                receptive = 1
+                for k in shape[2:]:
+                    receptive *= k
+                fan = (shape[1] if mode == "fan_in" else shape[0]) * receptive
+                factor = 6.0 if distribution == "uniform" else 2.0
+                return gain * np.sqrt(factor / (2 * fan))  # sqrt(3 / n) or sqrt(1 / n)
+            """),
+    },
+    "sample_weight": {
+        "standard_draws_scaled": _v("""
+            import numpy as np
+
+            def sample_weight(shape, scale, *, distribution, rng):
+                if distribution == "uniform":
+                    return scale * (2 * rng.random(shape) - 1)  # rng.uniform draws the same
+                w = rng.standard_normal(shape)
+                w *= scale
+                return w
+            """),
+    },
+    "batchnorm_forward": {
+        "unbiased_via_ddof_in_place": _v("""
+            import numpy as np
+
+            def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training,
+                                  momentum, eps):
+                running_mean, running_var = running_mean.copy(), running_var.copy()
+                if training:
+                    mean, var = x.mean(axis=0), x.var(axis=0)
+                    running_mean += momentum * (mean - running_mean)  # the same average
+                    running_var += momentum * (x.var(axis=0, ddof=1) - running_var)
+                else:
+                    mean, var = running_mean, running_var
+                y = x - mean
+                y /= np.sqrt(var + eps)
+                y *= gamma
+                y += beta
+                return y, running_mean, running_var
+            """),
+    },
+    "batchnorm_backward": {
+        "explicit_chain_rule": _v("""
+            import numpy as np
+
+            def batchnorm_backward(grad_out, x, gamma, *, eps):
+                n = x.shape[0]
+                mu = x.mean(axis=0)
+                var = ((x - mu) ** 2).mean(axis=0)
+                std = np.sqrt(var + eps)
+                x_hat = (x - mu) / std
+                d_xhat = grad_out * gamma
+                d_var = np.sum(d_xhat * (x - mu), axis=0) * -0.5 * std**-3
+                d_mu = -np.sum(d_xhat, axis=0) / std - 2 * d_var * np.mean(x - mu, axis=0)
+                grad_x = d_xhat / std + d_var * 2 * (x - mu) / n + d_mu / n
+                return grad_x, np.sum(grad_out * x_hat, axis=0), np.sum(grad_out, axis=0)
+            """),
+    },
+}

@@ -1,0 +1,327 @@
+"""The exercises, graded by real nbgrader commands, in the shape of nbgrader's own tests.
+
+One temporary copy of the course holds every fixture submission: the
+solution, the released notebook, one student per group of catalogued
+mistakes (generated from ``dlopt.grading.mistakes``), one with correct
+variants, and one per cheat attempt of the threat model
+(``exercise_cases/cheats.py``). Each assignment is generated once and graded
+once (every assignment with plain ``nbgrader autograde``, except ``optimizers``
+with ``python -m dlopt.grading.autograde_class --jobs 2``, which runs nbgrader
+workers and merges their gradebooks); the tests then read the gradebook with
+nbgrader's ``Gradebook`` API and assert per-student, per-cell scores.
+
+Under pytest-xdist the grading runs once, in whichever worker gets there
+first; the others wait for its results (a file lock in the session's folder).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from exercise_cases.cheats import ALL, CHEATS
+from exercise_cases.variants import VARIANTS
+from filelock import FileLock
+from nbgrader.api import Gradebook, MissingEntry
+
+from dlopt.grading.exercises import EXERCISES
+from dlopt.grading.mistakes import MISTAKES
+
+pytestmark = pytest.mark.slow
+
+COURSE = Path(__file__).resolve().parents[1] / "exercises"
+ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization",
+               "batch_norm")
+PARALLEL = {"optimizers"}  # graded through the parallel command, the others with nbgrader
+BIN = Path(sys.executable).parent
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def nbgrader_env(tmp: Path) -> dict[str, str]:
+    """PATH with the venv's bin (nbgrader runs ``alembic``), quiet kernels and SQLAlchemy."""
+    profile = tmp / "ipython" / "profile_default"  # kernels read it (not JUPYTER_CONFIG_DIR)
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
+    env = dict(os.environ)
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", IPYTHONDIR=str(profile.parent),
+               PYTHONWARNINGS="ignore:Object of type:Warning")
+    return env
+
+
+def run(args, *, cwd: Path, env) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def nbgrader(*args, cwd: Path, env) -> subprocess.CompletedProcess:
+    return run([str(BIN / "nbgrader"), *args], cwd=cwd, env=env)
+
+
+# --------------------------------------------------------------------------- submissions
+
+
+def graded_cells(assignment: str) -> list[str]:
+    return [e.grade_id for e in EXERCISES.values() if e.assignment == assignment]
+
+
+def mistake_students(assignment: str) -> dict[str, list]:
+    """Pack the assignment's mistakes into students, at most one per exercise and at most
+    half the exercises broken per student, so every student also has correct answers."""
+    queues = {name: [m for m in MISTAKES if m.exercise == name]
+              for name, e in EXERCISES.items() if e.assignment == assignment}
+    cap = math.ceil(len(queues) / 2)
+    students = {}
+    while any(queues.values()):
+        busiest = sorted((q for q in queues.values() if q), key=len, reverse=True)[:cap]
+        picked = [q.pop(0) for q in busiest]
+        students[f"mistakes-{len(students):02d}"] = picked
+    return students
+
+
+def cell_by_id(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def write_submission(root: Path, student: str, assignment: str, nb=None, *, raw=None,
+                     filename=None) -> None:
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    path = folder / (filename or f"{assignment}.ipynb")
+    if raw is not None:
+        path.write_text(raw)
+    else:
+        path.write_text(json.dumps(nb, indent=1))  # no validation: some are malformed on purpose
+
+
+def build_submissions(root: Path, assignment: str) -> dict:
+    """Write every fixture submission; return the expected zeros of each student."""
+    source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", 4)
+    released = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", 4)
+    cells = graded_cells(assignment)
+    expected = {"source": set(), "released": set(cells)}
+    write_submission(root, "source", assignment, source)
+    write_submission(root, "released", assignment, released)
+
+    variants = nbformat.from_dict(json.loads(json.dumps(source)))
+    for exercise, by_key in VARIANTS.items():
+        if EXERCISES[exercise].assignment == assignment:
+            cell_by_id(variants, exercise).source = next(iter(by_key.values()))
+    write_submission(root, "variants", assignment, variants)
+    expected["variants"] = set()
+
+    for student, mistakes in mistake_students(assignment).items():
+        nb = nbformat.from_dict(json.loads(json.dumps(source)))
+        for m in mistakes:
+            cell_by_id(nb, m.exercise).source = m.source
+        write_submission(root, student, assignment, nb)
+        expected[student] = {f"test_{m.exercise}" for m in mistakes}
+
+    if assignment == "optimizers":
+        for cheat in CHEATS:
+            start = released if cheat.released else source
+            nb = nbformat.from_dict(json.loads(json.dumps(start)))
+            if cheat.edit is not None:
+                cheat.edit(nb)
+            write_submission(root, f"cheat-{cheat.name}", assignment, nb, raw=cheat.raw,
+                             filename=cheat.filename)
+            expected[f"cheat-{cheat.name}"] = set(cells) if cheat.zero == ALL else cheat.zero
+    return expected
+
+
+# --------------------------------------------------------------------------- grading, once
+
+
+def read_scores(root: Path, assignment: str, students) -> dict:
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student in students:
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                scores[student] = None
+                continue
+            scores[student] = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+        maxima = {gc.name: gc.max_score for nb in gb.find_assignment(assignment).notebooks
+                  for gc in nb.grade_cells}
+    return {"scores": scores, "max": maxima}
+
+
+def grade_everything(tmp: Path) -> dict:
+    root = tmp / "course"
+    shutil.copytree(COURSE, root, ignore=shutil.ignore_patterns(
+        "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"))
+    env = nbgrader_env(tmp)
+    results = {"root": str(root), "assignments": {}}
+    originals = {p: p.read_bytes() for p in [root / "nbgrader_config.py",
+                                             *sorted((root / "source").rglob("*.ipynb"))]}
+    for assignment in ASSIGNMENTS:
+        gen = nbgrader("generate_assignment", assignment, "--force", cwd=root, env=env)
+        assert gen.returncode == 0, gen.stderr[-3000:]
+        expected = build_submissions(root, assignment)
+        if assignment in PARALLEL:
+            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment,
+                          "--jobs", "2"], cwd=root, env=env)
+        else:
+            graded = nbgrader("autograde", assignment, cwd=root, env=env)
+        results["assignments"][assignment] = {
+            "expected": {k: sorted(v) for k, v in expected.items()},
+            "returncode": graded.returncode, "log": graded.stderr,
+            **read_scores(root, assignment, expected),
+        }
+    feedback = nbgrader("generate_feedback", "gradient_descent", "--student=source",
+                        cwd=root, env=env)
+    results["feedback"] = {"returncode": feedback.returncode, "log": feedback.stderr[-3000:]}
+    results["protected_files_unchanged"] = all(
+        p.exists() and p.read_bytes() == content for p, content in originals.items())
+    results["planted"] = sorted(str(p) for p in root.rglob("planted.py"))
+    return results
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    done = shared / "exercises-graded.json"
+    with FileLock(str(shared / "exercises-graded.lock")):
+        if not done.exists():
+            tmp = shared / "exercises"
+            tmp.mkdir(exist_ok=True)
+            done.write_text(json.dumps(grade_everything(tmp)))
+    return json.loads(done.read_text())
+
+
+def autograded_scores(graded, assignment, student):
+    data = graded["assignments"][assignment]
+    scores = data["scores"][student]
+    return {cell: (scores or {}).get(cell) or 0.0 for cell in graded_cells(assignment)}
+
+
+def assert_scores(graded, assignment, student, zero) -> None:
+    data = graded["assignments"][assignment]
+    got = autograded_scores(graded, assignment, student)
+    want = {cell: 0.0 if cell in zero else data["max"][cell] for cell in got}
+    assert got == want, f"{student}: scores {got}, expected {want}"
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_holds_no_solution_and_no_hidden_test(graded, assignment):
+    root = Path(graded["root"])
+    text = (root / "release" / assignment / f"{assignment}.ipynb").read_text()
+    source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", 4)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True",
+                   "Grading guide"):
+        assert marker not in text
+    solutions = [c.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+                 for c in source.cells if "### BEGIN SOLUTION" in c.source]
+    given = json.dumps(source)  # lines the text or a docstring also gives are not solutions
+    for body in solutions:
+        for line in filter(None, (s.strip() for s in body.splitlines())):
+            if len(line) > 12 and given.count(json.dumps(line)[1:-1]) == 1:
+                assert line not in text, line
+    stubs = [c for c in nbformat.reads(text, 4).cells
+             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    assert stubs and all("raise NotImplementedError()" in c.source for c in stubs)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_scores_full_marks(graded, assignment):
+    assert_scores(graded, assignment, "source", zero=set())
+    written = [c for c in graded["assignments"][assignment]["max"] if c.startswith("written")]
+    assert written and sum(graded["assignments"][assignment]["max"].values()) in range(20, 31)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_scores_zero_and_the_run_finishes(graded, assignment):
+    assert_scores(graded, assignment, "released", zero=set(graded_cells(assignment)))
+    scores = graded["assignments"][assignment]["scores"]
+    assert all(scores[s] is not None for s in ("source", "released", "variants"))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_correct_variants_keep_full_marks(graded, assignment):
+    assert_scores(graded, assignment, "variants", zero=set())
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_mistake_loses_points_on_its_exercise_and_only_there(graded, assignment):
+    data = graded["assignments"][assignment]
+    students = [s for s in data["expected"] if s.startswith("mistakes-")]
+    covered = set()
+    for student in students:
+        assert_scores(graded, assignment, student, zero=set(data["expected"][student]))
+        covered |= set(data["expected"][student])
+    assert covered == set(graded_cells(assignment))
+    n = sum(1 for m in MISTAKES if EXERCISES[m.exercise].assignment == assignment)
+    assert n == sum(len(v) for k, v in data["expected"].items() if k.startswith("mistakes-"))
+
+
+def test_feedback_of_a_graded_mistake_names_the_mistake(graded):
+    root = Path(graded["root"])
+    packed = mistake_students("optimizers")
+    student, mistakes = next(iter(packed.items()))
+    nb = nbformat.read(root / "autograded" / student / "optimizers" / "optimizers.ipynb", 4)
+    for m in mistakes:
+        text = json.dumps(cell_by_id(nb, f"test_{m.exercise}").outputs)
+        assert f"This matches a known mistake: {m.description}" in text
+        assert "expected" in text and "got" in text and "step" in text
+
+
+@pytest.mark.parametrize("cheat", CHEATS, ids=lambda c: c.name)
+def test_cheat_attempt_earns_no_points(graded, cheat):
+    data = graded["assignments"]["optimizers"]
+    student = f"cheat-{cheat.name}"
+    assert_scores(graded, "optimizers", student, zero=set(data["expected"][student]))
+    scores = data["scores"][student] or {}
+    assert "bonus" not in scores  # an added graded cell is not counted
+
+
+@pytest.mark.parametrize("name", ["rebind_helpers", "rebind_builtins"])
+def test_cheat_that_fools_the_kernel_is_failed_by_the_trusted_regrade(graded, name):
+    root = Path(graded["root"])
+    nb = nbformat.read(root / "autograded" / f"cheat-{name}" / "optimizers" / "optimizers.ipynb",
+                       4)
+    kinds = [o.get("ename") for o in cell_by_id(nb, "test_adam_step").outputs
+             if o.output_type == "error"]
+    assert kinds == ["TrustedGradeError"]  # the kernel saw no error; the sandbox did
+
+
+def test_autograde_finishes_the_class_despite_a_killed_kernel(graded):
+    data = graded["assignments"]["optimizers"]
+    assert data["returncode"] == 1  # nbgrader reports the notebook whose kernel died ...
+    assert "cheat-os_exit" in data["log"]
+    assert all(v is not None for v in data["scores"].values())  # ... and grades everyone
+    assert graded["assignments"]["gradient_descent"]["returncode"] == 0
+
+
+def test_gradebook_and_course_files_survive_a_submission_that_writes_to_them(graded):
+    root = Path(graded["root"])
+    with sqlite3.connect(root / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert graded["protected_files_unchanged"]
+    assert graded["planted"] == []
+    nb = nbformat.read(root / "autograded" / "cheat-tampers_with_gradebook" / "optimizers"
+                       / "optimizers.ipynb", 4)
+    report = json.dumps(cell_by_id(nb, "warmup_cosine_lr").outputs)
+    assert "gradebook.db: Permission denied" in report
+    assert_scores(graded, "optimizers", "source", zero=set())  # honest scores unchanged
+
+
+def test_generate_feedback_writes_html_for_a_graded_submission(graded):
+    assert graded["feedback"]["returncode"] == 0, graded["feedback"]["log"]
+    html = Path(graded["root"]) / "feedback" / "source" / "gradient_descent" / \
+        "gradient_descent.html"
+    text = html.read_text()
+    assert "minibatches: all 3 cases agree with the reference." in text
+    assert "Score:" in text or "score" in text.lower()

@@ -1,0 +1,427 @@
+"""The grading helpers, without nbgrader: messages, the mistake recogniser, the sandbox.
+
+The references are held to PyTorch (``torch.optim``, ``torch.optim.lr_scheduler``,
+autograd through ``torch.nn.functional.mse_loss``); every catalogued mistake must
+be recognised by name on visible and hidden cases, and every correct variant must
+pass; the sandboxed runner must stop loops, allocations, imports of the reference,
+and forged results.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+
+import numpy as np
+import pytest
+import torch
+from exercise_cases.variants import VARIANTS
+
+from dlopt.grading import references, sandbox
+from dlopt.grading.compare import Tolerance, first_mismatch
+from dlopt.grading.exercises import EXERCISES, check, forbidden_reference, judge
+from dlopt.grading.mistakes import MISTAKES, Mistake
+from dlopt.grading.tasks import CallTask, Outcome, Rng, decode, encode, load_stand_ins, run_task
+
+STAND_INS = load_stand_ins()
+
+
+def grade_in_process(name: str, fn, *, hidden: bool, seed=None):
+    exercise = EXERCISES[name]
+    cases = exercise.cases(hidden, seed=seed)
+    return judge(exercise, cases, [run_task(c.task, fn, stand_ins=STAND_INS) for c in cases])
+
+
+def compiled(mistake_or_source, name=None):
+    if isinstance(mistake_or_source, Mistake):
+        return mistake_or_source.function()
+    return Mistake(name, "variant", "", mistake_or_source).function()
+
+
+# --------------------------------------------------------------------------- references vs torch
+
+TORCH_RULES = {
+    "momentum_step": (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                      dict(lr=0.1, momentum=0.9)),
+    "nesterov_step": (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8, nesterov=True),
+                      dict(lr=0.1, momentum=0.8)),
+    "rmsprop_step": (lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-3),
+                     dict(lr=0.01, alpha=0.9, eps=1e-3)),
+    "adam_step": (lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.8, 0.95), eps=1e-4),
+                  dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-4)),
+    "adamw_step": (lambda p: torch.optim.AdamW(p, lr=0.05, betas=(0.8, 0.95), eps=1e-4,
+                                               weight_decay=0.3),
+                   dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-4, weight_decay=0.3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_RULES))
+def test_reference_rule_matches_torch_optim_float64(name):
+    make, hyper = TORCH_RULES[name]
+    rng = np.random.default_rng(0)
+    param = rng.standard_normal((3, 2))
+    t = torch.tensor(param.copy(), requires_grad=True)
+    opt, state = make([t]), {}
+    for _ in range(30):
+        grad = rng.standard_normal((3, 2))
+        references.REFERENCES[name](param, grad, state, **hyper)
+        t.grad = torch.tensor(grad)
+        opt.step()
+    np.testing.assert_allclose(param, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_reference_schedule_matches_torch_sequential_warmup_and_cosine():
+    W, T, base, eta_min = 4, 15, 0.3, 0.01
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    sched = torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / (W + 1), total_iters=W),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T - W, eta_min=eta_min)],
+        milestones=[W])
+    for t in range(T + 1):
+        ours = references.warmup_cosine_lr(t, base_lr=base, warmup_steps=W, total_steps=T,
+                                           eta_min=eta_min)
+        assert ours == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
+        opt.step()
+        sched.step()
+    assert references.warmup_cosine_lr(T + 7, base_lr=base, warmup_steps=W, total_steps=T,
+                                       eta_min=eta_min) == eta_min
+
+
+def test_reference_sgd_epoch_matches_torch_sgd_on_mse_loss():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((23, 3)), rng.standard_normal(23)
+    w0, b0 = rng.standard_normal(3), 0.7
+    w, b = references.sgd_epoch(w0, b0, X, y, lr=0.05, batch_size=5,
+                                rng=np.random.default_rng(11))
+    tw = torch.tensor(w0, requires_grad=True)
+    tb = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([tw, tb], lr=0.05)
+    order = np.random.default_rng(11).permutation(23)  # the reference draws exactly this
+    for start in range(0, 23, 5):
+        idx = order[start:start + 5]
+        opt.zero_grad()
+        pred = torch.tensor(X[idx]) @ tw + tb
+        torch.nn.functional.mse_loss(pred, torch.tensor(y[idx])).backward()
+        opt.step()
+    np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12)
+    assert b == pytest.approx(tb.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("name, torch_fn", [("sigmoid_layer", torch.sigmoid),
+                                             ("tanh_layer", torch.tanh),
+                                             ("relu_layer", torch.relu)])
+def test_reference_activation_matches_torch_autograd_with_exact_zeros(name, torch_fn):
+    rng = np.random.default_rng(5)
+    x, grad_out = 3.0 * rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    x[0, :3] = 0.0  # relu'(0) is 0 in torch
+    y, grad_x = references.REFERENCES[name](x, grad_out)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch_fn(tx)
+    ty.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_reference_cross_entropy_matches_torch_on_large_logits():
+    rng = np.random.default_rng(6)
+    logits, targets = rng.standard_normal((5, 4)), rng.integers(4, size=5)
+    logits[2] += 850.0  # naive exp overflows here; torch's log-softmax does not
+    loss, grad = references.softmax_cross_entropy(logits, targets)
+    tz = torch.tensor(logits, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tz, torch.tensor(targets))
+    tl.backward()
+    assert np.isfinite(grad).all() and loss == pytest.approx(tl.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, tz.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (16, 3, 5), (8, 4, 3, 3), (2, 6, 2, 3, 4)])
+def test_reference_fans_and_scales_match_torch_nn_init(shape):
+    tfan_in, tfan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    assert references.fans(shape) == (tfan_in, tfan_out)
+    gain = torch.nn.init.calculate_gain("tanh")
+    # torch.nn.init's documented formulas, with torch's own fans and gains
+    assert references.xavier_scale(shape, gain=gain, distribution="normal") == pytest.approx(
+        gain * (2.0 / (tfan_in + tfan_out)) ** 0.5, rel=1e-12)
+    assert references.xavier_scale(shape, gain=gain, distribution="uniform") == pytest.approx(
+        gain * (6.0 / (tfan_in + tfan_out)) ** 0.5, rel=1e-12)
+    relu = torch.nn.init.calculate_gain("relu")
+    for mode, fan in (("fan_in", tfan_in), ("fan_out", tfan_out)):
+        assert references.kaiming_scale(shape, gain=relu, mode=mode, distribution="normal") \
+            == pytest.approx(relu / fan**0.5, rel=1e-12)
+        assert references.kaiming_scale(shape, gain=relu, mode=mode, distribution="uniform") \
+            == pytest.approx(relu * (3.0 / fan) ** 0.5, rel=1e-12)
+
+
+def test_reference_scales_agree_with_torch_init_samples():
+    w = torch.empty(300, 400, dtype=torch.float64)
+    torch.manual_seed(0)
+    torch.nn.init.kaiming_uniform_(w, nonlinearity="relu")
+    bound = references.kaiming_scale((300, 400), gain=2**0.5, mode="fan_in",
+                                     distribution="uniform")
+    assert w.abs().max().item() <= bound and w.abs().max().item() > 0.999 * bound
+    torch.nn.init.xavier_normal_(w)
+    std = references.xavier_scale((300, 400), gain=1.0, distribution="normal")
+    assert w.std().item() == pytest.approx(std, rel=0.02)
+    sample = references.sample_weight((300, 400), std, distribution="normal",
+                                      rng=np.random.default_rng(1))
+    assert sample.std() == pytest.approx(std, rel=0.02) and abs(sample.mean()) < 0.01 * std
+
+
+def test_reference_batchnorm_matches_torch_batchnorm1d_train_eval_and_autograd():
+    rng = np.random.default_rng(8)
+    x, g = 2.0 + 3.0 * rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    gamma, beta = rng.uniform(0.5, 2.0, 3), rng.standard_normal(3)
+    mean0, var0 = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    bn = torch.nn.BatchNorm1d(3, eps=1e-3, momentum=0.2, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(gamma))
+        bn.bias.copy_(torch.tensor(beta))
+        bn.running_mean.copy_(torch.tensor(mean0))
+        bn.running_var.copy_(torch.tensor(var0))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = bn(tx)
+    ty.backward(torch.tensor(g))
+    y, mean1, var1 = references.batchnorm_forward(x, gamma, beta, mean0, var0, training=True,
+                                                  momentum=0.2, eps=1e-3)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mean1, bn.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(var1, bn.running_var.numpy(), rtol=1e-12)
+    grads = references.batchnorm_backward(g, x, gamma, eps=1e-3)
+    for ours, theirs in zip(grads, (tx.grad, bn.weight.grad, bn.bias.grad), strict=True):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-9, atol=1e-12)
+    bn.eval()
+    y_eval, mean2, var2 = references.batchnorm_forward(x, gamma, beta, mean1, var1,
+                                                       training=False, momentum=0.2, eps=1e-3)
+    np.testing.assert_allclose(y_eval, bn(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    assert (mean2 == mean1).all() and (var2 == var1).all()
+
+
+@pytest.mark.parametrize("losses, tol, max_iters, stop", [
+    ([1.0], 0.1, 3, False),                    # nothing done yet
+    ([1.0, 0.5], 0.1, 3, False),               # large decrease
+    ([1.0, 0.95], 0.1, 3, True),               # change below tol
+    ([1.0, 1.5], 0.1, 3, False),               # went up by more than tol: not converged
+    ([3.0, 2.0, 1.0], 0.1, 2, True),           # budget used up
+    ([3.0, 2.0, 1.0], 0.1, 3, False),          # one iteration left
+])
+def test_reference_stopping_rule_on_hand_made_histories(losses, tol, max_iters, stop):
+    assert references.should_stop(losses, tol=tol, max_iters=max_iters) is stop
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_trajectory_mismatch_names_step_element_expected_and_got():
+    expected = np.zeros((4, 2, 3))
+    got = expected.copy()
+    got[2, 1, 0] = 0.5
+    m = first_mismatch(expected, got, Tolerance(), axis0="step")
+    assert str(m) == "step 2, element (1, 0): values differ: expected 0, got 0.5"
+
+
+def test_batch_mismatch_names_batch_field_and_count():
+    e = [[np.ones((2, 1)), np.ones(2)], [np.ones((1, 1)), np.ones(1)]]
+    g = [[np.ones((2, 1)), np.array([1.0, 3.0])]]
+    assert str(first_mismatch(e, g, labels=("batch", ("X", "y")))) == \
+        "batch 0, y, element 1: values differ: expected 1, got 3"
+    assert "expected 2 batches, got 1" in str(first_mismatch(e, e[:1], labels=("batch",)))
+
+
+def test_failing_check_message_names_case_step_element_and_the_mistake():
+    wrong = compiled(next(m for m in MISTAKES if m.key == "adam_no_bias_correction"))
+    with pytest.raises(AssertionError) as err:
+        check("adam_step", wrong)
+    text = str(err.value)
+    for part in ("case 1 of 3", "step 1, element 0", "expected", "got",
+                 "This matches a known mistake: Adam without bias correction"):
+        assert part in text
+
+
+def test_check_prints_a_summary_when_the_answer_is_right(capsys):
+    check("warmup_cosine_lr", compiled(VARIANTS["warmup_cosine_lr"]["numpy_piecewise"],
+                                       "warmup_cosine_lr"))
+    assert "warmup_cosine_lr: all 2 cases agree with the reference." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, error, text", [
+    (("no_such_exercise", len), ValueError, "Invalid exercise: 'no_such_exercise'"),
+    (("adam_step", 3), AssertionError, "adam_step must be a function, got 3"),
+])
+def test_check_rejects_bad_input_clearly(bad, error, text):
+    with pytest.raises(error, match=text):
+        check(*bad)
+
+
+def test_check_refuses_to_pass_under_autograde_without_the_sandbox(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.delenv("DLOPT_SANDBOXED", raising=False)
+    right = compiled(VARIANTS["should_stop"]["iteration_count_first"], "should_stop")
+    with pytest.raises(AssertionError, match="without the course's sandbox"):
+        check("should_stop", right)
+
+
+def test_answer_that_calls_dlopt_or_torch_is_flagged_in_the_notebook():
+    namespace = {"adam": references.adam_step, "torch": torch}
+    exec("def f(p, g, s, **k):\n    adam(p, g, s, **k)\n"
+         "def h(p, g, s, **k):\n    torch.optim.SGD\n", namespace)
+    assert "from dlopt.grading.references" in forbidden_reference(namespace["f"])
+    assert "torch" in forbidden_reference(namespace["h"])
+    assert forbidden_reference(references.mse_gradient) is None  # plain NumPy
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.key)
+def test_recogniser_names_each_catalogued_mistake(mistake):
+    fn = compiled(mistake)
+    for hidden in (False, True):
+        verdict = grade_in_process(mistake.exercise, fn, hidden=hidden, seed=None if not hidden
+                                   else 12345)
+        assert not verdict.passed
+        assert f"This matches a known mistake: {mistake.description}." in verdict.summary()
+
+
+@pytest.mark.parametrize("exercise, key", [(e, k) for e, v in VARIANTS.items() for k in v])
+def test_correct_variant_passes_visible_and_hidden_cases(exercise, key):
+    fn = compiled(VARIANTS[exercise][key], exercise)
+    for hidden, seed in ((False, None), (True, 1), (True, 2)):
+        verdict = grade_in_process(exercise, fn, hidden=hidden, seed=seed)
+        assert verdict.passed, verdict.summary()
+
+
+def test_every_exercise_has_mistakes_and_a_variant():
+    for name in EXERCISES:
+        assert [m for m in MISTAKES if m.exercise == name], name
+        assert name in VARIANTS
+    assert len({m.key for m in MISTAKES}) == len(MISTAKES)
+
+
+def test_hidden_cases_are_fresh_at_every_call_and_visible_cases_fixed():
+    ex = EXERCISES["adam_step"]
+    a, b = ex.cases(hidden=True), ex.cases(hidden=True)
+    assert not np.array_equal(a[0].task.param0, b[0].task.param0)
+    c, d = ex.cases(), ex.cases()
+    assert np.array_equal(c[0].task.param0, d[0].task.param0)
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def test_transport_round_trips_tasks_without_pickle():
+    task = CallTask("f", [([np.arange(3.0), 2], {"rng": Rng(5), "tol": 0.1})], ["minibatches"])
+    back = decode(*encode([task, Outcome([np.ones(2), None, True], "err")]))
+    assert back[0].calls[0][1]["rng"] == Rng(5)
+    np.testing.assert_array_equal(back[0].calls[0][0][0], np.arange(3.0))
+    assert back[1].value[1:] == [None, True] and back[1].error == "err"
+    text, _ = encode([np.array([object()], dtype=object)])
+    with pytest.raises(ValueError):  # object arrays would need pickle: refused on load
+        decode(*encode([np.array([object()], dtype=object)]))
+
+
+def test_frames_with_a_wrong_nonce_or_garbage_are_ignored():
+    nonce, other = b"n" * 16, b"x" * 16
+
+    def frame(tag, index, value):
+        text, blob = encode(value)
+        return sandbox._MAGIC + sandbox._HEADER.pack(tag, index, len(text.encode()),
+                                                     len(blob)) + text.encode() + blob
+
+    out = (b"passed!\n" + frame(other, 0, Outcome(1.0)) + sandbox._MAGIC + b"junk"
+           + frame(nonce, 1, Outcome(2.0)) + struct.pack("<I", 7))
+    errors, outcomes = sandbox._read_frames(out, nonce)
+    assert list(outcomes) == [1] and outcomes[1].value == 2.0
+
+
+# --------------------------------------------------------------------------- sandbox
+
+GOOD_SHOULD_STOP = VARIANTS["should_stop"]["iteration_count_first"]
+
+
+def sandboxed(source: str, name: str = "should_stop", **limits):
+    exercise = EXERCISES[name]
+    cases = exercise.cases()
+    run = sandbox.run_answer([source], [c.task for c in cases],
+                             limits=sandbox.Limits(**limits), groups=[name] * len(cases))
+    return judge(exercise, cases, run.outcomes, answer_errors=run.cell_errors), run
+
+
+def test_sandbox_grades_a_correct_answer():
+    verdict, run = sandboxed(GOOD_SHOULD_STOP)
+    assert verdict.passed and run.cell_errors == []
+
+
+def test_sandbox_stops_an_infinite_loop_with_a_clear_message():
+    verdict, _ = sandboxed("def should_stop(losses, *, tol, max_iters):\n    while True:\n"
+                           "        pass\n", seconds_per_task=1.0)
+    assert not verdict.passed
+    assert "did not finish within 1 s" in verdict.summary()
+
+
+def test_sandbox_turns_a_huge_allocation_into_memory_error():
+    verdict, _ = sandboxed("import numpy as np\ndef should_stop(losses, *, tol, max_iters):\n"
+                           "    return bool(np.ones(2**31)[0])\n", memory_bytes=1 << 30)
+    assert "MemoryError" in verdict.summary()
+
+
+@pytest.mark.parametrize("module", ["dlopt.grading.references", "torch.optim", "dlopt"])
+def test_sandbox_blocks_importing_the_reference(module):
+    verdict, run = sandboxed(f"import {module}\n" + GOOD_SHOULD_STOP)
+    assert not verdict.passed
+    assert f"importing {module.split('.')[0]} is not allowed in an answer" in run.cell_errors[0]
+
+
+def test_sandbox_result_cannot_be_forged_by_printing_and_exiting():
+    forged = GOOD_SHOULD_STOP.replace("return bool(", "return not bool(") + (
+        "import os, sys\nprint('all cases agree with the reference')\n"
+        "sys.__stdout__.write('passed')\nos._exit(0)\n")
+    verdict, _ = sandboxed(forged)
+    assert not verdict.passed
+    assert "exited early" in verdict.summary()
+
+
+def test_sandbox_child_cannot_write_outside_its_folder(tmp_path):
+    target = tmp_path / "gradebook.db"
+    target.write_bytes(b"intact")
+    verdict, run = sandboxed(GOOD_SHOULD_STOP + f"open({str(target)!r}, 'wb').write(b'x')\n")
+    if sandbox.privilege_prefix():  # grading as root: the child runs as an unprivileged user
+        assert "Permission denied" in run.cell_errors[0]
+        assert target.read_bytes() == b"intact"
+    assert verdict.passed
+
+
+# --------------------------------------------------------------------------- course files
+
+
+def test_restore_puts_back_the_gradebook_and_files_and_removes_planted_ones(tmp_path):
+    nbgrader_plugin = pytest.importorskip("dlopt.grading.nbgrader_plugin")
+    db = tmp_path / "gradebook.db"
+    with sqlite3.connect(db) as con:
+        con.execute("create table grade (score real)")
+        con.execute("insert into grade values (3.0)")
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "a.ipynb").write_text("{}")
+    resources = {"nbgrader": {"db_url": f"sqlite:///{db}"}}
+    snap = nbgrader_plugin.SnapshotCourseFiles()
+    _, resources = snap.preprocess(None, resources)
+    resources["dlopt_snapshot"]["folders"] = [tmp_path / "source"]  # not the package here
+    resources["dlopt_snapshot"]["files"] = {tmp_path / "source" / "a.ipynb": b"{}"}
+    db.write_bytes(b"overwritten by a submission")
+    (tmp_path / "source" / "a.ipynb").write_text("changed")
+    (tmp_path / "source" / "planted.py").write_text("x")
+    nb = nbformat_notebook_with_test_cell()
+    nb, _ = nbgrader_plugin.RestoreCourseFiles().preprocess(nb, resources)
+    with sqlite3.connect(db) as con:
+        assert con.execute("select score from grade").fetchall() == [(3.0,)]
+    assert (tmp_path / "source" / "a.ipynb").read_text() == "{}"
+    assert not (tmp_path / "source" / "planted.py").exists()
+    assert nb.cells[0].outputs[-1]["ename"] == "TamperingError"
+
+
+def nbformat_notebook_with_test_cell():
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("check()")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_x",
+                                 "points": 1}
+    return nbformat.v4.new_notebook(cells=[cell])
