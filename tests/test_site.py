@@ -126,8 +126,9 @@ def test_no_solution_or_hidden_test_reaches_the_site_or_its_downloads(build_log)
             if path.suffix == ".ipynb":
                 for cell in json.loads(text).get("cells", []):
                     meta = cell.get("metadata", {}).get("nbgrader", {})
-                    if meta.get("solution") and "YOUR CODE HERE" not in "".join(cell["source"]):
-                        leaks.append(f"{path.relative_to(HTML)}: a solution cell with code")
+                    stub = "YOUR CODE HERE" if cell["cell_type"] == "code" else "YOUR ANSWER HERE"
+                    if meta.get("solution") and stub not in "".join(cell["source"]):
+                        leaks.append(f"{path.relative_to(HTML)}: a solution cell with an answer")
     assert not leaks, "\n".join(leaks)
 
 
