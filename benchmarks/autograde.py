@@ -30,7 +30,7 @@ import nbformat
 import numpy as np
 from nbgrader.api import Gradebook
 
-from dlopt.grading.autograde_class import autograde_class
+from dlopt.grading.autograde_class import autograde_class, default_jobs
 from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
@@ -77,7 +77,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="optimizers")
     parser.add_argument("--students", type=int, default=60)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="autograde-benchmark-"))
     try:

