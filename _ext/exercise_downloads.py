@@ -14,7 +14,6 @@ seconds per call).
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -40,8 +39,9 @@ def _fingerprint(assignment: Path, extra: list[Path]) -> str:
 
 def _generate(course: Path, names: list[str], target: Path) -> None:
     """Run nbgrader on a scratch copy of the course and copy the released notebooks out."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    from dlopt.grading.autograde_class import nbgrader_environment
+
+    env = nbgrader_environment()
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "course"
         shutil.copytree(course / "source", copy / "source")

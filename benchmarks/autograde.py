@@ -30,7 +30,7 @@ import nbformat
 import numpy as np
 from nbgrader.api import Gradebook
 
-from dlopt.grading.autograde_class import autograde_class, default_jobs
+from dlopt.grading.autograde_class import autograde_class, default_jobs, nbgrader_environment
 from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
@@ -38,14 +38,6 @@ COURSE = Path(__file__).resolve().parents[1] / "exercises"
 BIN = Path(sys.executable).parent
 
 
-def environment(tmp: Path) -> dict[str, str]:
-    profile = tmp / "ipython" / "profile_default"  # kernels read it (not JUPYTER_CONFIG_DIR)
-    profile.mkdir(parents=True, exist_ok=True)
-    (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
-    env = dict(os.environ)
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", IPYTHONDIR=str(profile.parent),
-               PYTHONWARNINGS="ignore:Object of type:Warning")
-    return env
 
 
 def synthetic_class(root: Path, assignment: str, n: int, *, rng) -> None:
@@ -81,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="autograde-benchmark-"))
     try:
-        env = environment(tmp)
+        env = nbgrader_environment(quiet_in=tmp)
         os.environ.update(env)  # the parallel command inherits it
         base = tmp / "serial"
         shutil.copytree(COURSE, base, ignore=shutil.ignore_patterns(

@@ -32,6 +32,7 @@ from exercise_cases.variants import VARIANTS
 from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
 
+from dlopt.grading.autograde_class import nbgrader_environment
 from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
@@ -47,15 +48,6 @@ BIN = Path(sys.executable).parent
 # --------------------------------------------------------------------------- environment
 
 
-def nbgrader_env(tmp: Path) -> dict[str, str]:
-    """PATH with the venv's bin (nbgrader runs ``alembic``), quiet kernels and SQLAlchemy."""
-    profile = tmp / "ipython" / "profile_default"  # kernels read it (not JUPYTER_CONFIG_DIR)
-    profile.mkdir(parents=True, exist_ok=True)
-    (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
-    env = dict(os.environ)
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", IPYTHONDIR=str(profile.parent),
-               PYTHONWARNINGS="ignore:Object of type:Warning")
-    return env
 
 
 def run(args, *, cwd: Path, env) -> subprocess.CompletedProcess:
@@ -159,7 +151,7 @@ def grade_everything(tmp: Path) -> dict:
     root = tmp / "course"
     shutil.copytree(COURSE, root, ignore=shutil.ignore_patterns(
         "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"))
-    env = nbgrader_env(tmp)
+    env = nbgrader_environment(quiet_in=tmp)
     results = {"root": str(root), "assignments": {}}
     originals = {p: p.read_bytes() for p in [root / "nbgrader_config.py",
                                              *sorted((root / "source").rglob("*.ipynb"))]}

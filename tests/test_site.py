@@ -208,7 +208,10 @@ class PageVisit:
         self.page.goto(f"{self.base}/{path}", wait_until="load")
         return self.page
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
         self.context.close()
 
 
@@ -224,8 +227,7 @@ def _math_rendered(page) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("page_path", toc_pages())
 def test_every_page_loads_cleanly_with_images_and_math(browser, server, page_path):
-    visit = PageVisit(browser, server)
-    try:
+    with PageVisit(browser, server) as visit:
         page = visit.open(f"{page_path}.html")
         page.wait_for_load_state("networkidle")
         assert page.locator("main h1").count() >= 1, "no title"
@@ -240,8 +242,6 @@ def test_every_page_loads_cleanly_with_images_and_math(browser, server, page_pat
         page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '__')}.png"),
                         full_page=False)
         assert not visit.problems, "\n".join(visit.problems)
-    finally:
-        visit.close()
 
 
 def test_animations_play_in_the_browser(browser, server):
@@ -249,8 +249,7 @@ def test_animations_play_in_the_browser(browser, server):
     pages = [p for p in toc_pages()
              if "Animation" in (HTML / f"{p}.html").read_text(errors="ignore")]
     for page_path in pages:
-        visit = PageVisit(browser, server)
-        try:
+        with PageVisit(browser, server) as visit:
             page = visit.open(f"{page_path}.html")
             frames = page.locator("div.animation img")
             assert frames.count() >= 1
@@ -259,39 +258,30 @@ def test_animations_play_in_the_browser(browser, server):
                 ".map(i => i.naturalWidth)")
             assert all(w > 0 for w in widths), f"{page_path}: an animation frame did not load"
             assert not visit.problems, "\n".join(visit.problems)
-        finally:
-            visit.close()
 
 
 def test_search_finds_a_term(browser, server):
-    visit = PageVisit(browser, server)
-    try:
+    with PageVisit(browser, server) as visit:
         page = visit.open("search.html?q=momentum")
         page.wait_for_selector("#search-results ul.search li", timeout=20_000)
         hits = page.locator("#search-results ul.search li").count()
         assert hits >= 1
         assert not visit.problems, "\n".join(visit.problems)
-    finally:
-        visit.close()
 
 
 def test_next_link_walks_the_table_of_contents_in_order(browser, server):
     pages = toc_pages()
-    visit = PageVisit(browser, server)
-    try:
+    with PageVisit(browser, server) as visit:
         page = visit.open(f"{pages[0]}.html")
         for expected in pages[1:]:
             page.locator("a.right-next").first.click()
             page.wait_for_load_state("load")
             assert page.url.split("/", 3)[3].startswith(expected), (page.url, expected)
         assert not visit.problems, "\n".join(visit.problems)
-    finally:
-        visit.close()
 
 
 def test_sidebar_links_reach_every_page(browser, server):
-    visit = PageVisit(browser, server)
-    try:
+    with PageVisit(browser, server) as visit:
         page = visit.open(f"{toc_pages()[0]}.html")
         urls = page.evaluate(
             "() => Array.from(document.querySelectorAll('nav.bd-docs-nav a.reference.internal'))"
@@ -299,6 +289,4 @@ def test_sidebar_links_reach_every_page(browser, server):
         linked = {u.removeprefix(server + "/").split("#")[0].removesuffix(".html") for u in urls}
         missing = [p for p in toc_pages()[1:] if p not in linked]
         assert not missing, f"pages without a sidebar link: {missing}"
-    finally:
-        visit.close()
 

@@ -121,9 +121,18 @@ def nbgrader_command(assignment: str, extra: list[str]) -> list[str]:
             *extra]
 
 
-def _env() -> dict[str, str]:
+def nbgrader_environment(*, quiet_in: Path | None = None) -> dict[str, str]:
+    """``os.environ`` with this Python's ``bin`` first on PATH: nbgrader runs ``alembic``
+    by name. With ``quiet_in``, also a private IPython profile there that silences
+    ipykernel's TCP warning (kernels read it from IPYTHONDIR, not JUPYTER_CONFIG_DIR)
+    and SQLAlchemy's harmless "Object of type ... not in session" warning."""
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    if quiet_in is not None:
+        profile = Path(quiet_in) / "ipython" / "profile_default"
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
+        env.update(IPYTHONDIR=str(profile.parent), PYTHONWARNINGS="ignore:Object of type:Warning")
     return env
 
 
@@ -143,14 +152,14 @@ def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
         raise SystemExit(f"no submissions of {assignment!r} under {root / 'submitted'}")
     out = subprocess.DEVNULL if quiet else None
     jobs = default_jobs() if jobs is None else jobs
+    command, env = nbgrader_command(assignment, list(extra)), nbgrader_environment()
     if jobs <= 1:
-        return subprocess.run(nbgrader_command(assignment, list(extra)), cwd=root, env=_env(),
-                              stdout=out, stderr=out).returncode
+        return subprocess.run(command, cwd=root, env=env, stdout=out, stderr=out).returncode
     groups = split(students, jobs)
     workspaces = [make_workspace(root, g, assignment) for g in groups]
     try:
-        procs = [subprocess.Popen(nbgrader_command(assignment, list(extra)), cwd=w, env=_env(),
-                                  stdout=out, stderr=out) for w in workspaces]
+        procs = [subprocess.Popen(command, cwd=w, env=env, stdout=out, stderr=out)
+                 for w in workspaces]
         codes = [p.wait() for p in procs]
         for work, group in zip(workspaces, groups, strict=True):
             merge(work, root, assignment, group)
