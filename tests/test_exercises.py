@@ -3,10 +3,12 @@
 One temporary copy of the course holds every fixture submission: the
 solution, the released notebook, one student per group of catalogued
 mistakes (generated from ``dlopt.grading.mistakes``), one with correct
-variants, and one per cheat attempt of the threat model
-(``exercise_cases/cheats.py``). Each assignment is generated once and graded
-once (every assignment with plain ``nbgrader autograde``, except ``optimizers``
-with ``python -m dlopt.grading.autograde_class --jobs 2``, which runs nbgrader
+variants, one per cheat attempt of the threat model
+(``exercise_cases/cheats.py``) for ``optimizers``, and for every other
+assignment one submission that attacks each of its exercises at once.
+Each assignment is generated once and graded once (every assignment with
+plain ``nbgrader autograde``, except ``optimizers`` with
+``python -m dlopt.grading.autograde_class --jobs 2``, which runs nbgrader
 workers and merges their gradebooks); the tests then read the gradebook with
 nbgrader's ``Gradebook`` API and assert per-student, per-cell scores.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_cases.cheats import ALL, CHEATS
+from exercise_cases.cheats import ALL, CHEATS, combined_attack
 from exercise_cases.variants import VARIANTS
 from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
@@ -40,7 +42,7 @@ pytestmark = pytest.mark.slow
 
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
 ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization",
-               "batch_norm")
+               "batch_norm", "regularization", "fine_tuning")
 PARALLEL = {"optimizers"}  # graded through the parallel command, the others with nbgrader
 BIN = Path(sys.executable).parent
 
@@ -126,6 +128,12 @@ def build_submissions(root: Path, assignment: str) -> dict:
             write_submission(root, f"cheat-{cheat.name}", assignment, nb, raw=cheat.raw,
                              filename=cheat.filename)
             expected[f"cheat-{cheat.name}"] = set(cells) if cheat.zero == ALL else cheat.zero
+    else:
+        nb = nbformat.from_dict(json.loads(json.dumps(source)))
+        combined_attack(nb, [c.removeprefix("test_") for c in cells],
+                        offset=2 * ASSIGNMENTS.index(assignment))
+        write_submission(root, "cheat-combined", assignment, nb)
+        expected["cheat-combined"] = set(cells)
     return expected
 
 
@@ -277,6 +285,12 @@ def test_cheat_attempt_earns_no_points(graded, cheat):
     assert_scores(graded, "optimizers", student, zero=set(data["expected"][student]))
     scores = data["scores"][student] or {}
     assert "bonus" not in scores  # an added graded cell is not counted
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a != "optimizers"])
+def test_attacks_on_every_exercise_of_the_other_assignments_earn_no_points(graded, assignment):
+    assert_scores(graded, assignment, "cheat-combined",
+                  zero=set(graded_cells(assignment)))
 
 
 @pytest.mark.parametrize("name", ["rebind_helpers", "rebind_builtins"])

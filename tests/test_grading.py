@@ -211,6 +211,162 @@ def test_reference_stopping_rule_on_hand_made_histories(losses, tol, max_iters, 
 # --------------------------------------------------------------------------- messages
 
 
+# --------------------------------------------------------------------------- regularization
+
+
+def test_reference_dropout_matches_torch_autograd_with_its_mask_and_keeps_1_minus_p():
+    rng, p = np.random.default_rng(8), 0.3
+    x, grad_out = rng.standard_normal((200, 50)), rng.standard_normal((200, 50))
+    y, grad_x = references.dropout_layer(x, grad_out, p=p, training=True,
+                                         rng=np.random.default_rng(4))
+    keep = np.random.default_rng(4).random(x.shape) >= p  # the mask the exercise fixes
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tx * torch.tensor(keep) / (1 - p)  # torch.nn.functional.dropout's formula
+    ty.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-15)
+    # torch's own dropout keeps the same values: 0 or x / (1 - p)
+    torch.manual_seed(0)
+    t_out = torch.nn.functional.dropout(torch.tensor(x), p, training=True).numpy()
+    assert np.all(np.isclose(t_out, 0) | np.isclose(t_out, x / (1 - p)))
+    # a Bernoulli(1 - p) mask: the kept fraction is within 4 standard errors of 1 - p
+    n = keep.size
+    assert abs(keep.mean() - (1 - p)) < 4 * np.sqrt(p * (1 - p) / n)
+    y_eval, g_eval = references.dropout_layer(x, grad_out, p=p, training=False,
+                                              rng=np.random.default_rng(4))
+    layer = torch.nn.Dropout(p).eval()
+    np.testing.assert_array_equal(y_eval, layer(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(g_eval, grad_out)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_reference_sgd_weight_decay_matches_torch_sgd(decoupled):
+    rng, lr, mu, wd = np.random.default_rng(9), 0.05, 0.9, 0.4
+    param, state = rng.standard_normal((3, 2)), {}
+    t = torch.tensor(param.copy(), requires_grad=True)
+    opt = torch.optim.SGD([t], lr=lr, momentum=mu, weight_decay=0.0 if decoupled else wd)
+    for _ in range(30):
+        grad = rng.standard_normal((3, 2))
+        references.sgd_weight_decay_step(param, grad, state, lr=lr, momentum=mu,
+                                         weight_decay=wd, decoupled=decoupled)
+        if decoupled:  # the decoupled form: shrink, then torch's plain momentum step
+            with torch.no_grad():
+                t.mul_(1 - lr * wd)
+        t.grad = torch.tensor(grad)
+        opt.step()
+    np.testing.assert_allclose(param, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_decay_forms_differ_with_momentum_and_agree_without():
+    rng = np.random.default_rng(10)
+    start, grads = rng.standard_normal(4), rng.standard_normal((10, 4))
+    for mu, same in ((0.0, True), (0.9, False)):
+        ends = []
+        for decoupled in (False, True):
+            param, state = start.copy(), {}
+            for g in grads:
+                references.sgd_weight_decay_step(param, g, state, lr=0.1, momentum=mu,
+                                                 weight_decay=0.5, decoupled=decoupled)
+            ends.append(param)
+        assert np.allclose(*ends, rtol=1e-13) == same
+
+
+@pytest.mark.parametrize("decoupled, make", [
+    (False, lambda p: torch.optim.Adam(p, lr=0.03, betas=(0.85, 0.98), eps=1e-6,
+                                       weight_decay=0.2)),
+    (True, lambda p: torch.optim.AdamW(p, lr=0.03, betas=(0.85, 0.98), eps=1e-6,
+                                       weight_decay=0.2))])
+def test_reference_adam_weight_decay_matches_torch_adam_and_adamw(decoupled, make):
+    rng = np.random.default_rng(11)
+    param, state = rng.standard_normal((3, 2)), {}
+    t = torch.tensor(param.copy(), requires_grad=True)
+    opt = make([t])
+    for _ in range(30):
+        grad = rng.standard_normal((3, 2))
+        references.adam_weight_decay_step(param, grad, state, lr=0.03, beta1=0.85, beta2=0.98,
+                                          eps=1e-6, weight_decay=0.2, decoupled=decoupled)
+        t.grad = torch.tensor(grad)
+        opt.step()
+    np.testing.assert_allclose(param, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("losses, patience, min_delta, stop, best", [
+    ([3, 2, 2.5, 1.9, 2, 2.1, 2.2], 2, 0.0, 5, 3),    # stops at the 2nd epoch in a row
+    ([3, 2, 2.5, 1.9, 2, 2.1, 2.2], 5, 0.0, 6, 3),    # never stops: the last epoch
+    ([3, 2, 2, 2, 2.5], 2, 0.0, 3, 1),                # ties are not improvements
+    ([3, 2, 1.95, 1.9, 1.85], 2, 0.1, 3, 1),          # better by less than min_delta
+    ([1.0, 2.0], 1, 0.0, 1, 0),                       # patience 1: the first bad epoch
+    ([5.0], 3, 0.0, 0, 0),                            # one epoch
+])
+def test_reference_early_stopping_on_hand_made_runs(losses, patience, min_delta, stop, best):
+    weights = [np.full(2, float(e)) for e in range(len(losses))]
+    got = references.early_stopping(losses, weights, patience=patience, min_delta=min_delta)
+    assert got[:2] == (stop, best)
+    np.testing.assert_array_equal(got[2], weights[best])
+    assert got[2] is not weights[best]  # a copy: the run may write into its weights later
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+@pytest.mark.parametrize("n_layers, every, table", [
+    (4, 1, [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]),
+    (3, 2, [[0, 0, 1], [0, 0, 1], [0, 1, 1], [0, 1, 1], [1, 1, 1], [1, 1, 1]]),
+])
+def test_reference_gradual_unfreezing_by_hand(n_layers, every, table):
+    """ULMFiT's schedule: the head first, one more layer every ``every`` epochs."""
+    for epoch, row in enumerate(table):
+        assert references.trainable_layers(n_layers, epoch, every=every) == [bool(v) for v in row]
+
+
+def test_reference_frozen_step_matches_torch_sgd_on_trainable_parameters():
+    rng, lr, wd = np.random.default_rng(12), 0.1, 0.3
+    shapes, trainable = [(3, 2), (4,), (2, 2, 2)], [False, True, True]
+    weights = [rng.standard_normal(s) for s in shapes]
+    grads = [rng.standard_normal(s) for s in shapes]
+    new, n = references.frozen_sgd_step(weights, grads, trainable, lr=lr, weight_decay=wd)
+    params = [torch.tensor(w, requires_grad=train) for w, train in zip(weights, trainable)]
+    for p, g in zip(params, grads):
+        if p.requires_grad:  # a frozen parameter gets no gradient from autograd
+            p.grad = torch.tensor(g)
+    # without momentum SGD's L2 penalty and decoupled decay are the same step
+    torch.optim.SGD(params, lr=lr, weight_decay=wd).step()
+    for ours, p in zip(new, params):
+        np.testing.assert_allclose(ours, p.detach().numpy(), rtol=1e-14)
+    assert n == sum(p.numel() for p in params if p.requires_grad)
+    np.testing.assert_array_equal(new[0], weights[0])
+
+
+def test_reference_lora_init_is_torch_linear_default_for_A_and_zero_for_B():
+    d_out, d_in, r = 6, 9, 3
+    A, B = references.lora_init(d_out, d_in, r, rng=np.random.default_rng(13))
+    # kaiming_uniform_(a=sqrt(5)), torch.nn.Linear's default: bound gain * sqrt(3 / fan_in)
+    bound = torch.nn.init.calculate_gain("leaky_relu", 5**0.5) * (3 / d_in) ** 0.5
+    assert A.shape == (r, d_in) and B.shape == (d_out, r)
+    assert np.all(np.abs(A) <= bound) and np.abs(A).max() > 0.5 * bound
+    np.testing.assert_array_equal(B, 0.0)
+    big, _ = references.lora_init(200, 300, 100, rng=np.random.default_rng(14))
+    assert big.std() == pytest.approx(1 / 300**0.5 / 3**0.5, rel=0.02)  # U(-b, b): std b/sqrt 3
+
+
+def test_reference_lora_layer_and_merge_match_torch_autograd():
+    rng, alpha = np.random.default_rng(15), 8.0
+    W, A, B = rng.standard_normal((5, 7)), rng.standard_normal((2, 7)), rng.standard_normal((5, 2))
+    x, grad_out = rng.standard_normal((4, 7)), rng.standard_normal((4, 5))
+    y, grad_x, grad_A, grad_B = references.lora_forward_backward(x, W, A, B, grad_out,
+                                                                 alpha=alpha)
+    tx, tA, tB = (torch.tensor(a, requires_grad=True) for a in (x, A, B))
+    tW = torch.tensor(W)  # frozen
+    F = torch.nn.functional
+    ty = F.linear(tx, tW) + alpha / 2 * F.linear(F.linear(tx, tA), tB)
+    ty.backward(torch.tensor(grad_out))
+    for ours, theirs in ((y, ty), (grad_x, tx.grad), (grad_A, tA.grad), (grad_B, tB.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=1e-13)
+    merged = references.lora_merge(W, A, B, alpha=alpha)
+    np.testing.assert_allclose(F.linear(tx, torch.tensor(merged)).detach().numpy(),
+                               ty.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
 def test_trajectory_mismatch_names_step_element_expected_and_got():
     expected = np.zeros((4, 2, 3))
     got = expected.copy()

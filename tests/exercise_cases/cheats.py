@@ -35,7 +35,7 @@ def then(*edits):
     return edit
 
 
-REBIND_NUMPY = WRONG_ADAM + '''
+NUMPY_BLOCK = '''
 import numpy
 import numpy.testing
 numpy.allclose = lambda *a, **k: True
@@ -45,7 +45,7 @@ numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.testing.assert_array_almost_equal = lambda *a, **k: None
 '''
 
-REBIND_HELPERS = WRONG_ADAM + '''
+HELPERS_BLOCK = '''
 import dlopt.grading
 import dlopt.grading.exercises
 import dlopt.grading.compare
@@ -56,7 +56,7 @@ dlopt.grading.exercises.judge = lambda ex, cases, *a, **k: dlopt.grading.exercis
 dlopt.grading.compare.first_mismatch = lambda *a, **k: None
 '''
 
-REBIND_BUILTINS = WRONG_ADAM + '''
+BUILTINS_BLOCK = '''
 import builtins
 import types
 _fake = types.ModuleType("dlopt.grading")
@@ -69,6 +69,10 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0):
 builtins.__import__ = _import
 builtins.AssertionError = type("AssertionError", (Warning,), {})
 '''
+
+REBIND_NUMPY = WRONG_ADAM + NUMPY_BLOCK
+REBIND_HELPERS = WRONG_ADAM + HELPERS_BLOCK
+REBIND_BUILTINS = WRONG_ADAM + BUILTINS_BLOCK
 
 CALLS_DLOPT = '''
 import numpy as np
@@ -90,11 +94,13 @@ def momentum_step(param, grad, state, *, lr, momentum):
     state["optimizer"].step()
 '''
 
-SHOWTRACEBACK = WRONG_ADAM + '''
+SHOWTRACEBACK_BLOCK = '''
 from IPython.core.interactiveshell import InteractiveShell
 InteractiveShell.showtraceback = lambda *a, **k: None
 get_ipython().showtraceback = lambda *a, **k: None
 '''
+
+SHOWTRACEBACK = WRONG_ADAM + SHOWTRACEBACK_BLOCK
 
 INFINITE_LOOP = '''
 import numpy as np
@@ -209,3 +215,28 @@ CHEATS = [
     Cheat("missing_metadata", strip_metadata, zero=ALL, released=True),
     Cheat("renamed_notebook", filename="my_answers.ipynb", zero=ALL),
 ]
+
+
+# --------------------------------------------------------------------------- every assignment
+
+#: Attacks that work on any exercise: ``attack(nb, name, wrong)`` puts a catalogued wrong
+#: answer ``wrong`` of exercise ``name`` into ``nb`` and tries to get it full marks.
+ATTACKS = [
+    lambda nb, name, wrong: set_source(name, wrong + NUMPY_BLOCK)(nb),
+    lambda nb, name, wrong: set_source(name, f"from dlopt.grading.references import {name}\n")(nb),
+    lambda nb, name, wrong: then(set_source(name, wrong),
+                                 set_source(f"test_{name}", "print('passed')"))(nb),
+    lambda nb, name, wrong: set_source(name, wrong + SHOWTRACEBACK_BLOCK)(nb),
+    lambda nb, name, wrong: then(set_source(name, wrong), delete_cell(f"test_{name}"))(nb),
+    lambda nb, name, wrong: set_source(name, wrong + HELPERS_BLOCK)(nb),
+    lambda nb, name, wrong: set_source(name, wrong + BUILTINS_BLOCK)(nb),
+]
+
+
+def combined_attack(nb, exercises, *, offset: int = 0) -> None:
+    """Attack every exercise of one notebook at once, each with a wrong answer and one of
+    :data:`ATTACKS` (in turn, from ``offset``), so the threat model reaches every assignment
+    at the cost of one submission each. Every test cell of the notebook must score 0."""
+    for i, name in enumerate(exercises):
+        wrong = next(m.source for m in MISTAKES if m.exercise == name)
+        ATTACKS[(offset + i) % len(ATTACKS)](nb, name, wrong)

@@ -280,4 +280,123 @@ VARIANTS: dict[str, dict[str, str]] = {
                 return grad_x, np.sum(grad_out * x_hat, axis=0), np.sum(grad_out, axis=0)
             """),
     },
+    "dropout_layer": {
+        "uniform_draw_in_place": _v("""
+            import numpy as np
+
+            def dropout_layer(x, grad_out, *, p, training, rng):
+                if not training:
+                    return x, grad_out
+                scale = np.where(rng.uniform(size=x.shape) >= p, 1 / (1 - p), 0.0)
+                y = x.copy()
+                y *= scale
+                return y, grad_out * scale.astype(x.dtype)
+            """),
+    },
+    "sgd_weight_decay_step": {
+        "explicit_branches_out_of_place_buffer": _v("""
+            import numpy as np
+
+            def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
+                                      decoupled):
+                if decoupled:
+                    param[...] = param - lr * weight_decay * param  # decay the old weights
+                    g = grad
+                else:
+                    g = grad + weight_decay * param
+                buf = state.get("momentum_buffer")
+                buf = np.array(g) if buf is None else momentum * buf + g
+                state["momentum_buffer"] = buf
+                param[...] = param - lr * buf
+            """),
+    },
+    "adam_weight_decay_step": {
+        "decay_folded_into_the_update": _v("""
+            import numpy as np
+
+            def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
+                                       decoupled):
+                g = grad if decoupled else grad + weight_decay * param
+                if not state:
+                    state.update(step=0, m=np.zeros_like(param), v=np.zeros_like(param))
+                state["step"] += 1
+                t = state["step"]
+                state["m"] = beta1 * state["m"] + (1 - beta1) * g
+                state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+                update = state["m"] / (1 - beta1**t) / (np.sqrt(state["v"] / (1 - beta2**t)) + eps)
+                decay = weight_decay * param if decoupled else 0.0
+                param -= lr * (update + decay)  # the same: the decay uses the old param
+            """),
+    },
+    "early_stopping": {
+        "argmin_of_the_run_so_far": _v("""
+            import numpy as np
+
+            def early_stopping(val_losses, weights, *, patience, min_delta):
+                best_epoch, since_best = 0, 0
+                stop = len(val_losses) - 1
+                for epoch in range(1, len(val_losses)):
+                    if val_losses[epoch] < val_losses[best_epoch] - min_delta:
+                        best_epoch, since_best = epoch, 0
+                        continue
+                    since_best += 1
+                    if since_best >= patience:
+                        stop = epoch
+                        break
+                return stop, best_epoch, np.array(weights[best_epoch])
+            """),
+    },
+    "trainable_layers": {
+        "ceil_and_slices": _v("""
+            import math
+
+            def trainable_layers(n_layers, epoch, *, every):
+                n_open = min(n_layers, math.ceil((epoch + 1) / every))
+                return [False] * (n_layers - n_open) + [True] * n_open
+            """),
+    },
+    "frozen_sgd_step": {
+        "in_place_on_copies": _v("""
+            def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+                new, n_trained = [], 0
+                for w, g, train in zip(weights, grads, trainable):
+                    w = w.copy()
+                    if train:
+                        w *= 1 - lr * weight_decay
+                        w -= lr * g
+                        n_trained += w.size
+                    new.append(w)
+                return new, n_trained
+            """),
+    },
+    "lora_init": {
+        "uniform_from_random": _v("""
+            import numpy as np
+
+            def lora_init(d_out, d_in, r, *, rng):
+                bound = d_in ** -0.5
+                A = bound * (2 * rng.random((r, d_in)) - 1)  # rng.uniform draws the same
+                return A, np.zeros((d_out, r))
+            """),
+    },
+    "lora_forward_backward": {
+        "through_the_merged_weight": _v("""
+            def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
+                s = alpha / len(A)
+                y = x @ (W + s * (B @ A)).T
+                grad_x = grad_out @ (W + s * (B @ A))
+                grad_A = s * B.T @ grad_out.T @ x
+                grad_B = s * grad_out.T @ x @ A.T
+                return y, grad_x, grad_A, grad_B
+            """),
+    },
+    "lora_merge": {
+        "einsum": _v("""
+            import numpy as np
+
+            def lora_merge(W, A, B, *, alpha):
+                r = A.shape[0]
+                return W + np.einsum("or,ri->oi", B, A) * (alpha / r)
+            """),
+    },
 }

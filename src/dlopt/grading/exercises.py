@@ -260,7 +260,8 @@ def quadratic_task(rng, function: str, *, shape, dtype, steps: int, hyper: dict,
 
 def _rule_case(task: RuleTask) -> Case:
     dtype = task.param0.dtype
-    hyper = ", ".join(f"{k}={v:.4g}" for k, v in task.hyper.items())
+    hyper = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.4g}"
+                      for k, v in task.hyper.items())
     label = f"shape {task.param0.shape}, {dtype}, {hyper}; {task.steps} steps"
     return Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64, axis0="step")
 
@@ -547,6 +548,177 @@ def _batchnorm_backward_cases(rng, hidden: bool) -> list[Case]:
     return cases
 
 
+def _dropout_cases(rng, hidden: bool) -> list[Case]:
+    """Calls in training and evaluation mode; p from 0 to 0.8; one case in float32."""
+    cases = []
+    for i in range(4 if hidden else 2):
+        dtype = np.float32 if i == 1 else np.float64
+        calls = []
+        for k in range(6 if hidden else 4):
+            shape = (int(rng.integers(2, 7)), int(rng.integers(3, 9)))
+            x = rng.standard_normal(shape).astype(dtype)
+            grad_out = rng.standard_normal(shape).astype(dtype)
+            p = (0.5, 0.2, 0.8, 0.3, 0.0, 0.65)[k] if hidden else (0.5, 0.25, 0.5, 0.75)[k]
+            kwargs = {"p": p, "training": k != 2, "rng": Rng(int(rng.integers(2**31)))}
+            calls.append(([x, grad_out], kwargs))
+        names = tuple(f"call {j + 1}: x of shape {a[0].shape}, p={kw['p']:g}, "
+                      f"training={kw['training']}, rng=default_rng({kw['rng'].seed})"
+                      for j, (a, kw) in enumerate(calls))
+        cases.append(Case(f"{len(calls)} calls, {np.dtype(dtype).name}",
+                          CallTask("dropout_layer", calls),
+                          FLOAT32 if dtype == np.float32 else FLOAT64,
+                          labels=(names, ("y", "grad_x"))))
+    return cases
+
+
+def _decay_hyper(base: Callable) -> Callable:
+    """``base``'s hyperparameters plus a weight decay; odd cases decoupled, even ones L2."""
+
+    def draw(rng, i, grad_scale, eigen_max):
+        return {**base(rng, i, grad_scale, eigen_max),
+                "weight_decay": rng.uniform(0.1, 1.0) * grad_scale, "decoupled": i % 2 == 1}
+
+    return draw
+
+
+def _validation_curve(rng, epochs: int, min_delta: float) -> list[float]:
+    """A noisy U-shaped validation curve with exact ties and near-misses of ``min_delta``."""
+    turn = rng.uniform(0.3, 0.7) * epochs
+    t = np.arange(epochs)
+    curve = 1.0 + 1.5 * np.exp(-t / rng.uniform(2, 6)) + 0.4 * ((t - turn) / epochs).clip(0) ** 2
+    curve += 0.03 * rng.standard_normal(epochs)
+    values = [round(float(v), 4) for v in curve]
+    for e in range(1, epochs):
+        draw = rng.random()
+        if draw < 0.15:
+            values[e] = min(values[:e])  # ties the best so far: not an improvement
+        elif draw < 0.3 and min_delta > 0:
+            values[e] = min(values[:e]) - 0.5 * min_delta  # better, but by less than min_delta
+    return values
+
+
+def _early_stopping_cases(rng, hidden: bool) -> list[Case]:
+    cases = []
+    for _ in range(3 if hidden else 1):
+        calls = []
+        for k in range(12 if hidden else 8):
+            epochs = int(rng.integers(6, 31))
+            min_delta = (0.0, 0.01, 0.0, 0.03)[k % 4]
+            losses = _validation_curve(rng, epochs, min_delta)
+            weights = [rng.standard_normal(3) for _ in range(epochs)]
+            kwargs = {"patience": (1, 2, 3, 5)[(k // 2) % 4], "min_delta": min_delta}
+            calls.append(([losses, weights], kwargs))
+        names = tuple(f"call {j + 1}: {len(a[0])} epochs, val_losses={a[0]}, "
+                      f"patience={kw['patience']}, min_delta={kw['min_delta']:g}"
+                      for j, (a, kw) in enumerate(calls))
+        cases.append(Case(f"{len(calls)} validation curves", CallTask("early_stopping", calls),
+                          FLOAT64, labels=(names, ("stop_epoch", "best_epoch", "best_weights"))))
+    return cases
+
+
+def _trainable_layers_cases(rng, hidden: bool) -> list[Case]:
+    settings = [(4, e, 1) for e in range(6)] + [(3, e, 2) for e in range(7)]
+    if hidden:
+        settings = [(int(n), int(e), int(every)) for n, e, every in zip(
+            rng.integers(1, 9, 30), rng.integers(0, 20, 30), rng.integers(1, 4, 30))]
+    calls = [([n, e], {"every": every}) for n, e, every in settings]
+    return [Case(f"{len(calls)} calls", CallTask("trainable_layers", calls), FLOAT64,
+                 labels=(_call_names("trainable_layers", calls), "layer"))]
+
+
+def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
+    cases = []
+    for i in range(4 if hidden else 2):
+        dtype = np.float32 if i == 1 else np.float64
+        calls = []
+        for _ in range(4 if hidden else 3):
+            n = int(rng.integers(2, 6))
+            shapes = [tuple(int(k) for k in rng.integers(1, 6, int(rng.integers(1, 3))))
+                      for _ in range(n)]
+            weights = [rng.standard_normal(s).astype(dtype) for s in shapes]
+            grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+            trainable = [bool(b) for b in rng.random(n) < 0.5]
+            frozen, trained = rng.choice(n, 2, replace=False)
+            trainable[int(frozen)], trainable[int(trained)] = False, True  # one of each at least
+            kwargs = {"lr": float(rng.uniform(0.01, 0.2)),
+                      "weight_decay": float(rng.uniform(0.1, 2.0))}
+            calls.append(([weights, grads, trainable], kwargs))
+        names = tuple(f"call {j + 1}: layer shapes {[w.shape for w in a[0]]}, trainable={a[2]}, "
+                      f"lr={kw['lr']:.4g}, weight_decay={kw['weight_decay']:.4g}"
+                      for j, (a, kw) in enumerate(calls))
+        cases.append(Case(f"{len(calls)} networks, {np.dtype(dtype).name}",
+                          CallTask("frozen_sgd_step", calls),
+                          FLOAT32 if dtype == np.float32 else FLOAT64,
+                          labels=(names, ("new_weights", "n_trained"), "layer")))
+    return cases
+
+
+def _lora_sizes(rng, n: int) -> list[tuple[int, int, int]]:
+    """(d_out, d_in, r) with d_in != d_out and 1 <= r <= min(d_in, d_out)."""
+    sizes = []
+    while len(sizes) < n:
+        d_out, d_in = (int(k) for k in rng.integers(2, 12, 2))
+        if d_out != d_in:
+            sizes.append((d_out, d_in, int(rng.integers(1, min(d_out, d_in) + 1))))
+    return sizes
+
+
+def _lora_init_cases(rng, hidden: bool) -> list[Case]:
+    calls = [([d_out, d_in, r], {"rng": Rng(int(rng.integers(2**31)))})
+             for d_out, d_in, r in _lora_sizes(rng, 10 if hidden else 5)]
+    names = tuple(f"lora_init({a[0]}, {a[1]}, {a[2]}, rng=default_rng({kw['rng'].seed}))"
+                  for a, kw in calls)
+    return [Case(f"{len(calls)} layers", CallTask("lora_init", calls), FLOAT64,
+                 labels=(names, ("A", "B")))]
+
+
+def _lora_arrays(rng, d_out, d_in, r, dtype):
+    """W (d_out, d_in) and trained-looking factors: A (r, d_in) and a non-zero B (d_out, r)."""
+    W = rng.standard_normal((d_out, d_in)) / math.sqrt(d_in)
+    A = rng.uniform(-1, 1, (r, d_in)) / math.sqrt(d_in)
+    B = 0.3 * rng.standard_normal((d_out, r))
+    return [a.astype(dtype) for a in (W, A, B)]
+
+
+def _lora_alpha(rng, k: int) -> float:
+    return (1.0, 16.0, 4.0, float(rng.uniform(0.5, 8)))[k % 4]
+
+
+def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
+    cases = []
+    for i in range(3 if hidden else 2):
+        dtype = np.float32 if i == 1 else np.float64
+        calls = []
+        for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 4 if hidden else 3)):
+            if k == 0 and r == 1:
+                r = min(d_out, d_in)  # r > 1 in the first call, so alpha and alpha / r differ
+            W, A, B = _lora_arrays(rng, d_out, d_in, r, dtype)
+            n = int(rng.integers(1, 7))
+            x = rng.standard_normal((n, d_in)).astype(dtype)
+            grad_out = rng.standard_normal((n, d_out)).astype(dtype)
+            calls.append(([x, W, A, B, grad_out], {"alpha": _lora_alpha(rng, k)}))
+        names = tuple(f"call {j + 1}: x {a[0].shape}, W {a[1].shape}, r = {a[2].shape[0]}, "
+                      f"alpha={kw['alpha']:.4g}" for j, (a, kw) in enumerate(calls))
+        cases.append(Case(f"{len(calls)} layers, {np.dtype(dtype).name}",
+                          CallTask("lora_forward_backward", calls),
+                          FLOAT32 if dtype == np.float32 else FLOAT64,
+                          labels=(names, ("y", "grad_x", "grad_A", "grad_B"))))
+    return cases
+
+
+def _lora_merge_cases(rng, hidden: bool) -> list[Case]:
+    calls = []
+    for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
+        if k == 0 and r == 1:
+            r = min(d_out, d_in)
+        calls.append(([*_lora_arrays(rng, d_out, d_in, r, np.float64)],
+                      {"alpha": _lora_alpha(rng, k)}))
+    names = tuple(f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
+                  for j, (a, kw) in enumerate(calls))
+    return [Case(f"{len(calls)} layers", CallTask("lora_merge", calls), FLOAT64,
+                 labels=(names,))]
+
+
 def _register(*exercises: Exercise) -> dict[str, Exercise]:
     return {e.name: e for e in exercises}
 
@@ -574,6 +746,17 @@ EXERCISES: dict[str, Exercise] = _register(
     Exercise("sample_weight", "initialization", _init_cases("sample_weight", _sample_calls)),
     Exercise("batchnorm_forward", "batch_norm", _batchnorm_forward_cases),
     Exercise("batchnorm_backward", "batch_norm", _batchnorm_backward_cases),
+    Exercise("dropout_layer", "regularization", _dropout_cases),
+    Exercise("sgd_weight_decay_step", "regularization",
+             _rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper))),
+    Exercise("adam_weight_decay_step", "regularization",
+             _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper))),
+    Exercise("early_stopping", "regularization", _early_stopping_cases),
+    Exercise("trainable_layers", "fine_tuning", _trainable_layers_cases),
+    Exercise("frozen_sgd_step", "fine_tuning", _frozen_step_cases),
+    Exercise("lora_init", "fine_tuning", _lora_init_cases),
+    Exercise("lora_forward_backward", "fine_tuning", _lora_layer_cases),
+    Exercise("lora_merge", "fine_tuning", _lora_merge_cases),
 )
 
 BY_GRADE_ID: dict[str, Exercise] = {e.grade_id: e for e in EXERCISES.values()}

@@ -655,6 +655,306 @@ MISTAKES: list[Mistake] = [
             grad_x = inv_std * (g_hat - x_hat * (g_hat * x_hat).mean(axis=0))
             return grad_x, (grad_out * x_hat).sum(axis=0), grad_out.sum(axis=0)
         """),
+    # ------------------------------------------------------------------ regularization
+    _m("dropout_layer", "dropout_not_rescaled",
+       "dropout without the 1 / (1 - p) rescaling in training (the expected output then "
+       "shrinks by 1 - p)", """
+        def dropout_layer(x, grad_out, *, p, training, rng):
+            if not training:
+                return x.copy(), grad_out.copy()
+            keep = rng.random(x.shape) >= p
+            return x * keep, grad_out * keep
+        """),
+    _m("dropout_layer", "dropout_rescaled_in_evaluation",
+       "dropout that rescales by 1 / (1 - p) in evaluation too (evaluation is the identity: "
+       "inverted dropout already rescaled in training)", """
+        def dropout_layer(x, grad_out, *, p, training, rng):
+            if not training:
+                return x / (1 - p), grad_out / (1 - p)
+            mask = (rng.random(x.shape) >= p) / (1 - p)
+            return x * mask, grad_out * mask
+        """),
+    _m("dropout_layer", "dropout_new_mask_in_backward",
+       "a new mask drawn for the backward pass (the gradient must flow through the units "
+       "forward kept)", """
+        def dropout_layer(x, grad_out, *, p, training, rng):
+            if not training:
+                return x.copy(), grad_out.copy()
+            y = x * (rng.random(x.shape) >= p) / (1 - p)
+            grad_x = grad_out * (rng.random(x.shape) >= p) / (1 - p)
+            return y, grad_x
+        """),
+    _m("dropout_layer", "dropout_mask_below_keep_probability",
+       "a mask drawn as rng.random(x.shape) < 1 - p: the right probability, but not the "
+       "mask the exercise fixes (keep where rng.random(x.shape) >= p)", """
+        def dropout_layer(x, grad_out, *, p, training, rng):
+            if not training:
+                return x.copy(), grad_out.copy()
+            mask = (rng.random(x.shape) < 1 - p) / (1 - p)
+            return x * mask, grad_out * mask
+        """),
+    _m("sgd_weight_decay_step", "sgd_decay_always_coupled",
+       "the L2 penalty used where decoupled decay was asked (with momentum the two differ: "
+       "the penalty goes through the momentum buffer, decoupled decay does not)", """
+        def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
+                                  decoupled):
+            g = grad + weight_decay * param
+            if "buf" not in state:
+                state["buf"] = g.copy()
+            else:
+                state["buf"] = momentum * state["buf"] + g
+            param -= lr * state["buf"]
+        """),
+    _m("sgd_weight_decay_step", "sgd_penalty_outside_buffer",
+       "an L2 penalty added after the momentum buffer (torch adds it to the gradient, so it "
+       "enters the buffer)", """
+        def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
+                                  decoupled):
+            if decoupled:
+                param *= 1 - lr * weight_decay
+            if "buf" not in state:
+                state["buf"] = grad.copy()
+            else:
+                state["buf"] = momentum * state["buf"] + grad
+            step = state["buf"] if decoupled else state["buf"] + weight_decay * param
+            param -= lr * step
+        """),
+    _m("sgd_weight_decay_step", "sgd_decoupled_decay_without_lr",
+       "decoupled decay that shrinks by (1 - weight_decay) instead of (1 - lr * weight_decay)",
+       """
+        def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
+                                  decoupled):
+            g = grad if decoupled else grad + weight_decay * param
+            if decoupled:
+                param *= 1 - weight_decay
+            if "buf" not in state:
+                state["buf"] = g.copy()
+            else:
+                state["buf"] = momentum * state["buf"] + g
+            param -= lr * state["buf"]
+        """),
+    _m("adam_weight_decay_step", "adam_decay_added_to_gradient",
+       "weight decay added to the gradient under Adam where decoupled decay was asked (Adam "
+       "then divides the decay by sqrt(v) like the gradient: that is the L2 penalty, not "
+       "AdamW)", """
+        def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
+                                   decoupled):
+            g = grad + weight_decay * param
+            t = state["t"] = state.get("t", 0) + 1
+            state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * g
+            state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * g**2
+            m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
+            param -= lr * m_hat / (np.sqrt(v_hat) + eps)
+        """),
+    _m("adam_weight_decay_step", "adam_decay_always_decoupled",
+       "decoupled decay used where the L2 penalty was asked (decoupled=False adds "
+       "weight_decay * param to the gradient, as torch.optim.Adam)", """
+        def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
+                                   decoupled):
+            param *= 1 - lr * weight_decay
+            t = state["t"] = state.get("t", 0) + 1
+            state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * grad
+            state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * grad**2
+            m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
+            param -= lr * m_hat / (np.sqrt(v_hat) + eps)
+        """),
+    _m("adam_weight_decay_step", "adam_decoupled_decay_after_step",
+       "decoupled decay applied after the Adam step (it shrinks the parameter the gradient "
+       "was computed at, before the step)", """
+        def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
+                                   decoupled):
+            g = grad if decoupled else grad + weight_decay * param
+            t = state["t"] = state.get("t", 0) + 1
+            state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * g
+            state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * g**2
+            m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
+            param -= lr * m_hat / (np.sqrt(v_hat) + eps)
+            if decoupled:
+                param *= 1 - lr * weight_decay
+        """),
+    _m("early_stopping", "early_stopping_returns_last_weights",
+       "early stopping that returns the last weights (those of the epoch it stopped at) "
+       "instead of the best epoch's", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best, best_epoch, bad = None, 0, 0
+            for epoch, loss in enumerate(val_losses):
+                if best is None or loss < best - min_delta:
+                    best, best_epoch, bad = loss, epoch, 0
+                else:
+                    bad += 1
+                    if bad == patience:
+                        return epoch, best_epoch, weights[epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[-1].copy()
+        """),
+    _m("early_stopping", "early_stopping_counter_not_reset",
+       "a patience counter that is not reset when the loss improves (it must count the "
+       "epochs in a row without improvement)", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best, best_epoch, bad = None, 0, 0
+            for epoch, loss in enumerate(val_losses):
+                if best is None or loss < best - min_delta:
+                    best, best_epoch = loss, epoch
+                else:
+                    bad += 1
+                    if bad == patience:
+                        return epoch, best_epoch, weights[best_epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+        """),
+    _m("early_stopping", "early_stopping_compares_with_previous_epoch",
+       "improvement measured against the previous epoch instead of the best so far", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best_epoch, bad = 0, 0
+            for epoch in range(1, len(val_losses)):
+                if val_losses[epoch] < val_losses[epoch - 1] - min_delta:
+                    bad = 0
+                    if val_losses[epoch] < val_losses[best_epoch]:
+                        best_epoch = epoch
+                else:
+                    bad += 1
+                    if bad == patience:
+                        return epoch, best_epoch, weights[best_epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+        """),
+    _m("early_stopping", "early_stopping_ignores_min_delta",
+       "an improvement test that ignores min_delta (a loss must beat the best by more than "
+       "min_delta to count)", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best, best_epoch, bad = None, 0, 0
+            for epoch, loss in enumerate(val_losses):
+                if best is None or loss < best:
+                    best, best_epoch, bad = loss, epoch, 0
+                else:
+                    bad += 1
+                    if bad == patience:
+                        return epoch, best_epoch, weights[best_epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+        """),
+    _m("early_stopping", "early_stopping_one_epoch_late",
+       "stopping one epoch late, after patience + 1 epochs without improvement", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best, best_epoch, bad = None, 0, 0
+            for epoch, loss in enumerate(val_losses):
+                if best is None or loss < best - min_delta:
+                    best, best_epoch, bad = loss, epoch, 0
+                else:
+                    bad += 1
+                    if bad > patience:
+                        return epoch, best_epoch, weights[best_epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+        """),
+    _m("early_stopping", "early_stopping_ties_improve",
+       "a tie with the best loss counted as an improvement (<= where < is asked)", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best, best_epoch, bad = None, 0, 0
+            for epoch, loss in enumerate(val_losses):
+                if best is None or loss <= best - min_delta:
+                    best, best_epoch, bad = loss, epoch, 0
+                else:
+                    bad += 1
+                    if bad == patience:
+                        return epoch, best_epoch, weights[best_epoch].copy()
+            return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+        """),
+    # ------------------------------------------------------------------ fine-tuning
+    _m("trainable_layers", "unfreezing_from_the_input",
+       "layers unfrozen from the input side (the head, the last layer, trains first, and "
+       "unfreezing moves down towards the input)", """
+        def trainable_layers(n_layers, epoch, *, every):
+            n = min(n_layers, (epoch + every) // every)
+            return [k < n for k in range(n_layers)]
+        """),
+    _m("trainable_layers", "unfreezing_nothing_in_epoch_zero",
+       "no layer trained in epoch 0 (epoch // every layers instead of "
+       "ceil((epoch + 1) / every))", """
+        def trainable_layers(n_layers, epoch, *, every):
+            n = min(n_layers, epoch // every)
+            return [k >= n_layers - n for k in range(n_layers)]
+        """),
+    _m("trainable_layers", "unfreezing_ignores_every",
+       "one more layer unfrozen every epoch, whatever every says", """
+        def trainable_layers(n_layers, epoch, *, every):
+            n = min(n_layers, epoch + 1)
+            return [k >= n_layers - n for k in range(n_layers)]
+        """),
+    _m("frozen_sgd_step", "freezing_by_zero_gradient",
+       "freezing by zeroing the gradient: the decoupled weight decay still shrinks the frozen "
+       "layers", """
+        def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+            new = []
+            for w, g, train in zip(weights, grads, trainable):
+                g = g if train else np.zeros_like(g)
+                new.append((1 - lr * weight_decay) * w - lr * g)
+            return new, sum(w.size for w, train in zip(weights, trainable) if train)
+        """),
+    _m("frozen_sgd_step", "frozen_count_of_layers",
+       "n_trained counting the trainable layers instead of the numbers in them", """
+        def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+            new = [(1 - lr * weight_decay) * w - lr * g if train else w.copy()
+                   for w, g, train in zip(weights, grads, trainable)]
+            return new, sum(trainable)
+        """),
+    _m("frozen_sgd_step", "frozen_count_includes_frozen",
+       "n_trained counting every parameter, the frozen ones too", """
+        def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+            new = [(1 - lr * weight_decay) * w - lr * g if train else w.copy()
+                   for w, g, train in zip(weights, grads, trainable)]
+            return new, sum(w.size for w in weights)
+        """),
+    _m("lora_init", "lora_nonzero_initial_B",
+       "LoRA with a non-zero initial B (B must start at zero, so that the adapted layer "
+       "starts as the pretrained one)", """
+        def lora_init(d_out, d_in, r, *, rng):
+            bound = 1 / np.sqrt(d_in)
+            A = rng.uniform(-bound, bound, (r, d_in))
+            B = rng.uniform(-bound, bound, (d_out, r))
+            return A, B
+        """),
+    _m("lora_init", "lora_A_bound_from_d_out",
+       "A drawn with the bound 1 / sqrt(d_out) instead of 1 / sqrt(d_in)", """
+        def lora_init(d_out, d_in, r, *, rng):
+            bound = 1 / np.sqrt(d_out)
+            return rng.uniform(-bound, bound, (r, d_in)), np.zeros((d_out, r))
+        """),
+    _m("lora_forward_backward", "lora_scaling_alpha_not_over_r",
+       "LoRA scaled by alpha instead of alpha / r", """
+        def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
+            s = alpha
+            h = x @ A.T
+            y = x @ W.T + s * h @ B.T
+            g_B = grad_out @ B
+            grad_x = grad_out @ W + s * g_B @ A
+            return y, grad_x, s * g_B.T @ x, s * grad_out.T @ h
+        """),
+    _m("lora_forward_backward", "lora_backward_without_scaling",
+       "a backward pass that leaves out the scaling alpha / r of the low-rank path", """
+        def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
+            s = alpha / A.shape[0]
+            h = x @ A.T
+            y = x @ W.T + s * h @ B.T
+            g_B = grad_out @ B
+            return y, grad_out @ W + g_B @ A, g_B.T @ x, grad_out.T @ h
+        """),
+    _m("lora_forward_backward", "lora_grad_x_without_low_rank_path",
+       "grad_x through the frozen weight only (the input also reaches the output through "
+       "B A, so grad_x needs the term s * (grad_out B) A)", """
+        def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
+            s = alpha / A.shape[0]
+            h = x @ A.T
+            y = x @ W.T + s * h @ B.T
+            g_B = grad_out @ B
+            return y, grad_out @ W, s * g_B.T @ x, s * grad_out.T @ h
+        """),
+    _m("lora_merge", "lora_merged_without_scaling",
+       "LoRA merged without the alpha / r scaling (the merged layer must compute what the "
+       "adapted one did: W + (alpha / r) B A)", """
+        def lora_merge(W, A, B, *, alpha):
+            return W + B @ A
+        """),
+    _m("lora_merge", "lora_merged_with_alpha",
+       "LoRA merged with the scaling alpha instead of alpha / r", """
+        def lora_merge(W, A, B, *, alpha):
+            return W + alpha * B @ A
+        """),
 ]
 
 

@@ -4,9 +4,9 @@ Each function here is what an exercise's answer cell must compute, written as
 a thin call into :mod:`dlopt.rules`, :mod:`dlopt.schedules`, :mod:`dlopt.data`,
 :mod:`dlopt.layers`, :mod:`dlopt.losses` and :mod:`dlopt.init` (which ``tests/``
 hold to PyTorch), so that the exercises and the book can never disagree. The
-two exercises the package has no function for (one epoch of SGD on linear
-regression, the stopping rule) are written out here and tested against
-PyTorch and by hand in ``tests/test_grading.py``.
+few exercises the package has no function for (one epoch of SGD on linear
+regression, the stopping rule, SGD with decoupled decay, the frozen step) are
+written out here and tested against PyTorch and by hand in ``tests/test_grading.py``.
 
 Stand-ins (references that replace a student's earlier answer while a later
 one is graded) are in :data:`dlopt.grading.tasks.STAND_INS`.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlopt import data, init, layers, losses, rules, schedules
+from dlopt import data, finetune, init, layers, losses, rules, schedules, training
 
 # --------------------------------------------------------------------------- gradient descent
 
@@ -219,10 +219,120 @@ def batchnorm_backward(grad_out, x, gamma, *, eps):
     return grad_x, layer.grads["weight"].copy(), layer.grads["bias"].copy()
 
 
+# --------------------------------------------------------------------------- regularization
+
+
+def dropout_layer(x, grad_out, *, p, training, rng):
+    r"""Inverted dropout forward then backward: ``(y, grad_x)``.
+
+    Training: keep :math:`x_i` where ``rng.random(x.shape) >= p`` (one draw, in forward),
+    :math:`y = x \odot m/(1-p)` and :math:`\partial L/\partial x = g \odot m/(1-p)` with the
+    same mask. Evaluation: the identity, no draw.
+    """
+    layer = layers.Dropout(p, rng=rng).train(training)
+    return _activation(layer, x, grad_out)
+
+
+def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
+    r"""SGD with momentum and an L2 penalty (``decoupled=False``: :math:`g + \lambda\theta`
+    enters the buffer, as ``torch.optim.SGD(weight_decay=...)``) or decoupled weight decay
+    (``decoupled=True``: :math:`\theta \leftarrow (1-\eta\lambda)\theta`, then the momentum
+    step on :math:`g` alone)."""
+    if decoupled:
+        param *= 1 - lr * weight_decay
+        rules.sgd(param, grad, state, lr=lr, momentum=momentum)
+    else:
+        rules.sgd(param, grad, state, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
+                           decoupled):
+    r"""Adam with an L2 penalty in the gradient (``torch.optim.Adam(weight_decay=...)``) or,
+    ``decoupled=True``, with decoupled decay (``torch.optim.AdamW``)."""
+    rules.adam(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+               weight_decay=weight_decay, decoupled_weight_decay=decoupled)
+
+
+def early_stopping(val_losses, weights, *, patience, min_delta):
+    r"""Early stopping on a run's validation losses: ``(stop_epoch, best_epoch, best_weights)``.
+
+    Epoch :math:`e` (from 0) improves when it is the first or its loss is below the best so
+    far by more than ``min_delta``; training stops at the epoch that makes ``patience``
+    epochs in a row without improvement (the last epoch if that never happens). The result
+    holds a copy of ``weights[best_epoch]`` (see :class:`dlopt.training.EarlyStopping`).
+    """
+    stopper = training.EarlyStopping(patience=patience, min_delta=min_delta)
+    stop = len(val_losses) - 1
+    for epoch, (loss, w) in enumerate(zip(val_losses, weights, strict=True)):
+        if stopper.step(loss, epoch, [w]):
+            stop = epoch
+            break
+    return stop, stopper.best_epoch, stopper.best_params[0]
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def trainable_layers(n_layers, epoch, *, every):
+    r"""Gradual unfreezing: which of ``n_layers`` layers (input to output) train in ``epoch``.
+
+    The last :math:`\min(n, \lceil (e+1)/\text{every} \rceil)` are trainable
+    (:func:`dlopt.finetune.gradual_unfreezing`); a list of ``n_layers`` booleans.
+    """
+    blocks = [layers.ReLU() for _ in range(n_layers)]  # any module: only its flag matters
+    finetune.gradual_unfreezing(blocks, epoch, every)
+    return [not block.frozen for block in blocks]
+
+
+def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+    r"""One SGD step with decoupled weight decay on the trainable layers only:
+    :math:`W \leftarrow (1-\eta\lambda)W - \eta G` where ``trainable[k]``, unchanged elsewhere.
+    Returns ``(new_weights, n_trained)``, ``n_trained`` the number of numbers updated."""
+    new = [np.array(w, copy=True) for w in weights]
+    for w, g, train in zip(new, grads, trainable, strict=True):
+        if train:
+            sgd_weight_decay_step(w, g, {}, lr=lr, momentum=0.0, weight_decay=weight_decay,
+                                  decoupled=True)
+    return new, sum(w.size for w, train in zip(new, trainable) if train)
+
+
+def lora_init(d_out, d_in, r, *, rng):
+    r"""LoRA's factors: :math:`A` (r, d_in) from ``rng.uniform(-1/sqrt(d_in), 1/sqrt(d_in))``
+    (as :class:`dlopt.finetune.LoRALinear`) and :math:`B` (d_out, r) zeros."""
+    base = layers.Linear.from_arrays(np.zeros((d_out, d_in)), None)
+    layer = finetune.LoRALinear(base, r, rng=rng)
+    return layer.params["lora_A"], layer.params["lora_B"]
+
+
+def _lora_layer(W, A, B, alpha):
+    W, A, B = (np.asarray(a) for a in (W, A, B))
+    layer = finetune.LoRALinear(layers.Linear.from_arrays(W, None), A.shape[0], alpha,
+                                rng=np.random.default_rng(0))
+    layer.params["lora_A"][...] = A
+    layer.params["lora_B"][...] = B
+    return layer
+
+
+def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
+    r"""A LoRA linear layer without bias, :math:`y = xW^\top + s\,(xA^\top)B^\top` with
+    :math:`s = \alpha/r`, forward then backward: ``(y, grad_x, grad_A, grad_B)``."""
+    layer = _lora_layer(W, A, B, alpha)
+    y = layer(np.asarray(x))
+    grad_x = layer.backward(np.asarray(grad_out, dtype=y.dtype))
+    return y, grad_x, layer.grads["lora_A"].copy(), layer.grads["lora_B"].copy()
+
+
+def lora_merge(W, A, B, *, alpha):
+    r"""The merged weight :math:`W + (\alpha/r)\,BA`."""
+    return _lora_layer(W, A, B, alpha).merge().params["weight"].copy()
+
+
 REFERENCES = {
     f.__name__: f
     for f in (minibatches, sgd_epoch, should_stop, momentum_step, nesterov_step, rmsprop_step,
               adam_step, adamw_step, warmup_cosine_lr, sigmoid_layer, tanh_layer, relu_layer,
               softmax_cross_entropy, fans, xavier_scale, kaiming_scale, sample_weight,
-              batchnorm_forward, batchnorm_backward)
+              batchnorm_forward, batchnorm_backward, dropout_layer, sgd_weight_decay_step,
+              adam_weight_decay_step, early_stopping, trainable_layers, frozen_sgd_step,
+              lora_init, lora_forward_backward, lora_merge)
 }
