@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -581,3 +583,12 @@ def nbformat_notebook_with_test_cell():
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_x",
                                  "points": 1}
     return nbformat.v4.new_notebook(cells=[cell])
+
+
+def test_a_check_in_a_notebook_kernel_does_not_import_torch():
+    """``from dlopt.grading import check`` runs in every graded kernel: importing torch there
+    would cost every notebook about two seconds (the fine-tuning references import it late)."""
+    code = ("import sys; from dlopt.grading import check; import dlopt.grading.exercises; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -505,6 +505,15 @@ def _batch(rng, dtype):
     return [a.astype(dtype) for a in (x, gamma, beta)]
 
 
+def _calls_case(function: str, calls: list, names: tuple, dtype, what: str,
+                *levels) -> Case:
+    """One case of several calls whose arrays share ``dtype``, compared with its tolerance;
+    ``names`` names each call, ``levels`` the items of what a call returns (see
+    :func:`~dlopt.grading.compare.first_mismatch`'s ``labels``)."""
+    return Case(f"{len(calls)} {what}, {np.dtype(dtype).name}", CallTask(function, calls),
+                FLOAT32 if dtype == np.float32 else FLOAT64, labels=(names, *levels))
+
+
 def _batchnorm_forward_cases(rng, hidden: bool) -> list[Case]:
     """Calls in training and evaluation mode on (N, C) batches with random running statistics;
     momentum away from 0.5 (so the direction of the running average shows), eps up to 0.1."""
@@ -523,10 +532,8 @@ def _batchnorm_forward_cases(rng, hidden: bool) -> list[Case]:
         names = tuple(f"call {j + 1}: x of shape {a[0].shape}, training={kw['training']}, "
                       f"momentum={kw['momentum']:.3g}, eps={kw['eps']:g}"
                       for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} batches, {np.dtype(dtype).name}",
-                          CallTask("batchnorm_forward", calls),
-                          FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(names, ("y", "running_mean", "running_var"))))
+        cases.append(_calls_case("batchnorm_forward", calls, names, dtype, "batches",
+                                 ("y", "running_mean", "running_var")))
     return cases
 
 
@@ -541,10 +548,8 @@ def _batchnorm_backward_cases(rng, hidden: bool) -> list[Case]:
             calls.append(([grad_out, x, gamma], {"eps": (1e-5, 1e-3, 0.1)[k % 3]}))
         names = tuple(f"call {j + 1}: x of shape {a[1].shape}, eps={kw['eps']:g}"
                       for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} batches, {np.dtype(dtype).name}",
-                          CallTask("batchnorm_backward", calls),
-                          FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(names, ("grad_x", "grad_gamma", "grad_beta"))))
+        cases.append(_calls_case("batchnorm_backward", calls, names, dtype, "batches",
+                                 ("grad_x", "grad_gamma", "grad_beta")))
     return cases
 
 
@@ -564,10 +569,8 @@ def _dropout_cases(rng, hidden: bool) -> list[Case]:
         names = tuple(f"call {j + 1}: x of shape {a[0].shape}, p={kw['p']:g}, "
                       f"training={kw['training']}, rng=default_rng({kw['rng'].seed})"
                       for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} calls, {np.dtype(dtype).name}",
-                          CallTask("dropout_layer", calls),
-                          FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(names, ("y", "grad_x"))))
+        cases.append(_calls_case("dropout_layer", calls, names, dtype, "calls",
+                                 ("y", "grad_x")))
     return cases
 
 
@@ -646,10 +649,8 @@ def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
         names = tuple(f"call {j + 1}: layer shapes {[w.shape for w in a[0]]}, trainable={a[2]}, "
                       f"lr={kw['lr']:.4g}, weight_decay={kw['weight_decay']:.4g}"
                       for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} networks, {np.dtype(dtype).name}",
-                          CallTask("frozen_sgd_step", calls),
-                          FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(names, ("new_weights", "n_trained"), "layer")))
+        cases.append(_calls_case("frozen_sgd_step", calls, names, dtype, "networks",
+                                 ("new_weights", "n_trained"), "layer"))
     return cases
 
 
@@ -699,10 +700,8 @@ def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
             calls.append(([x, W, A, B, grad_out], {"alpha": _lora_alpha(rng, k)}))
         names = tuple(f"call {j + 1}: x {a[0].shape}, W {a[1].shape}, r = {a[2].shape[0]}, "
                       f"alpha={kw['alpha']:.4g}" for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} layers, {np.dtype(dtype).name}",
-                          CallTask("lora_forward_backward", calls),
-                          FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(names, ("y", "grad_x", "grad_A", "grad_B"))))
+        cases.append(_calls_case("lora_forward_backward", calls, names, dtype, "layers",
+                                 ("y", "grad_x", "grad_A", "grad_B")))
     return cases
 
 

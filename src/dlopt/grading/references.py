@@ -8,6 +8,9 @@ few exercises the package has no function for (one epoch of SGD on linear
 regression, the stopping rule, SGD with decoupled decay, the frozen step) are
 written out here and tested against PyTorch and by hand in ``tests/test_grading.py``.
 
+:mod:`dlopt.finetune` is imported inside the three functions that use it: it imports
+torch, which would add about two seconds to every notebook kernel that runs a check.
+
 Stand-ins (references that replace a student's earlier answer while a later
 one is graded) are in :data:`dlopt.grading.tasks.STAND_INS`.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlopt import data, finetune, init, layers, losses, rules, schedules, training
+from dlopt import data, init, layers, losses, rules, schedules, training
 
 # --------------------------------------------------------------------------- gradient descent
 
@@ -279,6 +282,8 @@ def trainable_layers(n_layers, epoch, *, every):
     The last :math:`\min(n, \lceil (e+1)/\text{every} \rceil)` are trainable
     (:func:`dlopt.finetune.gradual_unfreezing`); a list of ``n_layers`` booleans.
     """
+    from dlopt import finetune
+
     blocks = [layers.ReLU() for _ in range(n_layers)]  # any module: only its flag matters
     finetune.gradual_unfreezing(blocks, epoch, every)
     return [not block.frozen for block in blocks]
@@ -299,12 +304,16 @@ def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
 def lora_init(d_out, d_in, r, *, rng):
     r"""LoRA's factors: :math:`A` (r, d_in) from ``rng.uniform(-1/sqrt(d_in), 1/sqrt(d_in))``
     (as :class:`dlopt.finetune.LoRALinear`) and :math:`B` (d_out, r) zeros."""
+    from dlopt import finetune
+
     base = layers.Linear.from_arrays(np.zeros((d_out, d_in)), None)
     layer = finetune.LoRALinear(base, r, rng=rng)
     return layer.params["lora_A"], layer.params["lora_B"]
 
 
 def _lora_layer(W, A, B, alpha):
+    from dlopt import finetune
+
     W, A, B = (np.asarray(a) for a in (W, A, B))
     layer = finetune.LoRALinear(layers.Linear.from_arrays(W, None), A.shape[0], alpha,
                                 rng=np.random.default_rng(0))
