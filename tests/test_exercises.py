@@ -7,7 +7,8 @@ variants, one per cheat attempt of the threat model
 (``exercise_cases/cheats.py``) for ``optimizers``, and for every other
 assignment one submission that attacks each of its exercises at once.
 Each assignment is generated once and graded once (every assignment with
-plain ``nbgrader autograde``, except ``optimizers`` with
+plain ``nbgrader autograde``, except the two largest, ``optimizers`` and
+``regularization``, with
 ``python -m dlopt.grading.autograde_class --jobs 2``, which runs nbgrader
 workers and merges their gradebooks); the tests then read the gradebook with
 nbgrader's ``Gradebook`` API and assert per-student, per-cell scores.
@@ -43,7 +44,9 @@ pytestmark = pytest.mark.slow
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
 ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization",
                "batch_norm", "regularization", "fine_tuning")
-PARALLEL = {"optimizers"}  # graded through the parallel command, the others with nbgrader
+# graded through the parallel command (the two with the most submissions), the others with
+# plain nbgrader
+PARALLEL = {"optimizers", "regularization"}
 BIN = Path(sys.executable).parent
 
 

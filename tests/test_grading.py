@@ -9,10 +9,13 @@ and forged results.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from dlopt.grading.mistakes import MISTAKES, Mistake
 from dlopt.grading.tasks import CallTask, Outcome, Rng, decode, encode, load_stand_ins, run_task
 
 STAND_INS = load_stand_ins()
+COURSE_SOURCE = Path(__file__).resolve().parents[1] / "exercises" / "source"
 
 
 def grade_in_process(name: str, fn, *, hidden: bool, seed=None):
@@ -592,3 +596,18 @@ def test_a_check_in_a_notebook_kernel_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("path", sorted(COURSE_SOURCE.glob("*/*.ipynb")), ids=lambda p: p.stem)
+def test_points_the_notebook_states_are_the_points_it_grades(path):
+    """The "**Points.**" paragraph lists every graded cell's points in order, then their sum;
+    each test cell's first line says its own points."""
+    nb = json.loads(path.read_text())
+    graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    points = [c["metadata"]["nbgrader"]["points"] for c in graded]
+    intro = "".join(nb["cells"][0]["source"])
+    stated = intro[intro.index("**Points.**"):intro.index("in all.")]
+    assert [int(n) for n in re.findall(r"\b\d+\b", stated)] == [*points, sum(points)]
+    for c, p in zip(graded, points, strict=True):
+        if c["cell_type"] == "code":
+            assert f"({p} points)" in "".join(c["source"]).splitlines()[0]
