@@ -2,11 +2,12 @@ r"""The reference answer to every exercise, with the student's signature, built 
 
 Each function here is what an exercise's answer cell must compute, written as
 a thin call into :mod:`dlopt.rules`, :mod:`dlopt.schedules`, :mod:`dlopt.data`,
-:mod:`dlopt.layers`, :mod:`dlopt.losses` and :mod:`dlopt.init` (which ``tests/``
-hold to PyTorch), so that the exercises and the book can never disagree. The
-few exercises the package has no function for (one epoch of SGD on linear
-regression, the stopping rule, SGD with decoupled decay, the frozen step) are
-written out here and tested against PyTorch and by hand in ``tests/test_grading.py``.
+:mod:`dlopt.layers`, :mod:`dlopt.losses`, :mod:`dlopt.init`, :mod:`dlopt.training`
+and :mod:`dlopt.finetune` (which ``tests/`` hold to PyTorch), so that the
+exercises and the book can never disagree. The few exercises the package has
+no function for (one epoch of SGD on linear regression, the stopping rule, SGD
+with decoupled decay, the frozen step) are written out here and tested against
+PyTorch and by hand in ``tests/test_grading.py``.
 
 :mod:`dlopt.finetune` is imported inside the three functions that use it: it imports
 torch, which would add about two seconds to every notebook kernel that runs a check.
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlopt import data, init, layers, losses, rules, schedules, training
+from dlopt import data, init, layers, losses, rules, schedules
+from dlopt.training import EarlyStopping  # a module name would clash with dropout's `training`
 
 # --------------------------------------------------------------------------- gradient descent
 
@@ -264,7 +266,7 @@ def early_stopping(val_losses, weights, *, patience, min_delta):
     epochs in a row without improvement (the last epoch if that never happens). The result
     holds a copy of ``weights[best_epoch]`` (see :class:`dlopt.training.EarlyStopping`).
     """
-    stopper = training.EarlyStopping(patience=patience, min_delta=min_delta)
+    stopper = EarlyStopping(patience=patience, min_delta=min_delta)
     stop = len(val_losses) - 1
     for epoch, (loss, w) in enumerate(zip(val_losses, weights, strict=True)):
         if stopper.step(loss, epoch, [w]):
