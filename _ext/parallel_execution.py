@@ -26,20 +26,27 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 
-def _toc_notebooks(srcdir: Path, toc_path: Path) -> list[Path]:
-    toc = yaml.safe_load(toc_path.read_text())
-    files = [toc["root"]]
+def toc_pages(toc_path: Path) -> list[str]:
+    """Every page of a jb-book ``_toc.yml``, in reading order, as paths without suffix
+    (the browser tests read the book's page order from here too)."""
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    pages = [toc["root"]]
 
     def walk(entries):
         for entry in entries or []:
             if "file" in entry:
-                files.append(entry["file"])
+                pages.append(entry["file"])
             walk(entry.get("sections"))
 
     for part in toc.get("parts", []):
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
-    return [srcdir / f"{f}.ipynb" for f in files if (srcdir / f"{f}.ipynb").exists()]
+    return pages
+
+
+def _toc_notebooks(srcdir: Path, toc_path: Path) -> list[Path]:
+    return [srcdir / f"{f}.ipynb" for f in toc_pages(toc_path)
+            if (srcdir / f"{f}.ipynb").exists()]
 
 
 def _execute(path: str, timeout: int):

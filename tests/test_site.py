@@ -21,11 +21,13 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.site
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))  # the book's extensions, as Sphinx loads them
+import parallel_execution  # noqa: E402
+
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("DLOPT_CHROMIUM", "/usr/bin/chromium")
@@ -39,19 +41,7 @@ LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HID
 
 def toc_pages() -> list[str]:
     """Every page of _toc.yml, in reading order, as paths without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return pages
+    return parallel_execution.toc_pages(ROOT / "_toc.yml")
 
 
 @pytest.fixture(scope="session")
