@@ -655,12 +655,15 @@ def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
 
 
 def _lora_sizes(rng, n: int) -> list[tuple[int, int, int]]:
-    """(d_out, d_in, r) with d_in != d_out and 1 <= r <= min(d_in, d_out)."""
+    """(d_out, d_in, r) with d_in != d_out and 1 <= r <= min(d_in, d_out); r > 1 in the first,
+    so that alpha and alpha / r differ there."""
     sizes = []
     while len(sizes) < n:
         d_out, d_in = (int(k) for k in rng.integers(2, 12, 2))
         if d_out != d_in:
             sizes.append((d_out, d_in, int(rng.integers(1, min(d_out, d_in) + 1))))
+    d_out, d_in, r = sizes[0]
+    sizes[0] = (d_out, d_in, r if r > 1 else min(d_out, d_in))
     return sizes
 
 
@@ -691,8 +694,6 @@ def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
         dtype = np.float32 if i == 1 else np.float64
         calls = []
         for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 4 if hidden else 3)):
-            if k == 0 and r == 1:
-                r = min(d_out, d_in)  # r > 1 in the first call, so alpha and alpha / r differ
             W, A, B = _lora_arrays(rng, d_out, d_in, r, dtype)
             n = int(rng.integers(1, 7))
             x = rng.standard_normal((n, d_in)).astype(dtype)
@@ -708,8 +709,6 @@ def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
 def _lora_merge_cases(rng, hidden: bool) -> list[Case]:
     calls = []
     for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
-        if k == 0 and r == 1:
-            r = min(d_out, d_in)
         calls.append(([*_lora_arrays(rng, d_out, d_in, r, np.float64)],
                       {"alpha": _lora_alpha(rng, k)}))
     names = tuple(f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
