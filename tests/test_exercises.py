@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_cases.cheats import ALL, CHEATS, combined_attack
+from exercise_cases.cheats import ALL, CHEATS, GRADER_ATTACKS, combined_attack, with_attack
 from exercise_cases.variants import VARIANTS
 from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
@@ -47,6 +47,8 @@ ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization"
 # graded through the parallel command (the two with the most submissions), the others with
 # plain nbgrader
 PARALLEL = {"optimizers", "regularization"}
+# graded a second time with every core busy: the scores must not change
+LOADED = ("activations", "batch_norm")
 BIN = Path(sys.executable).parent
 
 
@@ -137,6 +139,16 @@ def build_submissions(root: Path, assignment: str) -> dict:
                         offset=2 * ASSIGNMENTS.index(assignment))
         write_submission(root, "cheat-combined", assignment, nb)
         expected["cheat-combined"] = set(cells)
+    for name, code in GRADER_ATTACKS.items():  # each on the garbage (released) answers
+        nb = nbformat.from_dict(json.loads(json.dumps(released)))
+        with_attack(code)(nb)
+        write_submission(root, f"attack-{name}", assignment, nb)
+        expected[f"attack-{name}"] = set(cells)
+    folder = root / "submitted" / "attack-symlink" / assignment  # a link to the solution
+    folder.mkdir(parents=True)
+    (folder / f"{assignment}.ipynb").symlink_to(root / "source" / assignment /
+                                                f"{assignment}.ipynb")
+    expected["attack-symlink"] = set(cells)
     return expected
 
 
@@ -163,7 +175,7 @@ def grade_everything(tmp: Path) -> dict:
     shutil.copytree(COURSE, root, ignore=shutil.ignore_patterns(
         "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"))
     env = nbgrader_environment(quiet_in=tmp)
-    results = {"root": str(root), "assignments": {}}
+    results = {"root": str(root), "assignments": {}, "loaded": {}}
     originals = {p: p.read_bytes() for p in [root / "nbgrader_config.py",
                                              *sorted((root / "source").rglob("*.ipynb"))]}
     for assignment in ASSIGNMENTS:
@@ -180,6 +192,19 @@ def grade_everything(tmp: Path) -> dict:
             "returncode": graded.returncode, "log": graded.stderr,
             **read_scores(root, assignment, expected),
         }
+    # the same class graded again with every core kept busy by other processes
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        for assignment in LOADED:
+            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment,
+                          "--jobs", "2", "--", "--force"], cwd=root, env=env)
+            results["loaded"][assignment] = {
+                "returncode": graded.returncode, "log": graded.stderr[-3000:],
+                **read_scores(root, assignment, results["assignments"][assignment]["expected"])}
+    finally:
+        for hog in hogs:
+            hog.kill()
     feedback = nbgrader("generate_feedback", "gradient_descent", "--student=source",
                         cwd=root, env=env)
     results["feedback"] = {"returncode": feedback.returncode, "log": feedback.stderr[-3000:]}
@@ -296,35 +321,63 @@ def test_attacks_on_every_exercise_of_the_other_assignments_earn_no_points(grade
                   zero=set(graded_cells(assignment)))
 
 
-@pytest.mark.parametrize("name", ["rebind_helpers", "rebind_builtins"])
-def test_cheat_that_fools_the_kernel_is_failed_by_the_trusted_regrade(graded, name):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("attack", [*GRADER_ATTACKS, "symlink"])
+def test_attack_on_the_grading_scores_what_the_garbage_answer_scores(graded, assignment,
+                                                                      attack):
+    assert_scores(graded, assignment, f"attack-{attack}", zero=set(graded_cells(assignment)))
+
+
+def test_test_cells_show_only_the_trusted_verdict(graded):
     root = Path(graded["root"])
-    nb = nbformat.read(root / "autograded" / f"cheat-{name}" / "optimizers" / "optimizers.ipynb",
-                       4)
-    kinds = [o.get("ename") for o in cell_by_id(nb, "test_adam_step").outputs
-             if o.output_type == "error"]
-    assert kinds == ["TrustedGradeError"]  # the kernel saw no error; the sandbox did
+    for student in ("cheat-rebind_helpers", "cheat-rebind_builtins", "attack-check_returns_a_value",
+                    "attack-pre_run_cell_hook", "attack-prints_a_verdict_and_exits", "source"):
+        nb = nbformat.read(root / "autograded" / student / "optimizers" / "optimizers.ipynb", 4)
+        for grade_id in graded_cells("optimizers"):
+            outputs = cell_by_id(nb, grade_id).outputs
+            assert len(outputs) == 1, (student, grade_id, outputs)
+            if student == "source":
+                assert outputs[0].output_type == "stream" and outputs[0].name == "stdout"
+                assert outputs[0].text.startswith("Passed: ")
+            elif grade_id == "test_adam_step" or student.startswith("attack"):
+                assert outputs[0].output_type == "error", (student, grade_id)
 
 
-def test_autograde_finishes_the_class_despite_a_killed_kernel(graded):
+def test_the_class_scores_the_same_on_a_loaded_machine(graded):
+    for assignment in LOADED:
+        idle = graded["assignments"][assignment]["scores"]
+        loaded = graded["loaded"][assignment]["scores"]
+        assert loaded == idle, assignment
+
+
+def test_autograde_finishes_the_class_despite_a_submission_that_exits(graded):
     data = graded["assignments"]["optimizers"]
-    assert data["returncode"] == 1  # nbgrader reports the notebook whose kernel died ...
-    assert "cheat-os_exit" in data["log"]
-    assert all(v is not None for v in data["scores"].values())  # ... and grades everyone
-    assert graded["assignments"]["gradient_descent"]["returncode"] == 0
+    assert all(v is not None for k, v in data["scores"].items() if k != "cheat-invalid_json"
+               and not k.startswith(("cheat-wrong_nbformat", "cheat-missing", "cheat-renamed",
+                                     "cheat-adds", "attack-symlink")))
+    assert_scores(graded, "optimizers", "source", zero=set())
 
 
 def test_gradebook_and_course_files_survive_a_submission_that_writes_to_them(graded):
     root = Path(graded["root"])
     with sqlite3.connect(root / "gradebook.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("select count(*) from grade where extra_credit > 0").fetchone() == (0,)
     assert graded["protected_files_unchanged"]
     assert graded["planted"] == []
     nb = nbformat.read(root / "autograded" / "cheat-tampers_with_gradebook" / "optimizers"
                        / "optimizers.ipynb", 4)
     report = json.dumps(cell_by_id(nb, "warmup_cosine_lr").outputs)
-    assert "gradebook.db: Permission denied" in report
+    assert "[]" in report  # the sandbox holds no gradebook, config or source to find
     assert_scores(graded, "optimizers", "source", zero=set())  # honest scores unchanged
+
+
+def test_nothing_a_submission_wrote_outlives_its_grading(graded):
+    for folder in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
+        assert not (Path(folder) / "dlopt-attack-left-behind").exists()
+    ps = subprocess.run(["ps", "-eo", "user:20,args"], capture_output=True, text=True).stdout
+    assert not [line for line in ps.splitlines()
+                if line.split()[0].isdigit() and int(line.split()[0]) >= 200_000], ps
 
 
 def test_generate_feedback_writes_html_for_a_graded_submission(graded):
@@ -332,5 +385,5 @@ def test_generate_feedback_writes_html_for_a_graded_submission(graded):
     html = Path(graded["root"]) / "feedback" / "source" / "gradient_descent" / \
         "gradient_descent.html"
     text = html.read_text()
-    assert "minibatches: all 3 cases agree with the reference." in text
+    assert "Passed: minibatches: all" in text
     assert "Score:" in text or "score" in text.lower()

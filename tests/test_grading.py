@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +20,11 @@ import pytest
 import torch
 from exercise_cases.variants import VARIANTS
 
-from dlopt.grading import references, sandbox
+from dlopt.grading import references
 from dlopt.grading.compare import Tolerance, first_mismatch
 from dlopt.grading.exercises import EXERCISES, check, forbidden_reference, judge
 from dlopt.grading.mistakes import MISTAKES, Mistake
-from dlopt.grading.tasks import CallTask, Outcome, Rng, decode, encode, load_stand_ins, run_task
+from dlopt.grading.tasks import load_stand_ins, run_task
 
 STAND_INS = load_stand_ins()
 COURSE_SOURCE = Path(__file__).resolve().parents[1] / "exercises" / "source"
@@ -465,128 +463,6 @@ def test_hidden_cases_are_fresh_at_every_call_and_visible_cases_fixed():
     assert not np.array_equal(a[0].task.param0, b[0].task.param0)
     c, d = ex.cases(), ex.cases()
     assert np.array_equal(c[0].task.param0, d[0].task.param0)
-
-
-# --------------------------------------------------------------------------- transport
-
-
-def test_transport_round_trips_tasks_without_pickle():
-    task = CallTask("f", [([np.arange(3.0), 2], {"rng": Rng(5), "tol": 0.1})], ["minibatches"])
-    back = decode(*encode([task, Outcome([np.ones(2), None, True], "err")]))
-    assert back[0].calls[0][1]["rng"] == Rng(5)
-    np.testing.assert_array_equal(back[0].calls[0][0][0], np.arange(3.0))
-    assert back[1].value[1:] == [None, True] and back[1].error == "err"
-    text, _ = encode([np.array([object()], dtype=object)])
-    with pytest.raises(ValueError):  # object arrays would need pickle: refused on load
-        decode(*encode([np.array([object()], dtype=object)]))
-
-
-def test_frames_with_a_wrong_nonce_or_garbage_are_ignored():
-    nonce, other = b"n" * 16, b"x" * 16
-
-    def frame(tag, index, value):
-        text, blob = encode(value)
-        return sandbox._MAGIC + sandbox._HEADER.pack(tag, index, len(text.encode()),
-                                                     len(blob)) + text.encode() + blob
-
-    out = (b"passed!\n" + frame(other, 0, Outcome(1.0)) + sandbox._MAGIC + b"junk"
-           + frame(nonce, 1, Outcome(2.0)) + struct.pack("<I", 7))
-    errors, outcomes = sandbox._read_frames(out, nonce)
-    assert list(outcomes) == [1] and outcomes[1].value == 2.0
-
-
-# --------------------------------------------------------------------------- sandbox
-
-GOOD_SHOULD_STOP = VARIANTS["should_stop"]["iteration_count_first"]
-
-
-def sandboxed(source: str, name: str = "should_stop", **limits):
-    exercise = EXERCISES[name]
-    cases = exercise.cases()
-    run = sandbox.run_answer([source], [c.task for c in cases],
-                             limits=sandbox.Limits(**limits), groups=[name] * len(cases))
-    return judge(exercise, cases, run.outcomes, answer_errors=run.cell_errors), run
-
-
-def test_sandbox_grades_a_correct_answer():
-    verdict, run = sandboxed(GOOD_SHOULD_STOP)
-    assert verdict.passed and run.cell_errors == []
-
-
-def test_sandbox_stops_an_infinite_loop_with_a_clear_message():
-    verdict, _ = sandboxed("def should_stop(losses, *, tol, max_iters):\n    while True:\n"
-                           "        pass\n", seconds_per_task=1.0)
-    assert not verdict.passed
-    assert "did not finish within 1 s" in verdict.summary()
-
-
-def test_sandbox_turns_a_huge_allocation_into_memory_error():
-    verdict, _ = sandboxed("import numpy as np\ndef should_stop(losses, *, tol, max_iters):\n"
-                           "    return bool(np.ones(2**31)[0])\n", memory_bytes=1 << 30)
-    assert "MemoryError" in verdict.summary()
-
-
-@pytest.mark.parametrize("module", ["dlopt.grading.references", "torch.optim", "dlopt"])
-def test_sandbox_blocks_importing_the_reference(module):
-    verdict, run = sandboxed(f"import {module}\n" + GOOD_SHOULD_STOP)
-    assert not verdict.passed
-    assert f"importing {module.split('.')[0]} is not allowed in an answer" in run.cell_errors[0]
-
-
-def test_sandbox_result_cannot_be_forged_by_printing_and_exiting():
-    forged = GOOD_SHOULD_STOP.replace("return bool(", "return not bool(") + (
-        "import os, sys\nprint('all cases agree with the reference')\n"
-        "sys.__stdout__.write('passed')\nos._exit(0)\n")
-    verdict, _ = sandboxed(forged)
-    assert not verdict.passed
-    assert "exited early" in verdict.summary()
-
-
-def test_sandbox_child_cannot_write_outside_its_folder(tmp_path):
-    target = tmp_path / "gradebook.db"
-    target.write_bytes(b"intact")
-    verdict, run = sandboxed(GOOD_SHOULD_STOP + f"open({str(target)!r}, 'wb').write(b'x')\n")
-    if sandbox.privilege_prefix():  # grading as root: the child runs as an unprivileged user
-        assert "Permission denied" in run.cell_errors[0]
-        assert target.read_bytes() == b"intact"
-    assert verdict.passed
-
-
-# --------------------------------------------------------------------------- course files
-
-
-def test_restore_puts_back_the_gradebook_and_files_and_removes_planted_ones(tmp_path):
-    nbgrader_plugin = pytest.importorskip("dlopt.grading.nbgrader_plugin")
-    db = tmp_path / "gradebook.db"
-    with sqlite3.connect(db) as con:
-        con.execute("create table grade (score real)")
-        con.execute("insert into grade values (3.0)")
-    (tmp_path / "source").mkdir()
-    (tmp_path / "source" / "a.ipynb").write_text("{}")
-    resources = {"nbgrader": {"db_url": f"sqlite:///{db}"}}
-    snap = nbgrader_plugin.SnapshotCourseFiles()
-    _, resources = snap.preprocess(None, resources)
-    resources["dlopt_snapshot"]["folders"] = [tmp_path / "source"]  # not the package here
-    resources["dlopt_snapshot"]["files"] = {tmp_path / "source" / "a.ipynb": b"{}"}
-    db.write_bytes(b"overwritten by a submission")
-    (tmp_path / "source" / "a.ipynb").write_text("changed")
-    (tmp_path / "source" / "planted.py").write_text("x")
-    nb = nbformat_notebook_with_test_cell()
-    nb, _ = nbgrader_plugin.RestoreCourseFiles().preprocess(nb, resources)
-    with sqlite3.connect(db) as con:
-        assert con.execute("select score from grade").fetchall() == [(3.0,)]
-    assert (tmp_path / "source" / "a.ipynb").read_text() == "{}"
-    assert not (tmp_path / "source" / "planted.py").exists()
-    assert nb.cells[0].outputs[-1]["ename"] == "TamperingError"
-
-
-def nbformat_notebook_with_test_cell():
-    import nbformat
-
-    cell = nbformat.v4.new_code_cell("check()")
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_x",
-                                 "points": 1}
-    return nbformat.v4.new_notebook(cells=[cell])
 
 
 def test_a_check_in_a_notebook_kernel_does_not_import_torch():

@@ -240,3 +240,194 @@ def combined_attack(nb, exercises, *, offset: int = 0) -> None:
     for i, name in enumerate(exercises):
         wrong = next(m.source for m in MISTAKES if m.exercise == name)
         ATTACKS[(offset + i) % len(ATTACKS)](nb, name, wrong)
+
+
+# --------------------------------------------------------------------------- attacks on grading
+
+#: Attacks on the grading machinery rather than on one exercise. Each is an extra code cell
+#: in the *released* notebook (every answer a stub that raises), so a submission scores
+#: exactly what that garbage answer scores, 0 on every test cell, unless the attack works.
+#: Each is graded as a submission of its own on every assignment (test_exercises.py).
+GRADER_ATTACKS = {
+    # a test cell whose check *returns a value* showed an execute_result, which nbgrader
+    # scored before the trusted grader's error output
+    "check_returns_a_value": '''
+import dlopt.grading, dlopt.grading.exercises
+dlopt.grading.check = dlopt.grading.exercises.check = lambda *a, **k: 100
+''',
+    # an IPython hook that displays a value before every cell
+    "pre_run_cell_hook": '''
+try:
+    _ip = get_ipython()
+    _ip.events.register("pre_run_cell", lambda *a: _ip.displayhook(100))
+except NameError:
+    pass
+''',
+    # remove whatever blocks imports, then use the references
+    "removes_import_blocker": '''
+import sys
+sys.meta_path[:] = [m for m in sys.meta_path if "dlopt" not in type(m).__module__]
+for name in [m for m in sys.modules if m.startswith(("dlopt", "torch"))]:
+    del sys.modules[name]
+from dlopt.grading import references as _refs
+globals().update({k: v for k, v in vars(_refs).items() if callable(v)})
+''',
+    # load the references from the grader's disk by path
+    "loads_reference_by_path": '''
+import importlib.util, os
+for _top in ("/", os.path.expanduser("~"), os.getcwd()):
+    for _dir, _dirs, _files in os.walk(_top):
+        if _dir.endswith(os.path.join("dlopt", "grading")) and "references.py" in _files:
+            _path = os.path.join(_dir, "references.py")
+            _spec = importlib.util.spec_from_file_location("_r", _path)
+            _mod = importlib.util.module_from_spec(_spec)
+            _spec.loader.exec_module(_mod)
+            globals().update({k: v for k, v in vars(_mod).items() if callable(v)})
+''',
+    # run the instructor's solution cells, found on disk
+    "runs_the_source_notebook": '''
+import json, os
+for _dir, _dirs, _files in os.walk("/"):
+    for _f in _files:
+        if _f.endswith(".ipynb") and "source" in _dir.split(os.sep):
+            try:
+                _nb = json.load(open(os.path.join(_dir, _f)))
+            except Exception:
+                continue
+            for _c in _nb.get("cells", []):
+                if _c.get("cell_type") == "code" and "BEGIN SOLUTION" in "".join(_c["source"]):
+                    try:
+                        exec("".join(_c["source"]), globals())
+                    except Exception:
+                        pass
+''',
+    # copy a classmate's answers, found on disk
+    "copies_classmates": '''
+import json, os
+for _dir, _dirs, _files in os.walk("/"):
+    if "submitted" in _dir.split(os.sep) or "autograded" in _dir.split(os.sep):
+        for _f in _files:
+            if _f.endswith(".ipynb"):
+                try:
+                    _nb = json.load(open(os.path.join(_dir, _f)))
+                    for _c in _nb["cells"]:
+                        if _c["cell_type"] == "code" and "def " in "".join(_c["source"]):
+                            exec("".join(_c["source"]), globals())
+                except Exception:
+                    pass
+''',
+    # reach the grader's stand-ins (correct functions) through the garbage collector
+    "stand_ins_through_gc": '''
+import gc
+_wanted = {"minibatches": "minibatches", "fans": "fans", "calculate_fan_in_and_fan_out": "fans"}
+for _obj in gc.get_objects():
+    _name = getattr(_obj, "__name__", "") if callable(_obj) else ""
+    if _name in _wanted and getattr(_obj, "__module__", "") not in ("__main__", None):
+        globals()[_wanted[_name]] = _obj
+''',
+    # behave differently only while autograded
+    "only_under_autograde": '''
+import os
+if os.environ.get("NBGRADER_EXECUTION") == "autograde" or os.environ.get("DLOPT_SANDBOXED"):
+    from dlopt.grading import references as _refs
+    globals().update({k: v for k, v in vars(_refs).items() if callable(v)})
+''',
+    # find the course root, give itself extra credit and turn off the trusted grading
+    "tampers_with_the_course": '''
+import os, sqlite3
+for _dir, _dirs, _files in os.walk("/"):
+    if "gradebook.db" in _files:
+        try:
+            with sqlite3.connect(os.path.join(_dir, "gradebook.db")) as _db:
+                _db.execute("update grade set extra_credit = 100")
+        except Exception:
+            pass
+    if "nbgrader_config.py" in _files:
+        try:
+            with open(os.path.join(_dir, "nbgrader_config.py"), "a") as _f:
+                _f.write("\\nc.Autograde.autograde_preprocessors = []\\n")
+        except Exception:
+            pass
+''',
+    # leave a process behind that kills every process it can (other students' graders)
+    "kills_other_gradings": '''
+import os, signal, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        _end = time.time() + 120
+        while time.time() < _end:
+            for _p in os.listdir("/proc"):
+                if _p.isdigit() and int(_p) != os.getpid():
+                    try:
+                        os.kill(int(_p), signal.SIGKILL)
+                    except OSError:
+                        pass
+            time.sleep(0.2)
+        os._exit(0)
+    os._exit(0)
+''',
+    # block the signals that time limits use, then loop
+    "blocks_signals_and_loops": '''
+import signal
+for _s in (signal.SIGALRM, signal.SIGPROF, signal.SIGVTALRM, signal.SIGXCPU, signal.SIGTERM):
+    signal.signal(_s, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF, signal.SIGXCPU})
+while True:
+    pass
+''',
+    # block the signals, then sleep
+    "blocks_signals_and_sleeps": '''
+import signal, time
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF, signal.SIGTERM})
+time.sleep(100000)
+''',
+    # flood stderr and stdout
+    "floods_its_pipes": '''
+import os, sys
+_block = b"x" * (1 << 20)
+for _ in range(512):
+    for _fd in (1, 2):
+        try:
+            os.write(_fd, _block)
+        except OSError:
+            pass
+''',
+    # leave big files for later
+    "leaves_big_files": '''
+import os
+for _d in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
+    try:
+        with open(os.path.join(_d, "dlopt-attack-left-behind"), "wb") as _f:
+            _f.write(b"x" * (48 << 20))
+    except OSError:
+        pass
+''',
+    # print something that looks like a verdict, and exit cleanly
+    "prints_a_verdict_and_exits": '''
+import os, sys
+print("Passed: all cases agree with the reference.")
+sys.stdout.flush()
+os._exit(0)
+''',
+    # a fork bomb
+    "fork_bomb": '''
+import os
+for _ in range(100000):
+    try:
+        os.fork()
+    except OSError:
+        break
+''',
+}
+
+
+def with_attack(code: str):
+    """An edit that inserts ``code`` as a code cell after the first answer cell."""
+    def edit(nb):
+        import nbformat
+
+        first = next(i for i, c in enumerate(nb.cells)
+                     if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
+        nb.cells.insert(first + 1, nbformat.v4.new_code_cell(code))
+    return edit

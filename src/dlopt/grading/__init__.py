@@ -12,12 +12,14 @@ Modules, one concept each:
 - ``references``: the reference answer of every exercise, built on the package
 - ``mistakes``: the catalogue of wrong answers, used for feedback and to test the tests
 - ``exercises``: the registry of exercises, their cases, and :func:`check`
-- ``sandbox``: running an answer in a fresh, limited, unprivileged process
-- ``nbgrader_plugin``: preprocessors that make ``nbgrader autograde`` use the sandbox
+- ``sandbox``: running an answer behind the operating system's walls (bubblewrap), with limits
+- ``child``: what runs inside the sandbox (it sees only NumPy, ``tasks`` and ``stand_ins``)
+- ``stand_ins``: correct versions of the functions one exercise may call from another
+- ``nbgrader_plugin``: the preprocessor that makes ``nbgrader autograde`` score the verdict
 - ``autograde_class``: grading a whole class on every core, into one gradebook
 
-Attributes are imported lazily, so that the sandboxed child process, which
-imports :mod:`dlopt.grading.sandbox`, loads no reference implementation.
+Attributes are imported lazily, so that the sandboxed child, which imports
+:mod:`dlopt.grading.child` and finds no other module of the package, runs.
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ nbgrader grades submissions one after another. This command splits the
 students of ``submitted/*/<assignment>`` into ``jobs`` balanced groups, and
 runs one ordinary ``nbgrader autograde <assignment>`` per group, at the same
 time, each in a **private copy** of the course (its own copy of the gradebook,
-links to the source and to its students' submissions). When all are done it
-merges the copies' results into the course gradebook through nbgrader's
-``Gradebook`` API and moves the autograded notebooks into ``autograded/``.
+of the config and grading secret, of the source and of its students'
+submissions: copies, not links, so nothing in a workspace leads back to the
+course root). When all are done it merges the copies' results into the course
+gradebook through nbgrader's ``Gradebook`` API and moves the autograded
+notebooks into ``autograded/``. No student code runs outside the sandbox of
+:mod:`dlopt.grading.sandbox` in either place.
 
 Why private copies rather than N processes on one SQLite file: nbgrader opens
 and commits the gradebook many times per notebook, and concurrent writers
@@ -38,6 +41,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from dlopt.grading.nbgrader_plugin import SECRET_NAME, grading_secret
+
 _COPIED_FIELDS = {
     "grade": ("auto_score", "manual_score", "extra_credit", "needs_manual_grade"),
     "comment": ("auto_comment", "manual_comment"),
@@ -56,18 +61,20 @@ def split(students: list[str], jobs: int) -> list[list[str]]:
 
 
 def make_workspace(root: Path, students: list[str], assignment: str) -> Path:
-    """A private course root: the config, a gradebook copy, links to source and submissions."""
+    """A private course root: copies of the config, secret, gradebook, source and submissions."""
     work = Path(tempfile.mkdtemp(prefix=f"autograde-{assignment}-"))
     shutil.copy2(root / "nbgrader_config.py", work / "nbgrader_config.py")
+    grading_secret(root)
+    shutil.copy2(root / SECRET_NAME, work / SECRET_NAME)
     with sqlite3.connect(root / "gradebook.db") as src, \
             sqlite3.connect(work / "gradebook.db") as dst:
         src.backup(dst)
-    (work / "source").symlink_to((root / "source").resolve(), target_is_directory=True)
-    (work / "submitted").mkdir()
+    if (root / "source" / assignment).is_dir():
+        shutil.copytree(root / "source" / assignment, work / "source" / assignment,
+                        symlinks=False)
     for student in students:
-        (work / "submitted" / student).mkdir()
-        (work / "submitted" / student / assignment).symlink_to(
-            (root / "submitted" / student / assignment).resolve(), target_is_directory=True)
+        shutil.copytree(root / "submitted" / student / assignment,
+                        work / "submitted" / student / assignment, symlinks=True)
     return work
 
 
@@ -116,9 +123,9 @@ def _move_autograded(work: Path, root: Path, assignment: str, students: list[str
 
 
 def nbgrader_command(assignment: str, extra: list[str]) -> list[str]:
-    """``nbgrader autograde`` with this interpreter's ``bin`` first on PATH (for ``alembic``)."""
-    return [os.path.join(os.path.dirname(sys.executable), "nbgrader"), "autograde", assignment,
-            *extra]
+    """``nbgrader autograde`` run by this interpreter (its ``bin`` goes first on PATH, for
+    ``alembic``, in :func:`nbgrader_environment`)."""
+    return [sys.executable, "-m", "nbgrader", "autograde", assignment, *extra]
 
 
 def nbgrader_environment(*, quiet_in: Path | None = None) -> dict[str, str]:
@@ -137,9 +144,9 @@ def nbgrader_environment(*, quiet_in: Path | None = None) -> dict[str, str]:
 
 
 def default_jobs() -> int:
-    """One worker more than there are cores: a worker spends part of each notebook waiting
-    for its kernel to start, and the extra worker keeps the cores busy meanwhile (measured
-    on 2 cores, 60 submissions: 1.57x the serial speed with 2 workers, 1.96x with 3)."""
+    """One worker more than there are cores: a worker spends part of each notebook in
+    nbgrader's own bookkeeping and waiting for its sandbox, and the extra worker keeps the
+    cores busy meanwhile (see benchmarks/autograde.py for the measured speed-up)."""
     return (os.cpu_count() or 1) + 1
 
 
@@ -173,20 +180,28 @@ def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
     return max(codes)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt.grading.autograde_class",
                                      description=__doc__.split("\n\n")[1])
     parser.add_argument("assignment")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=_positive, default=None,
                         help="workers (default: one more than the cores, see default_jobs)")
     parser.add_argument("--root", default=".", help="the course root (default: .)")
-    parser.add_argument("extra", nargs=argparse.REMAINDER,
-                        help="after --: arguments for nbgrader autograde")
-    args = parser.parse_args(argv)
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ours, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
+        else (argv, [])
+    args = parser.parse_args(ours)  # options in any order; nbgrader's only after --
+    jobs = default_jobs() if args.jobs is None else args.jobs
     start = time.perf_counter()
-    code = autograde_class(Path(args.root), args.assignment, jobs=args.jobs, extra=extra)
-    print(f"autograded {args.assignment} with {args.jobs} job(s) in "
+    code = autograde_class(Path(args.root), args.assignment, jobs=jobs, extra=extra)
+    print(f"autograded {args.assignment} with {jobs} job(s) in "
           f"{time.perf_counter() - start:.1f} s (exit status {code})")
     return code
 

@@ -1,99 +1,60 @@
-r"""Preprocessors that make ``nbgrader autograde`` safe to run on untrusted notebooks.
+r"""The preprocessor that makes ``nbgrader autograde`` score only the trusted grader's verdict.
 
-``exercises/nbgrader_config.py`` installs them with::
+``exercises/nbgrader_config.py`` installs it with::
 
     c.Autograde.autograde_preprocessors = autograde_preprocessors()
 
-which is nbgrader's own list with three changes:
+which is nbgrader's own list with ``Execute`` replaced by :class:`TrustedExecute`.
+No Jupyter kernel runs a submission during autograding. Instead:
 
-- :class:`SnapshotCourseFiles` first, :class:`RestoreCourseFiles` after
-  execution and re-grading: the gradebook, the course's config and source
-  are read into memory before the student's kernel starts; anything the
-  kernel changed, deleted or added there is put back (the gradebook by
-  content, so nbgrader's next connection sees the original), and the notebook
-  gets no points. This is the defense when grading as an ordinary user, e.g.
-  on a JupyterHub.
-- :class:`SandboxedExecute` replaces ``Execute``: the kernel starts through
-  ``python -m dlopt.grading.sandbox`` (:func:`dlopt.grading.sandbox.launch`):
-  an address-space limit (a huge allocation raises ``MemoryError`` instead of
-  waking the OOM killer), no core files, a fresh private ``HOME`` (so no
-  IPython startup file or user site can be planted for the next student) and,
-  when grading as root, an unprivileged user that cannot write the gradebook
-  or anything outside the world-writable folders.
-- :class:`TrustedRegrade` after execution: for every test cell whose grade id
-  names a registered exercise (``test_<function>``,
-  :data:`dlopt.grading.exercises.BY_GRADE_ID`), the answer is graded again in
-  a sandboxed child (:func:`dlopt.grading.sandbox.run_answer`) on the visible
-  cases and fresh hidden ones, and compared *in this process*. If that fails,
-  an error output is appended to the cell, so nbgrader scores it 0 whatever
-  the kernel printed: rebinding ``numpy.allclose``, the grading helpers or
-  builtins, replacing ``showtraceback``, or calling the reference cannot pass.
-  A cell passes only if it passed in the kernel *and* here.
+- for every test cell whose grade id names a registered exercise
+  (``test_<function>``, :data:`dlopt.grading.exercises.BY_GRADE_ID`), the
+  answer's code cells run in a fresh operating-system sandbox
+  (:func:`dlopt.grading.sandbox.run_answer`), one per exercise, on the visible
+  cases and on hidden ones drawn from a per-submission seed; the outputs come
+  back as data and are compared with the reference *in this process*
+  (:func:`dlopt.grading.exercises.judge`);
+- the test cell's outputs are then **replaced** by the verdict: a line of text
+  when it passed (nbgrader gives full points), an ``error`` output naming the
+  mistake when it failed (0 points). Nothing the student's code prints,
+  returns, displays or registers reaches a test cell, so nothing it does can
+  add points, and a harmless warning on stderr cannot remove them;
+- a graded test cell the grader does not know scores 0 with an error that
+  says so (it is never skipped);
+- answer cells get what they printed, and any error they raised, as text, for
+  the feedback.
+
+The hidden cases' seed is an HMAC of the submission's answer code under a
+course secret (``.grading_secret`` beside the gradebook, created on first use,
+never released): grading a submission twice gives the same score, and the
+seed cannot be known from the notebook.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
-import shutil
-import sqlite3
-import sys
-import tempfile
+import secrets
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Float, Integer
+from traitlets import Float, Integer, Unicode
 
 from dlopt.grading import sandbox
 
-_SNAPSHOT_KEY = "dlopt_snapshot"
+SECRET_NAME = ".grading_secret"
 
 
-# --------------------------------------------------------------------------- the kernel
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager that starts the kernel through :func:`dlopt.grading.sandbox.launch`."""
-
-    memory_limit = Integer(4 << 30, help="Address-space limit of the kernel, bytes").tag(
-        config=True)
-    process_limit = Integer(256, help="Processes the sandbox user may run (root only)").tag(
-        config=True)
-
-    _home: str | None = None
-
-    async def _async_pre_start_kernel(self, **kw):
-        cmd, kw = await super()._async_pre_start_kernel(**kw)
-        self._home = sandbox.private_directory()
-        launcher = [sys.executable, "-m", "dlopt.grading.sandbox",
-                    f"--memory={self.memory_limit}", f"--processes={self.process_limit}",
-                    f"--home={self._home}", "--"]
-        return launcher + list(cmd), kw
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if self._home and not restart:
-            shutil.rmtree(self._home, ignore_errors=True)
-            self._home = None
-
-
-class SandboxedExecute(Execute):
-    """nbgrader's ``Execute`` with the kernel in the sandbox (configure it as ``Execute``)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
-        super().__init__(*args, **kwargs)
-
-
-# --------------------------------------------------------------------------- the grade
+# --------------------------------------------------------------------------- cells
 
 
 def is_test_cell(cell) -> bool:
-    """An autograder test cell: graded, not an answer."""
+    """An autograder test cell: a graded code cell that is not an answer."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and \
+        not meta.get("solution")
 
 
 def answer_sources(nb) -> list[str]:
@@ -102,171 +63,167 @@ def answer_sources(nb) -> list[str]:
             if cell.cell_type == "code" and not is_test_cell(cell)]
 
 
-def regrade(nb, *, limits: sandbox.Limits | None = None) -> dict[str, object]:
-    """Grade every registered test cell of ``nb`` in the sandbox: ``{grade_id: Verdict}``."""
-    from dlopt.grading.exercises import BY_GRADE_ID, judge
-
-    exercises = [BY_GRADE_ID[c.metadata.nbgrader["grade_id"]] for c in nb.cells
-                 if is_test_cell(c) and c.metadata.nbgrader.get("grade_id") in BY_GRADE_ID]
-    if not exercises:
-        return {}
-    plan = [(ex, ex.cases(hidden=False) + ex.cases(hidden=True)) for ex in exercises]
-    tasks = [case.task for _, cases in plan for case in cases]
-    groups = [ex.name for ex, cases in plan for _ in cases]
-    run = sandbox.run_answer(answer_sources(nb), tasks, limits=limits or sandbox.Limits(),
-                             groups=groups)
-    verdicts, start = {}, 0
-    for ex, cases in plan:
-        outcomes = run.outcomes[start:start + len(cases)]
-        start += len(cases)
-        verdicts[ex.grade_id] = judge(ex, cases, outcomes, answer_errors=run.cell_errors)
-    return verdicts
-
-
 def error_output(ename: str, message: str) -> NotebookNode:
     """An ``error`` output, the kind nbgrader scores as 0 points."""
-    return NotebookNode(output_type="error", ename=ename, evalue=message.splitlines()[0],
-                        traceback=[f"{ename}: {line}" if i == 0 else line
-                                   for i, line in enumerate(message.splitlines())])
+    lines = message.splitlines() or [""]
+    return NotebookNode(output_type="error", ename=ename, evalue=lines[0],
+                        traceback=[f"{ename}: {lines[0]}", *lines[1:]])
 
 
-class TrustedRegrade(NbGraderPreprocessor):
-    """Re-grade registered test cells in the sandbox; a failure there scores the cell 0."""
+def text_output(text: str) -> NotebookNode:
+    """A ``stdout`` stream, which nbgrader's scoring ignores."""
+    return NotebookNode(output_type="stream", name="stdout", text=text)
 
-    seconds_per_task = Float(5.0, help="Time limit of one case, seconds").tag(config=True)
-    memory_limit = Integer(2 << 30, help="Address-space limit of the grading child").tag(
+
+# --------------------------------------------------------------------------- the secret
+
+
+def grading_secret(folder: Path) -> bytes:
+    """The course's grading secret in ``folder`` (created, readable by its owner only)."""
+    path = Path(folder) / SECRET_NAME
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def hidden_seed(secret: bytes, *parts: str) -> int:
+    """A 63-bit seed from the secret and ``parts`` (assignment, student, exercise, code)."""
+    digest = hmac.new(secret, "\x00".join(parts).encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def grade_notebook(nb, *, secret: bytes, student: str, assignment: str,
+                   limits: sandbox.Limits) -> tuple[dict[int, NotebookNode], list[dict] | None]:
+    """The verdict output of every test cell (by cell index) and the answer cells' reports.
+
+    The exercises run in as few children as walls allow: one for the exercises
+    that call no stand-in, one for those that do (so no child that grades
+    ``minibatches`` or ``fans`` holds a correct one). When a child dies, the
+    exercise it was on fails and a fresh child runs the exercises after it.
+    """
+    from dlopt.grading.exercises import BY_GRADE_ID, judge
+
+    sources = answer_sources(nb)
+    code_digest = hashlib.sha256("\x00".join(sources).encode()).hexdigest()
+    verdicts: dict[int, NotebookNode] = {}
+    plans = {False: [], True: []}
+    for index, cell in enumerate(nb.cells):
+        if not is_test_cell(cell):
+            continue
+        grade_id = cell.metadata.nbgrader.get("grade_id")
+        exercise = BY_GRADE_ID.get(grade_id)
+        if exercise is None:
+            verdicts[index] = error_output(
+                "UnknownTestCell", f"the graded cell {grade_id!r} is not one the course's grader "
+                "knows, so it scores 0. Tell your instructor if you did not add it.")
+            continue
+        seed = hidden_seed(secret, assignment, student, exercise.name, code_digest)
+        cases = exercise.cases(hidden=False) + exercise.cases(hidden=True, seed=seed)
+        uses_stand_ins = any(getattr(case.task, "stand_ins", None) for case in cases)
+        plans[uses_stand_ins].append((index, exercise, cases))
+    reports, cells_failed = None, None
+    for stand_ins, plan in plans.items():
+        if cells_failed:  # the same cells break the same limit in every child: not run again
+            for index, exercise, _ in plan:
+                verdicts[index] = error_output("AssertionError", f"{exercise.name}: {cells_failed}")
+            continue
+        while plan:
+            tasks = [case.task for _, _, cases in plan for case in cases]
+            groups = [ex.name for _, ex, cases in plan for _ in cases]
+            run = sandbox.run_answer(sources, tasks, limits=limits, stand_ins=stand_ins,
+                                     groups=groups)
+            reports = run.cells if reports is None and not run.cells_failed else reports
+            cells_failed = run.cells_failed
+            start, rest = 0, []
+            for index, exercise, cases in plan:
+                outcomes = run.outcomes[start:start + len(cases)]
+                begun = run.stopped_at is None or start <= run.stopped_at
+                start += len(cases)
+                if run.cells_failed:
+                    verdicts[index] = error_output("AssertionError",
+                                                   f"{exercise.name}: {run.cells_failed}")
+                elif begun:
+                    verdict = judge(exercise, cases, outcomes, answer_errors=run.cell_errors)
+                    verdicts[index] = (text_output(f"Passed: {verdict.summary()}\n")
+                                       if verdict.passed else
+                                       error_output("AssertionError", verdict.summary()))
+                else:  # the child died on an earlier exercise: a fresh one runs this
+                    rest.append((index, exercise, cases))
+            plan = rest
+    if reports is None and sources:
+        reports = sandbox.run_answer(sources, [], limits=limits).cells
+    return verdicts, reports
+
+
+class TrustedExecute(NbGraderPreprocessor):
+    """Grade the notebook in the sandbox and write the verdicts into its test cells.
+
+    Takes ``Execute``'s place in nbgrader's autograde preprocessors (see the module docstring).
+    """
+
+    cpu_seconds_per_task = Float(5.0, help="CPU time of one case, seconds").tag(config=True)
+    memory_limit = Integer(2 << 30, help="Address-space limit of a grading child").tag(
         config=True)
+    secret_file = Unicode("", help="The grading secret (default: .grading_secret beside the "
+                                   "gradebook)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        limits = sandbox.Limits(seconds_per_task=self.seconds_per_task,
+        info = resources["nbgrader"]
+        limits = sandbox.Limits(cpu_seconds_per_task=self.cpu_seconds_per_task,
                                 memory_bytes=self.memory_limit)
-        verdicts = regrade(nb, limits=limits)
-        for cell in nb.cells:
-            verdict = verdicts.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
-            if verdict is not None and is_test_cell(cell) and not verdict.passed:
-                self.log.info("Trusted re-grade of %s failed", verdict.exercise)
-                cell.outputs.append(error_output("TrustedGradeError", verdict.summary()))
+        course = gradebook_path(info["db_url"]).parent
+        secret = grading_secret(Path(self.secret_file).parent if self.secret_file else course)
+        submitted = course / "submitted" / info["student"] / info["assignment"]
+        if (submitted / f"{info['notebook']}.ipynb").is_symlink():
+            raise ValueError(f"{submitted / info['notebook']}.ipynb is a symbolic link, not a "
+                             "submitted notebook: it is not graded")
+        try:
+            verdicts, reports = grade_notebook(nb, secret=secret, student=info["student"],
+                                               assignment=info["assignment"], limits=limits)
+        except sandbox.NotGradable as exc:
+            self.log.error("NOT GRADABLE, re-run autograde for %s: %s", info["student"], exc)
+            raise
+        answers = iter(reports or [])
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if index in verdicts:
+                cell.outputs = [verdicts[index]]
+                continue
+            report = next(answers, None)
+            cell.outputs = [] if report is None else _answer_outputs(report)
         return nb, resources
 
 
-# --------------------------------------------------------------------------- course files
+def _answer_outputs(report: dict) -> list[NotebookNode]:
+    text = report.get("text") or ""
+    if report.get("error"):
+        text += f"(While grading, this cell raised {report['error']})\n"
+    return [text_output(text)] if text else []
 
 
-def protected_paths(resources) -> tuple[Path, list[Path]]:
-    """The gradebook's path, and the folders whose files a kernel must not change.
-
-    The ``dlopt`` package is not among them: restoring files there would revert
-    a maintainer's concurrent edit of an editable install. Install it read-only
-    for the grader when grading as an ordinary user (as root, the sandbox user
-    cannot write it).
-    """
-    db_url = resources["nbgrader"]["db_url"]
+def gradebook_path(db_url: str) -> Path:
     if not db_url.startswith("sqlite:///"):
         raise ValueError(f"Invalid db_url: {db_url!r} (expected a sqlite:/// gradebook)")
-    gradebook = Path(db_url[len("sqlite:///"):])
-    return gradebook, [gradebook.parent / "source"]
-
-
-def _hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _folder_files(folder: Path) -> dict[Path, bytes]:
-    skip = {"__pycache__", ".ipynb_checkpoints"}
-    return {p: p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and not skip.intersection(p.parts)}
-
-
-class SnapshotCourseFiles(NbGraderPreprocessor):
-    """Remember the gradebook and the protected folders before the kernel runs."""
-
-    def preprocess(self, nb, resources):
-        gradebook, folders = protected_paths(resources)
-        backup = tempfile.NamedTemporaryFile(prefix="gradebook-", suffix=".db", delete=False)
-        backup.close()
-        _sqlite_copy(gradebook, Path(backup.name))
-        files = {}
-        for folder in folders:
-            files.update(_folder_files(folder))
-        config = gradebook.parent / "nbgrader_config.py"
-        if config.exists():
-            files[config] = config.read_bytes()
-        resources[_SNAPSHOT_KEY] = {"gradebook": gradebook, "hash": _hash(gradebook),
-                                    "backup": Path(backup.name), "files": files,
-                                    "folders": folders}
-        return nb, resources
-
-
-class RestoreCourseFiles(NbGraderPreprocessor):
-    """Put back whatever the kernel changed; a notebook that changed anything gets 0."""
-
-    enabled = Bool(True).tag(config=True)
-
-    def preprocess(self, nb, resources):
-        snap = resources.pop(_SNAPSHOT_KEY, None)
-        if snap is None:
-            return nb, resources
-        try:
-            changed = restore(snap)
-        finally:
-            snap["backup"].unlink(missing_ok=True)
-        if changed:
-            listing = ", ".join(sorted(str(p) for p in changed)[:5])
-            self.log.error("The notebook changed protected files; restored: %s", listing)
-            message = (f"This submission changed files outside its folder ({listing}); "
-                       "they were restored and the submission gets no points.")
-            for cell in nb.cells:
-                if is_test_cell(cell) and cell.cell_type == "code":
-                    cell.outputs.append(error_output("TamperingError", message))
-        return nb, resources
-
-
-def restore(snap: dict) -> list[Path]:
-    """Restore the snapshot's gradebook and files; return the paths that had changed."""
-    changed = []
-    gradebook: Path = snap["gradebook"]
-    if not gradebook.exists() or _hash(gradebook) != snap["hash"]:
-        changed.append(gradebook)
-        _sqlite_copy(snap["backup"], gradebook)
-    files: dict[Path, bytes] = snap["files"]
-    for path, content in files.items():
-        if not path.exists() or path.read_bytes() != content:
-            changed.append(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-    for folder in snap["folders"]:
-        for path in _folder_files(folder):
-            if path not in files:
-                changed.append(path)
-                path.unlink()
-    return changed
-
-
-def _sqlite_copy(src: Path, dst: Path) -> None:
-    """Copy a sqlite database by content (a replaced or corrupted file is overwritten)."""
-    if dst.exists():
-        try:
-            with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
-                a.backup(b)
-            return
-        except sqlite3.DatabaseError:  # not a database any more: replace the file
-            pass
-    tmp = dst.with_name(dst.name + ".restoring")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    return Path(db_url[len("sqlite:///"):])
 
 
 # --------------------------------------------------------------------------- the list
 
 
 def autograde_preprocessors() -> list:
-    """nbgrader's autograde preprocessors with the snapshot, sandbox and trusted re-grade."""
+    """nbgrader's autograde preprocessors with ``Execute`` replaced by :class:`TrustedExecute`."""
     from nbgrader.converters.autograde import Autograde
 
-    out = [SnapshotCourseFiles]
-    for pp in Autograde.class_traits()["autograde_preprocessors"].default():
-        if pp is Execute:
-            out += [SandboxedExecute, TrustedRegrade, RestoreCourseFiles]
-        else:
-            out.append(pp)
-    return out
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    if Execute not in default:
+        raise RuntimeError("nbgrader's autograde preprocessors changed: Execute is missing")
+    return [TrustedExecute if pp is Execute else pp for pp in default]

@@ -1,401 +1,407 @@
-r"""Running untrusted answer code in a fresh, limited process and getting its outputs back as data.
+r"""Running untrusted answer code behind the operating system's walls, and getting its outputs.
 
-The grading process (the parent) never runs a student's code. It starts a
-child with :func:`run_answer`:
+The grading process (the parent) never runs a student's code. For each
+exercise it starts a child with :func:`run_answer`, in a sandbox made by
+`bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``):
 
-1. the child is a fresh ``python -I -S`` (no ``PYTHON*`` variables, no
-   ``site``/``.pth`` processing, a path that holds only NumPy's and the
-   package's folders) under resource limits (address space, CPU seconds,
-   file size, number of processes) in a new session; when the parent runs as
-   root it also drops to an unprivileged user (``setpriv``; it keeps only the
-   capability to *read* files, so it can load Python from a private
-   folder but cannot write anything it does not own);
-2. the child reads its request (the answer's cells, the tasks and a nonce)
-   from stdin, imports NumPy and the stand-ins it may need, then forgets
-   every ``dlopt`` module and blocks importing ``dlopt`` and ``torch``, so an
-   answer that calls the reference instead of implementing it fails;
-3. it executes the cells (each with a time limit), then runs each task
-   (:func:`dlopt.grading.tasks.run_task`, each with a time limit) and writes
-   each outcome as a frame tagged with the nonce to a private copy of stdout
-   (the answer's own prints go to ``/dev/null``);
-4. the parent decodes the frames (JSON and ``.npz`` without pickle), and
-   compares them with the reference *itself*: the child returns outputs, never a
-   verdict, so printing "passed", ``os._exit(0)`` or rebinding anything in the
-   child cannot earn points. A task whose frame never came (a crash,
-   ``os._exit``, a kill by a limit) fails, and a new child runs the rest.
+- **its own file system**: an empty root holding, read-only, the shared
+  libraries, the Python interpreter with its standard library (its
+  ``site-packages`` hidden), NumPy, and the few grading modules the child
+  runs (:mod:`dlopt.grading.child`, :mod:`~dlopt.grading.tasks`, and
+  :mod:`~dlopt.grading.stand_ins` only for the exercises that use it); a
+  private, size-limited ``/tmp`` that disappears with the child. The course
+  root, the source notebooks, other submissions, the gradebook, the rest of
+  ``dlopt`` (the references) and torch are not there to be opened;
+- **its own namespaces**: process IDs (it sees only its own processes, cannot
+  signal anyone else's, and everything it starts dies with it), network (no
+  network at all), IPC and host name;
+- **its own user**: as root the child runs as a fresh unprivileged uid with
+  no capabilities and ``no_new_privs``; as an ordinary user, bubblewrap puts it
+  in a user namespace of its own;
+- **limits the child cannot undo**: address space, file size, core files,
+  processes (as root), a hard CPU-time limit for the whole child, and a
+  watchdog in the parent that kills it when one case uses more than its CPU
+  time, when it waits without computing, or when its output grows too large.
+  Signals the child blocks change nothing: the watchdog reads the CPU time
+  of the child's processes from ``/proc`` and kills them with ``SIGKILL``.
 
-``python -m dlopt.grading.sandbox --memory BYTES -- CMD ...`` is the launcher
-the sandboxed Jupyter kernel uses (see :mod:`dlopt.grading.nbgrader_plugin`):
-it applies the same limits and privilege drop, then executes ``CMD``.
+The parent reads the frames the child writes (JSON and ``.npz`` without
+pickle, tagged with a per-run nonce) and returns them as data; the caller
+compares them with the reference in its own process. A case whose frame never
+came fails with the reason. Only when the *machine* kept the child from
+running (it was runnable but got no CPU for :attr:`Limits.wall_seconds`) is the
+result :class:`NotGradable`: "re-run", never a silent 0.
 """
 
 from __future__ import annotations
 
-import argparse
-import builtins
 import os
-import pwd
-import re
 import resource
 import secrets
 import shutil
 import signal
+import site
 import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass, field
-from importlib.abc import MetaPathFinder
+from pathlib import Path
 
-from dlopt.grading.tasks import (
-    Outcome,
-    TaskTimeout,
-    _time_limit,
-    decode,
-    describe_exception,
-    encode,
-    load_stand_ins,
-    run_task,
-)
+from dlopt.grading.child import SKIPPED, read_frames
+from dlopt.grading.tasks import Outcome, encode
 
-BLOCKED_IMPORTS = ("dlopt", "torch")
-SANDBOX_MARKER = "DLOPT_SANDBOXED"  # set in a sandboxed kernel's environment
-_MAGIC = b"DLOPT\x01"
-_HEADER = struct.Struct("<16siII")  # nonce, task index (-1: cell errors), JSON length, npz length
-_MAX_OUTPUT = 256 << 20
+_GRADING = Path(__file__).resolve().parent
+_PACKAGE = _GRADING.parent
+_TICK = os.sysconf("SC_CLK_TCK")
+_STARTUP_CPU = 2.0  # Python and NumPy starting in the child (about 0.2 s here)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of a sandboxed child (seconds are CPU or wall seconds as named)."""
+    """What a sandboxed child may use. CPU seconds are the child's own, whatever the load."""
 
-    seconds_per_task: float = 5.0
-    seconds_per_cell: float = 10.0
-    cpu_seconds: int = 120
+    cpu_seconds_per_task: float = 5.0
+    cpu_seconds_per_cell: float = 3.0  # all the answer's cells together
+    cpu_seconds: int = 60  # the whole child, enforced by the kernel (RLIMIT_CPU)
+    idle_seconds: float = 5.0  # waiting without computing (sleep, a blocked read)
+    wall_seconds: float = 300.0  # a child the machine kept from running: NotGradable
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20
-    processes: int = 256
+    tmp_bytes: int = 64 << 20
+    output_bytes: int = 64 << 20
+    processes: int = 16
+
+
+class NotGradable(RuntimeError):
+    """The machine, not the answer, kept the child from finishing: grade this submission again."""
 
 
 @dataclass
 class AnswerRun:
-    """What a child reported: errors raised by the answer's cells, and one outcome per task."""
+    """What a child reported: one report per answer cell, and one outcome per task."""
 
-    cell_errors: list[str] = field(default_factory=list)
+    cells: list[dict] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    cells_failed: str | None = None  # why the child never finished the answer's cells
+    stopped_at: int | None = None  # the first task without an outcome (the child died there)
+
+    @property
+    def cell_errors(self) -> list[str]:
+        return [f"answer cell {i + 1}: {c['error']}" for i, c in enumerate(self.cells)
+                if c.get("error")]
 
 
-# --------------------------------------------------------------------------- parent side
+# --------------------------------------------------------------------------- the sandbox
 
 
-def sandbox_user() -> int:
-    """The uid that sandboxed code runs as when grading as root: ``DLOPT_SANDBOX_UID`` or nobody."""
-    if "DLOPT_SANDBOX_UID" in os.environ:
-        return int(os.environ["DLOPT_SANDBOX_UID"])
-    try:
-        return pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        return 65534
-
-
-def privilege_prefix() -> list[str]:
-    """The command prefix that drops root privileges, or ``[]`` when not root.
-
-    Keeps only ``CAP_DAC_READ_SEARCH`` (read any file: the interpreter may live
-    in root's home), with ``no_new_privs`` so no set-uid program can regain more.
-    """
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        raise RuntimeError("grading as root needs setpriv (util-linux) to drop privileges")
-    uid = sandbox_user()
-    caps = "-all,+dac_read_search"
-    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-            f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}",
-            "--no-new-privs"]
-
-
-def apply_limits(limits: Limits) -> None:
-    """Set this process's resource limits (called in the child before it executes anything)."""
-    _set_limits(memory=limits.memory_bytes, processes=limits.processes)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-
-
-def _set_limits(*, memory: int, processes: int) -> None:
-    """Address space and no core files; a process count only for the sandbox user (as root).
-
-    RLIMIT_NPROC counts every process of the real user: for a grader that is
-    not root it would count the grader's own processes too.
-    """
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() == 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-
-
-def private_directory() -> str:
-    """A fresh temporary folder the sandbox user owns (it is the child's HOME and cwd)."""
-    path = tempfile.mkdtemp(prefix="dlopt-sandbox-")
-    if os.geteuid() == 0:
-        os.chown(path, sandbox_user(), sandbox_user())
+def bwrap() -> str:
+    """The ``bwrap`` executable (Debian's ``bubblewrap`` package), or a clear error."""
+    path = shutil.which("bwrap") or ("/usr/bin/bwrap" if os.path.exists("/usr/bin/bwrap") else None)
+    if path is None:
+        raise RuntimeError("grading needs bubblewrap: install it (apt-get install bubblewrap)")
     return path
 
 
-def sandbox_env(home: str) -> dict[str, str]:
-    """A minimal environment: no PYTHON* variables, one BLAS thread, a private HOME."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def _uid() -> int:
+    """A fresh unprivileged uid for one child when grading as root (no account needed)."""
+    return 200_000 + secrets.randbelow(100_000)
 
 
-def _child_command() -> list[str]:
+def _system_binds() -> list[str]:
+    """Shared libraries, the interpreter and its standard library, read-only."""
+    args = []
+    for d in ("/usr", "/usr/bin", "/etc"):
+        args += ["--perms", "0755", "--dir", d]
+    for d in ("/usr/lib", "/usr/lib64", "/usr/lib32"):
+        if os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    for d in ("/lib", "/lib64", "/lib32"):
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    if os.path.exists("/etc/ld.so.cache"):
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    python = os.path.realpath(sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    libdir = os.path.realpath(sysconfig.get_config_var("LIBDIR") or prefix)
+    for path in (prefix, libdir, python):
+        if path == prefix or not path.startswith(prefix + os.sep):
+            args += _dirs_to(path) + ["--ro-bind", path, path]
+    for hidden in _site_dirs():  # installed packages must not be reachable from the stdlib's tree
+        args += ["--tmpfs", hidden]
+    return args
+
+
+def _dirs_to(path: str) -> list[str]:
+    """``--dir`` for every ancestor of ``path`` (world-readable, as the host's may not be)."""
+    parts = Path(path).parents
+    return [a for p in reversed(list(parts)[:-1]) for a in ("--perms", "0755", "--dir", str(p))]
+
+
+def _site_dirs() -> list[str]:
+    """Every folder of installed packages under a bound folder (system, user and venv ones)."""
+    candidates = set(site.getsitepackages()) | {site.getusersitepackages()}
+    for base in (sys.prefix, sys.base_prefix):
+        paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
+        candidates |= {paths["purelib"], paths["platlib"]}
+    candidates |= {os.path.join(p, "lib", "python3", "dist-packages")
+                   for p in ("/usr", "/usr/local")}
+    bound = [os.path.realpath(p) for p in ("/usr/lib", "/usr/lib64", sys.base_prefix)]
+    out = []
+    for c in sorted(candidates):
+        real = os.path.realpath(c)
+        if os.path.isdir(real) and any(real == b or real.startswith(b + os.sep) for b in bound):
+            out.append(real)
+    return out
+
+
+def _module_binds(stand_ins: bool) -> list[str]:
+    """NumPy and the child's own modules (no reference, no torch), read-only under /grader."""
     import numpy
 
-    import dlopt
+    numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    args = [a for d in ("/grader", "/grader/dlopt", "/grader/dlopt/grading")
+            for a in ("--perms", "0755", "--dir", d)]
+    args += ["--ro-bind", numpy_dir, "/grader/numpy"]
+    libs = numpy_dir + ".libs"
+    if os.path.isdir(libs):
+        args += ["--ro-bind", libs, "/grader/numpy.libs"]
+    files = [_PACKAGE / "__init__.py", _GRADING / "__init__.py", _GRADING / "child.py",
+             _GRADING / "tasks.py"] + ([_GRADING / "stand_ins.py"] if stand_ins else [])
+    for f in files:
+        args += ["--ro-bind", str(f), "/grader/dlopt/" + str(f.relative_to(_PACKAGE))]
+    return args
 
-    paths = [os.path.dirname(os.path.dirname(numpy.__file__)),
-             os.path.dirname(os.path.dirname(dlopt.__file__))]
-    bootstrap = (f"import sys; sys.path[:0] = {paths!r}; sys.dont_write_bytecode = True; "
-                 "from dlopt.grading.sandbox import child_main; child_main()")
-    return [*privilege_prefix(), sys.executable, "-I", "-S", "-c", bootstrap]
+
+def sandbox_command(request_file: str, limits: Limits, *, stand_ins: bool) -> list[str]:
+    """The command that runs :func:`dlopt.grading.child.main` in a fresh sandbox."""
+    root = os.geteuid() == 0
+    args = [bwrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+            "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "MKL_NUM_THREADS", "1", "--hostname", "sandbox"]
+    if not root:
+        args += ["--unshare-user", "--disable-userns"]
+    args += _system_binds() + _module_binds(stand_ins)
+    args += ["--ro-bind", request_file, "/grader/request",
+             "--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
+             "--chdir", "/tmp"]
+    if root:  # bwrap drops every capability but these two, which setpriv drops in turn
+        uid = _uid()
+        args += ["--ro-bind", _setpriv(), "/usr/bin/setpriv",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
+                 "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    else:
+        args += ["--"]
+    bootstrap = ("import sys; sys.path[:0] = ['/grader']; sys.dont_write_bytecode = True; "
+                 "from dlopt.grading.child import main; main()")
+    return args + [os.path.realpath(sys.executable), "-I", "-S", "-c", bootstrap]
+
+
+def _setpriv() -> str:
+    path = shutil.which("setpriv")
+    if path is None:
+        raise RuntimeError("grading as root needs setpriv (util-linux) to drop privileges")
+    return os.path.realpath(path)
+
+
+def _apply_limits(limits: Limits) -> None:
+    """Limits the kernel enforces on the sandbox and all it starts (set before ``exec``)."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+    if os.geteuid() == 0:  # counted per uid: the child's uid is its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+# --------------------------------------------------------------------------- the watchdog
+
+
+def _descendants(pid: int) -> dict[int, tuple[str, float]]:
+    """``{pid: (state, cpu seconds)}`` of ``pid`` and every process below it, from ``/proc``."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), fields[0],
+                                  (int(fields[11]) + int(fields[12])) / _TICK)
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(p)
+    out, stack = {}, [pid]
+    while stack:
+        p = stack.pop()
+        if p in table:
+            out[p] = table[p][1:]
+            stack += children.get(p, [])
+    return out
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill everything below bubblewrap, then bubblewrap (which reaps its child first)."""
+    for p in _descendants(proc.pid):
+        if p != proc.pid:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@dataclass
+class _Watch:
+    """The state the watchdog keeps between two frames."""
+
+    cpu_at_frame: float = 0.0
+    cpu_seen: float = 0.0  # processes that exited take their CPU time with them
+    idle: float = 0.0
+    starved: float = 0.0
+
+
+def _watch(proc: subprocess.Popen, limits: Limits) -> tuple[bytes, str | None]:
+    """Read the child's frames until it exits or breaks a limit; ``(bytes, why killed)``."""
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    out = bytearray()
+    frames = 0
+    watch = _Watch()
+    last = time.monotonic()
+    why = None
+    while True:
+        readable = _wait_readable(fd, 0.05)
+        if readable:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            out += chunk
+            count = out.count(b"DLOPT\x02")
+            if count > frames:
+                frames = count
+                watch.cpu_at_frame, watch.idle, watch.starved = watch.cpu_seen, 0.0, 0.0
+            if len(out) > limits.output_bytes:
+                why = f"its output was larger than {limits.output_bytes >> 20} MiB"
+                break
+        now = time.monotonic()
+        dt, last = now - last, now
+        tree = _descendants(proc.pid)
+        watch.cpu_seen = max(watch.cpu_seen, sum(c for _, c in tree.values()))
+        running = any(s == "R" for s, _ in tree.values())
+        if running:
+            watch.starved += dt
+        else:
+            watch.idle += dt
+        budget = limits.cpu_seconds_per_task if frames else \
+            _STARTUP_CPU + limits.cpu_seconds_per_cell
+        if watch.cpu_seen - watch.cpu_at_frame > budget:
+            what = "on one case" if frames else "in all"
+            why = f"it used more than {budget:g} s of CPU time {what} (an infinite loop?)"
+            break
+        if watch.idle > limits.idle_seconds:
+            why = (f"it waited for {limits.idle_seconds:g} s without computing "
+                   "(time.sleep, input() or a blocked read?)")
+            break
+        if watch.starved > limits.wall_seconds:
+            raise NotGradable(f"the grading child got too little CPU time in "
+                              f"{limits.wall_seconds:g} s: the machine is overloaded; re-run")
+        if proc.poll() is not None and not readable:
+            # drain what is left in the pipe, then stop
+            try:
+                rest = os.read(fd, limits.output_bytes)
+            except BlockingIOError:
+                rest = b""
+            out += rest
+            if not rest:
+                break
+    return bytes(out[:limits.output_bytes]), why
+
+
+def _wait_readable(fd: int, timeout: float) -> bool:
+    import select
+
+    r, _, _ = select.select([fd], [], [], timeout)
+    return bool(r)
+
+
+def _death_reason(returncode: int | None, stderr_tail: str) -> str:
+    if returncode == 0:
+        return "the process running the answer exited early (sys.exit or os._exit in the answer?)"
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = {"SIGXCPU": "it used up its CPU time", "SIGKILL": "it was killed (memory?)",
+                "SIGSEGV": "it crashed", "SIGXFSZ": "it wrote a file larger than allowed"}
+        return f"the process running the answer died with {name} {hint.get(name, '')}".rstrip()
+    return f"the process running the answer exited with status {returncode}: {stderr_tail[:200]}"
+
+
+# --------------------------------------------------------------------------- run an answer
 
 
 def run_answer(cells: list[str], tasks: list, *, limits: Limits = Limits(),
-               groups: list | None = None) -> AnswerRun:
-    """Execute the answer ``cells`` in a sandboxed child, then every task; return the outcomes.
+               stand_ins: bool = False, groups: list[str] | None = None) -> AnswerRun:
+    """Execute the answer ``cells`` in a fresh sandbox, then every task; return the outcomes.
 
-    ``groups`` (one label per task, e.g. the exercise) lets a group fail fast:
-    after a task of a group times out or kills its process, the group's other
-    tasks are not run (they fail with a message saying so). A task that gets
-    no outcome because the child died fails with the reason, and a fresh child
-    runs the tasks of the other groups.
+    One child runs all ``tasks``. ``groups`` labels each task with its
+    exercise: a case that runs out of time skips the rest of its exercise.
+    When the child dies (a limit, a crash, an exit), the first task without an
+    outcome gets the reason, the following ones a "not run" message, and
+    :attr:`AnswerRun.stopped_at` says where it stopped. ``stand_ins`` puts
+    :mod:`dlopt.grading.stand_ins` into the sandbox (for exercises whose
+    function calls one). Raises :class:`NotGradable` if the machine, not the
+    answer, kept the child from finishing.
     """
-    groups = list(range(len(tasks))) if groups is None else list(groups)
-    run = AnswerRun()
-    remaining = list(range(len(tasks)))
-    first = True
-    outcomes: dict[int, Outcome] = {}
-    while remaining:
-        errors, got, why = _one_child(cells, [tasks[i] for i in remaining],
-                                      [groups[i] for i in remaining], limits)
-        if first:
-            run.cell_errors, first = errors, False
-        for j, outcome in got.items():
-            outcomes[remaining[j]] = outcome
-        missing = [i for j, i in enumerate(remaining) if j not in got]
-        if missing:
-            dead = groups[missing[0]]
-            outcomes[missing[0]] = Outcome(None, why)
-            for i in missing[1:]:
-                if groups[i] == dead:
-                    outcomes[i] = Outcome(None, _SKIPPED)
-            missing = [i for i in missing if i not in outcomes]
-        remaining = missing
-    run.outcomes = [outcomes[i] for i in range(len(tasks))]
-    return run
-
-
-_SKIPPED = "not run: an earlier case of this exercise timed out or killed its process"
-
-
-def _one_child(cells, tasks, groups, limits: Limits) -> tuple[list[str], dict[int, Outcome], str]:
     nonce = secrets.token_bytes(16)
-    request = encode({"nonce": nonce.hex(), "cells": list(cells), "tasks": list(tasks),
-                      "groups": [str(g) for g in groups],
-                      "seconds_per_task": limits.seconds_per_task,
-                      "seconds_per_cell": limits.seconds_per_cell})
-    payload = b"".join([struct.pack("<II", len(request[0].encode()), len(request[1])),
-                        request[0].encode(), request[1]])
-    home = private_directory()
-    wall = 15 + limits.seconds_per_cell * len(cells) + limits.seconds_per_task * len(tasks)
+    groups = [str(g) for g in groups] if groups is not None else [""] * len(tasks)
+    text, blob = encode({"nonce": nonce.hex(), "cells": list(cells), "tasks": list(tasks),
+                         "groups": groups, "stand_ins": bool(stand_ins),
+                         "seconds_per_task": limits.cpu_seconds_per_task,
+                         "seconds_per_cell": limits.cpu_seconds_per_cell})
+    private = tempfile.mkdtemp(prefix="dlopt-grading-")  # the grader's own, mode 0700
     try:
-        proc = subprocess.Popen(_child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=home, env=sandbox_env(home),
-                                start_new_session=True, preexec_fn=lambda: apply_limits(limits))
-        try:
-            out, err = proc.communicate(payload, timeout=wall)
-            why = _death_reason(proc.returncode, err)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            why = f"the answer did not finish within {wall:.0f} s (an infinite loop?)"
-        _kill_group(proc)  # whatever the answer left running in its session
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    errors, outcomes = _read_frames(out[:_MAX_OUTPUT], nonce)
-    return errors, outcomes, why
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _death_reason(returncode: int, stderr: bytes) -> str:
-    tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    if returncode == 0:
-        return "the process running the answer exited early (sys.exit or os._exit in the answer?)"
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        hint = {"SIGXCPU": "it used up its CPU time", "SIGKILL": "it was killed (memory?)",
-                "SIGSEGV": "it crashed"}.get(name, "")
-        return f"the process running the answer died with {name} {hint}".rstrip()
-    return f"the process running the answer exited with status {returncode}: {tail[0][:200]}"
-
-
-def _read_frames(out: bytes, nonce: bytes) -> tuple[list[str], dict[int, Outcome]]:
-    errors: list[str] = []
-    outcomes: dict[int, Outcome] = {}
-    pos = 0
-    while True:
-        pos = out.find(_MAGIC, pos)
-        if pos < 0 or pos + len(_MAGIC) + _HEADER.size > len(out):
-            break
-        start = pos + len(_MAGIC)
-        tag, index, n_json, n_npz = _HEADER.unpack_from(out, start)
-        body = start + _HEADER.size
-        if tag != nonce or body + n_json + n_npz > len(out):
-            pos += 1
-            continue
-        try:
-            end = body + n_json
-            value = decode(out[body:end].decode(), out[end:end + n_npz])
-        except Exception:  # a malformed frame is ignored: its task then counts as missing
-            pos += 1
-            continue
-        if index < 0:
-            errors = [str(e) for e in value]
-        elif isinstance(value, Outcome):
-            outcomes[index] = value
-        pos = end + n_npz
-    return errors, outcomes
-
-
-# --------------------------------------------------------------------------- child side
-
-
-class _ImportBlocker(MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        top = fullname.split(".")[0]
-        if top in BLOCKED_IMPORTS:
-            raise ImportError(
-                f"importing {fullname} is not allowed in an answer: implement the computation "
-                f"yourself with NumPy (the grader compares it with dlopt's reference)")
-        return None
-
-
-_MAGIC_LINE = re.compile(r"^(\s*)[%!]")
-
-
-def _strip_magics(source: str) -> str:
-    """IPython magics and shell escapes (``%...``, ``!...``) become ``pass``."""
-    return "\n".join(_MAGIC_LINE.sub(r"\1pass  # ", line) for line in source.splitlines())
-
-
-def _exec_cells(cells: list[str], namespace: dict, seconds: float) -> list[str]:
-    errors = []
-    for i, source in enumerate(cells):
-        try:
-            code = compile(_strip_magics(source), f"<answer cell {i + 1}>", "exec")
-            with _time_limit(seconds):
-                exec(code, namespace)
-        except (Exception, TaskTimeout) as exc:
-            errors.append(f"answer cell {i + 1}: {describe_exception(exc)}")
-    return errors
-
-
-def _send(channel, nonce: bytes, index: int, value) -> None:
-    text, blob = encode(value)
-    data = text.encode()
-    channel.write(_MAGIC + _HEADER.pack(nonce, index, len(data), len(blob)) + data + blob)
-    channel.flush()
-
-
-def child_main() -> None:
-    """Entry point of the sandboxed child (see the module docstring)."""
-    channel = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    raw = sys.stdin.buffer.read()
-    n_json, n_npz = struct.unpack_from("<II", raw)
-    request = decode(raw[8:8 + n_json].decode(), raw[8 + n_json:8 + n_json + n_npz])
-    nonce = bytes.fromhex(request["nonce"])
-    stand_ins = load_stand_ins()
-    for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_IMPORTS]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _ImportBlocker())
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
-    _send(channel, nonce, -1, _exec_cells(request["cells"], namespace,
-                                          request["seconds_per_cell"]))
-    timed_out = set()
-    for i, (task, group) in enumerate(zip(request["tasks"], request["groups"], strict=True)):
-        fn = namespace.get(task.function)
-        if group in timed_out:
-            outcome = Outcome(None, _SKIPPED)
-        elif not callable(fn):
-            outcome = Outcome(None, f"NameError: no function named {task.function} was defined "
-                                    "by the answer cells")
-        else:
+        request = os.path.join(private, "request")
+        with open(request, "wb") as f:
+            f.write(struct.pack("<II", len(text.encode()), len(blob)) + text.encode() + blob)
+        os.chmod(request, 0o444)
+        with open(os.path.join(private, "stderr"), "wb+") as err:
+            proc = subprocess.Popen(sandbox_command(request, limits, stand_ins=stand_ins),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                    start_new_session=True,
+                                    preexec_fn=lambda: _apply_limits(limits))
             try:
-                outcome = run_task(task, fn, stand_ins=stand_ins,
-                                   time_limit=request["seconds_per_task"])
-            except TaskTimeout as exc:
-                outcome = Outcome(None, f"TaskTimeout: {exc}")
-                timed_out.add(group)
-        _send(channel, nonce, i, outcome)
-
-
-# --------------------------------------------------------------------------- kernel launcher
-
-
-def _private_ipython_dir(home: str) -> str:
-    """An IPython folder in ``home`` holding only the grader's kernel configuration, if any.
-
-    The grader's ``profile_default/ipython_kernel_config.py`` (trusted, e.g. a log
-    level) is copied; nothing a previous submission could have planted is.
-    """
-    theirs = os.path.join(os.environ.get("IPYTHONDIR", os.path.expanduser("~/.ipython")),
-                          "profile_default", "ipython_kernel_config.py")
-    ours = os.path.join(home, ".ipython")
-    if os.path.isfile(theirs):
-        profile = os.path.join(ours, "profile_default")
-        os.makedirs(profile, exist_ok=True)
-        shutil.copyfile(theirs, os.path.join(profile, "ipython_kernel_config.py"))
-        if os.geteuid() == 0:
-            for path in (ours, profile, os.path.join(profile, "ipython_kernel_config.py")):
-                os.chown(path, sandbox_user(), sandbox_user())
-    return ours
-
-
-def launch(argv: list[str] | None = None) -> None:
-    """``python -m dlopt.grading.sandbox --memory BYTES [--home DIR] -- CMD...``: limit, drop, exec.
-
-    Used as the prefix of a Jupyter kernel's command: sets the address-space,
-    core-file and process-count limits, a private HOME, drops root privileges
-    (see :func:`privilege_prefix`) and replaces itself with ``CMD``.
-    """
-    parser = argparse.ArgumentParser(prog="python -m dlopt.grading.sandbox")
-    parser.add_argument("--memory", type=int, default=Limits.memory_bytes)
-    parser.add_argument("--processes", type=int, default=Limits.processes)
-    parser.add_argument("--home", default=None)
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command given")
-    _set_limits(memory=args.memory, processes=args.processes)
-    os.environ[SANDBOX_MARKER] = "1"
-    if args.home:
-        ipython_dir = _private_ipython_dir(args.home)
-        os.environ.update({"HOME": args.home, "IPYTHONDIR": ipython_dir,
-                           "MPLCONFIGDIR": os.path.join(args.home, ".matplotlib")})
-    full = [*privilege_prefix(), *command]
-    os.execvp(full[0], full)
-
-
-if __name__ == "__main__":
-    launch()
+                out, killed = _watch(proc, limits)
+            finally:
+                _kill_tree(proc)
+                proc.wait()
+                proc.stdout.close()
+            err.seek(max(0, err.seek(0, os.SEEK_END) - 4096))
+            tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    reports, got = read_frames(out, nonce)
+    why = killed or _death_reason(proc.returncode, tail[0])
+    missing = [i for i in range(len(tasks)) if i not in got]
+    outcomes = [got[i] if i in got else Outcome(None, why if i == missing[0] else SKIPPED)
+                for i in range(len(tasks))]
+    stopped_at = missing[0] if missing else None
+    if reports is None:
+        return AnswerRun([{"text": "", "error": None} for _ in cells], outcomes,
+                         cells_failed=f"while running the answer cells, {why}",
+                         stopped_at=stopped_at)
+    return AnswerRun(reports, outcomes, stopped_at=stopped_at)
