@@ -6,12 +6,12 @@ mistakes (generated from ``dlopt.grading.mistakes``), one with correct
 variants, one per cheat attempt of the threat model
 (``exercise_cases/cheats.py``) for ``optimizers``, and for every other
 assignment one submission that attacks each of its exercises at once.
-Each assignment is generated once and graded once (every assignment with
-plain ``nbgrader autograde``, except the two largest, ``optimizers`` and
-``regularization``, with
-``python -m dlopt.grading.autograde_class --jobs 2``, which runs nbgrader
-workers and merges their gradebooks); the tests then read the gradebook with
-nbgrader's ``Gradebook`` API and assert per-student, per-cell scores.
+Each assignment is generated once and graded once (``gradient_descent`` and
+``initialization`` with plain ``nbgrader autograde``, the others with
+``python -m dlopt.grading.autograde_class``, which runs nbgrader workers and
+merges their gradebooks); two are then graded again with every core kept busy
+by other processes. The tests read the gradebook with nbgrader's ``Gradebook``
+API and assert per-student, per-cell scores.
 
 Under pytest-xdist the grading runs once, in whichever worker gets there
 first; the others wait for its results (a file lock in the session's folder).
@@ -44,9 +44,9 @@ pytestmark = pytest.mark.slow
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
 ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization",
                "batch_norm", "regularization", "fine_tuning")
-# graded through the parallel command (the two with the most submissions), the others with
+# graded through the parallel command (the default number of workers), the other two with
 # plain nbgrader
-PARALLEL = {"optimizers", "regularization"}
+PARALLEL = {"optimizers", "activations", "batch_norm", "regularization", "fine_tuning"}
 # graded a second time with every core busy: the scores must not change
 LOADED = ("activations", "batch_norm")
 BIN = Path(sys.executable).parent
@@ -183,8 +183,8 @@ def grade_everything(tmp: Path) -> dict:
         assert gen.returncode == 0, gen.stderr[-3000:]
         expected = build_submissions(root, assignment)
         if assignment in PARALLEL:
-            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment,
-                          "--jobs", "2"], cwd=root, env=env)
+            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment],
+                         cwd=root, env=env)
         else:
             graded = nbgrader("autograde", assignment, cwd=root, env=env)
         results["assignments"][assignment] = {
