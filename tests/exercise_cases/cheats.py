@@ -351,10 +351,11 @@ for _dir, _dirs, _files in os.walk("/"):
 ''',
     # leave a process behind that kills every process it can (other students' graders)
     "kills_other_gradings": '''
-import os, signal, time
+import ctypes, os, signal, time
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, b"dlopt-killer", 0, 0, 0)  # its name, for the tests
         _end = time.time() + 120
         while time.time() < _end:
             for _p in os.listdir("/proc"):
