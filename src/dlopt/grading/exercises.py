@@ -29,6 +29,10 @@ catalogue its typical mistakes; name the test cell's grade id ``test_<function>`
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import inspect
+import io
 import math
 import os
 import re
@@ -39,9 +43,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlopt.grading import references
-from dlopt.grading.compare import Tolerance, distance, first_mismatch
+from dlopt.grading.compare import Tolerance, close_mask, distance, first_mismatch
 from dlopt.grading.mistakes import Mistake, mistakes_for
-from dlopt.grading.tasks import CallTask, Outcome, Rng, RuleTask, load_stand_ins, run_task
+from dlopt.grading.tasks import (
+    KEPT_GRAD,
+    REBOUND,
+    CallTask,
+    Outcome,
+    Rng,
+    RuleTask,
+    load_stand_ins,
+    run_task,
+)
 
 #: The packages an answer must not call: it would pass by calling the reference.
 FORBIDDEN_MODULES = ("dlopt", "torch")
@@ -59,6 +72,9 @@ class Case:
     tolerance: Tolerance = FLOAT64
     labels: tuple = ()
     axis0: str | None = None
+    #: ``annotate(task, expected, got)``: a sentence about the special input where the first
+    #: difference is ("there x = 0"), or None
+    annotate: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,8 @@ class Exercise:
     assignment: str
     make_cases: Callable[[np.random.Generator, bool], list[Case]]
     time_limit: float = 5.0  # seconds per case for the student's function (they take ~0.03 s)
+    may_modify: tuple = ()  # arguments the contract lets the function change in place
+    may_alias: tuple = ()  # arguments a returned array may share memory with
 
     @property
     def grade_id(self) -> str:
@@ -88,7 +106,18 @@ class Exercise:
             seed = secrets.randbits(63) if seed is None else seed
         else:
             seed = sum(map(ord, self.name)) if seed is None else seed
-        return self.make_cases(np.random.default_rng(seed), hidden)
+        cases = self.make_cases(np.random.default_rng(seed), hidden)
+        for case in cases:  # the contract's names, stated once per exercise
+            if isinstance(case.task, CallTask):
+                case.task.arg_names = case.task.arg_names or self.positional_names()
+                case.task.may_modify = list(self.may_modify)
+                case.task.may_alias = list(self.may_alias)
+        return cases
+
+    def positional_names(self) -> list[str]:
+        """The names of the reference's positional parameters, for messages."""
+        return [p.name for p in inspect.signature(self.reference).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 @dataclass
@@ -132,12 +161,43 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
         raise AssertionError(problem)
     cases = exercise.cases(hidden)
     stand_ins = load_stand_ins()
-    outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
-                for c in cases]
+    written = io.StringIO()
+    with contextlib.redirect_stderr(written), _imports_blocked():
+        outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
+                    for c in cases]
+    if written.getvalue():  # nbgrader fails a cell that writes to stderr: show it as text
+        lines = written.getvalue().rstrip("\n").splitlines()
+        print(f"(your function wrote {len(lines)} line(s) to stderr, shown here; the grader "
+              "ignores them)", *[f"  {line}" for line in lines[:5]], sep="\n")
     verdict = judge(exercise, cases, outcomes)
     if not verdict.passed:
         raise AssertionError(verdict.summary())
     print(("hidden tests: " if hidden else "") + verdict.summary())
+
+
+@contextlib.contextmanager
+def _imports_blocked():
+    """While the answer runs, ``import dlopt``/``import torch`` from its code fail as in the
+    grading process, where neither exists (they are already loaded in the notebook's kernel).
+
+    Imports made by the package itself (a stand-in's lazy import) go through.
+    """
+    real_import = builtins.__import__
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        importer = (globals or {}).get("__name__", "") or ""
+        if level == 0 and name.split(".")[0] in FORBIDDEN_MODULES and \
+                importer.split(".")[0] not in FORBIDDEN_MODULES:
+            raise ImportError(
+                f"importing {name} is not allowed in an answer: implement the computation "
+                f"yourself with NumPy (the grader compares it with dlopt's reference)")
+        return real_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = guarded
+    try:
+        yield
+    finally:
+        builtins.__import__ = real_import
 
 
 def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
@@ -155,12 +215,17 @@ def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
         expected = run_task(case.task, exercise.reference, stand_ins=stand_ins)
         problem = _compare(case, expected, outcome)
         if problem:
-            failures.append((i, case, outcome, problem))
+            failures.append((i, case, outcome, problem, expected))
     if not failures:
         return Verdict(exercise.name, True, len(cases))
-    i, case, outcome, problem = failures[0]
+    i, case, outcome, problem, expected = failures[0]
     lines = [f"{exercise.name} is wrong on case {i + 1} of {len(cases)} ({case.label}):",
              f"  {problem}"]
+    if case.annotate is not None and not outcome.error:
+        note = case.annotate(case.task, expected.value, outcome.value)
+        if note:
+            lines.append(f"  {note}")
+    lines += [f"  {hint}" for hint in _hints(outcome)]
     match = recognise(exercise, case, outcome, stand_ins=stand_ins)
     if match is not None:
         lines.append(f"  This matches a known mistake: {match.description}.")
@@ -170,6 +235,25 @@ def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
         lines.append("  Errors while running your answer cells:")
         lines += [f"    {e}" for e in answer_errors]
     return Verdict(exercise.name, False, len(cases), lines)
+
+
+def _hints(outcome: Outcome) -> list[str]:
+    """What the runner noticed about a wrong answer (see :class:`~dlopt.grading.tasks.Outcome`)."""
+    hints = []
+    for note in outcome.notes or []:
+        if note.startswith(REBOUND):
+            _, step, name = note.split(" ", 2)
+            hints.append(
+                f"Your function rebinds its parameter `{name}` ({name} = ...) at step {step}, "
+                f"whether it returns the result or not: that changes a local name only, and the "
+                f"caller's array keeps its old values. Update it in place: {name} -= ..., "
+                f"{name} *= ..., or {name}[...] = ....")
+        elif note == KEPT_GRAD:
+            hints.append(
+                "Your state keeps a reference to the caller's `grad` array (state[...] = grad): "
+                "the caller overwrites that array with the next step's gradient, so keep a "
+                "copy (grad.copy()).")
+    return hints
 
 
 def _compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
@@ -263,29 +347,38 @@ def _rule_case(task: RuleTask) -> Case:
     hyper = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.4g}"
                       for k, v in task.hyper.items())
     label = f"shape {task.param0.shape}, {dtype}, {hyper}; {task.steps} steps"
+    if task.lr_factors is not None:
+        label += "; lr changes at every step (lr times a factor in [0.25, 1.25])"
     return Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64, axis0="step")
 
 
-_SHAPES = [(3,), (2, 3), (5,), (3, 4), (2, 2, 3)]
+_SHAPES = [(3,), (2, 3), (2, 2, 3)]  # the visible cases: one of each rank
+_SHAPES_BY_RANK = [[(3,), (5,), (7,)], [(2, 3), (3, 4), (4, 2)], [(2, 2, 3), (3, 1, 2), (2, 3, 2)]]
 
 
 def _rule_cases(function: str, draw_hyper: Callable) -> Callable:
     """Cases for an update rule: 3 visible (20-30 steps), 8 hidden (150-300 steps, 2 in float32).
 
     ``draw_hyper(rng, i, grad_scale, eigen_max)`` returns case ``i``'s hyperparameters.
+    Parameters of rank 1, 2 and 3 in turn; the learning rate changes at every step
+    (a factor in [0.25, 1.25] of ``lr``) in the second visible case and every other
+    hidden one, so a rule that folds ``lr`` into its state shows.
     """
 
     def make(rng, hidden: bool) -> list[Case]:
         n = 8 if hidden else 3
         cases = []
         for i in range(n):
-            shape = _SHAPES[int(rng.integers(len(_SHAPES)))] if hidden else _SHAPES[i]
+            shapes = _SHAPES_BY_RANK[i % 3]
+            shape = shapes[int(rng.integers(len(shapes)))] if hidden else _SHAPES[i]
             dtype = np.float32 if i in ((2, 5) if hidden else (2,)) else np.float64
             steps = int(rng.integers(150, 301)) if hidden else 20 + 5 * i
             grad_scale = 10.0 ** float(rng.uniform(-2, 1)) if hidden else (1.0, 0.1, 1.0)[i]
             hyper = draw_hyper(rng, i, grad_scale, 5.0 * grad_scale)
             task = quadratic_task(rng, function, shape=shape, dtype=dtype, steps=steps,
                                   hyper=hyper, grad_scale=grad_scale)
+            if i % 2 == 1:
+                task.lr_factors = rng.uniform(0.25, 1.25, steps)
             cases.append(_rule_case(task))
         return cases
 
@@ -350,8 +443,11 @@ def _stopping_calls(rng, n: int) -> list[tuple[list, dict]]:
     """Loss histories around both decision boundaries.
 
     Call ``i`` has ``k`` iterations done, one of 0, 1, 2, M-1, M, M+1 for
-    ``max_iters`` M (``i % 6``), and a last change that is a decrease by more
-    than ``tol``, a decrease by less, or an increase by more (``i // 6 % 3``).
+    ``max_iters`` M (``i % 6``), and a last change (``i // 6 % 5``) that is a
+    decrease by more than ``tol``, a decrease by less, an increase by more, or a
+    decrease or an increase by **exactly** ``tol`` (``tol`` is then the float
+    difference of the two losses, so ``<`` and ``<=`` disagree there). The losses
+    sit on a level of 2 to 10, so that a relative change differs from the absolute one.
     """
     calls = []
     for i in range(n):
@@ -359,19 +455,23 @@ def _stopping_calls(rng, n: int) -> list[tuple[list, dict]]:
         k = (0, 1, 2, max_iters - 1, max_iters, max_iters + 1)[i % 6]
         tol = _loguniform(rng, 1e-4, 1e-1)
         steps = np.exp(rng.uniform(math.log(1.5 * tol), math.log(50 * tol), k))
-        losses = [float(x) for x in 1.0 + np.concatenate([[0.0], np.cumsum(steps)])[::-1]]
-        change = (i // 6) % 3
+        level = float(rng.uniform(2.0, 10.0))
+        losses = [float(x) for x in level + np.concatenate([[0.0], np.cumsum(steps)])[::-1]]
+        change = (i // 6) % 5
         if k >= 1 and change == 1:
             losses[-1] = losses[-2] - 0.5 * tol
         if k >= 1 and change == 2:
             losses[-1] = losses[-2] + 3.0 * tol
+        if k >= 1 and change in (3, 4):
+            losses[-1] = losses[-2] + (tol if change == 4 else -tol)
+            tol = abs(losses[-1] - losses[-2])  # exactly the change: not below tol
         calls.append(([losses], {"tol": tol, "max_iters": max_iters}))
     return calls
 
 
 def _should_stop_cases(rng, hidden: bool) -> list[Case]:
-    calls = _stopping_calls(rng, 54 if hidden else 18)
-    names = tuple(f"should_stop({[round(x, 6) for x in a[0]]}, tol={k['tol']:.3g}, "
+    calls = _stopping_calls(rng, 60 if hidden else 30)
+    names = tuple(f"should_stop({a[0]}, tol={k['tol']!r}, "
                   f"max_iters={k['max_iters']})" for a, k in calls)
     task = CallTask("should_stop", calls)
     return [Case(f"{len(calls)} loss histories", task, FLOAT64, labels=(names,))]
@@ -394,34 +494,69 @@ def _schedule_cases(rng, hidden: bool) -> list[Case]:
     return cases
 
 
-_ACTIVATION_SHAPES = [(6,), (3, 4), (2, 5)]
+_ACTIVATION_SHAPES = [(6,), (3, 4), (2, 3, 4)]
+#: Inputs where formulas break: exp overflows beyond about 709 (float64) and 88 (float32),
+#: clipping to +-6, +-10 or +-20 changes sigmoid's value, tanh by its exponential formula
+#: gives inf / inf = nan.
+_LARGE_INPUTS = (15.0, 25.0, 40.0, 100.0, 750.0, 1e3, 1e4, 1e6)
 
 
 def _activation_cases(function: str) -> Callable:
     """Cases for an elementwise layer ``f(x, grad_out) -> (y, grad_x)``: 3 visible, 6 hidden.
 
-    Each ``x`` holds a few exact zeros (where ReLU's gradient is decided) and
-    values up to about 6 in size (where sigmoid and tanh saturate); one visible
-    and two hidden cases are float32.
+    ``x`` has rank 1, 2 and 3 in turn; each holds a few exact zeros (where ReLU's
+    gradient is decided), ordinary values up to about 6 in size, and large ones
+    of both signs (:data:`_LARGE_INPUTS`, where exp overflows and clipping shows);
+    one visible and two hidden cases are float32.
     """
 
     def make(rng, hidden: bool) -> list[Case]:
         n = 6 if hidden else 3
         cases = []
         for i in range(n):
-            shape = (tuple(int(k) for k in rng.integers(1, 7, int(rng.integers(1, 4))))
-                     if hidden else _ACTIVATION_SHAPES[i])
+            rank = i % 3 + 1
+            shape = (tuple(int(k) for k in rng.integers(2, 5, rank)) if rank > 1 else
+                     (int(rng.integers(6, 13)),)) if hidden else _ACTIVATION_SHAPES[i]
             dtype = np.float32 if i in ((1, 4) if hidden else (2,)) else np.float64
             x = (rng.uniform(0.5, 3.0) * rng.standard_normal(shape)).astype(dtype)
-            x.flat[rng.choice(x.size, max(1, x.size // 4), replace=False)] = 0.0
+            where = rng.permutation(x.size)
+            n_zero, n_large = max(1, x.size // 5), max(2, x.size // 3)
+            x.flat[where[:n_zero]] = 0.0
+            large = rng.choice(_LARGE_INPUTS, n_large) * rng.choice([-1.0, 1.0], n_large)
+            x.flat[where[n_zero:n_zero + n_large]] = large
             grad_out = rng.standard_normal(shape).astype(dtype)
             task = CallTask(function, [([x, grad_out], {})])
-            label = f"x of shape {shape}, {np.dtype(dtype).name}, with exact zeros"
+            label = (f"x of shape {shape}, {np.dtype(dtype).name}, with exact zeros and "
+                     f"large values up to {np.abs(large).max():g} in size")
             cases.append(Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64,
-                              labels=((f"{function}(x, grad_out)",), ("y", "grad_x"))))
+                              labels=((f"{function}(x, grad_out)",), ("y", "grad_x")),
+                              annotate=_where_in_x))
         return cases
 
     return make
+
+
+def _where_in_x(task: CallTask, expected, got) -> str | None:
+    """Which input the first differing element of an elementwise layer belongs to."""
+    x = task.calls[0][0][0]
+    try:
+        pairs = list(zip(expected[0], got[0], strict=True))
+    except (TypeError, ValueError, IndexError):
+        return None
+    for e, g in pairs:
+        if not isinstance(g, np.ndarray) or g.shape != x.shape or e.shape != x.shape:
+            return None
+        tol = FLOAT32 if x.dtype == np.float32 else FLOAT64
+        bad = ~close_mask(e.astype(np.float64), g.astype(np.float64), tol)
+        if bad.any():
+            value = float(x.flat[int(np.flatnonzero(bad)[0])])
+            if value == 0.0:
+                return "There x = 0 exactly: what does your formula give at x = 0?"
+            if abs(value) > 10:
+                return (f"There x = {value:g}, a large input: does your formula overflow (exp of "
+                        f"a large number is inf, and inf / inf is nan) or clip x?")
+            return f"There x = {value:.6g}."
+    return None
 
 
 def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
@@ -560,7 +695,8 @@ def _dropout_cases(rng, hidden: bool) -> list[Case]:
         dtype = np.float32 if i == 1 else np.float64
         calls = []
         for k in range(6 if hidden else 4):
-            shape = (int(rng.integers(2, 7)), int(rng.integers(3, 9)))
+            rank = (2, 1, 3)[k % 3]  # any shape: rank 1, 2 and 3
+            shape = tuple(int(d) for d in rng.integers(2, 7, rank))
             x = rng.standard_normal(shape).astype(dtype)
             grad_out = rng.standard_normal(shape).astype(dtype)
             p = (0.5, 0.2, 0.8, 0.3, 0.0, 0.65)[k] if hidden else (0.5, 0.25, 0.5, 0.75)[k]
@@ -584,19 +720,28 @@ def _decay_hyper(base: Callable) -> Callable:
     return draw
 
 
+_GRID = 1 / 256  # losses and min_delta on this grid: every comparison below is exact
+
+
 def _validation_curve(rng, epochs: int, min_delta: float) -> list[float]:
-    """A noisy U-shaped validation curve with exact ties and near-misses of ``min_delta``."""
+    """A noisy U-shaped validation curve with exact ties, near-misses of ``min_delta`` and
+    epochs exactly ``min_delta`` below the best so far (not an improvement: the test is strict).
+
+    Values are multiples of 1/256, so ``best - min_delta`` is exact in floating point.
+    """
     turn = rng.uniform(0.3, 0.7) * epochs
     t = np.arange(epochs)
     curve = 1.0 + 1.5 * np.exp(-t / rng.uniform(2, 6)) + 0.4 * ((t - turn) / epochs).clip(0) ** 2
     curve += 0.03 * rng.standard_normal(epochs)
-    values = [round(float(v), 4) for v in curve]
+    values = [round(float(v) / _GRID) * _GRID for v in curve]
     for e in range(1, epochs):
         draw = rng.random()
         if draw < 0.15:
             values[e] = min(values[:e])  # ties the best so far: not an improvement
         elif draw < 0.3 and min_delta > 0:
             values[e] = min(values[:e]) - 0.5 * min_delta  # better, but by less than min_delta
+        elif draw < 0.4 and min_delta > 0:
+            values[e] = min(values[:e]) - min_delta  # better by exactly min_delta: not enough
     return values
 
 
@@ -606,9 +751,10 @@ def _early_stopping_cases(rng, hidden: bool) -> list[Case]:
         calls = []
         for k in range(12 if hidden else 8):
             epochs = int(rng.integers(6, 31))
-            min_delta = (0.0, 0.01, 0.0, 0.03)[k % 4]
+            min_delta = (0.0, 2 * _GRID, 0.0, 8 * _GRID)[k % 4]
             losses = _validation_curve(rng, epochs, min_delta)
-            weights = [rng.standard_normal(3) for _ in range(epochs)]
+            shape = ((3,), (2, 3), (2, 1, 2))[k % 3]  # any shape
+            weights = [rng.standard_normal(shape) for _ in range(epochs)]
             kwargs = {"patience": (1, 2, 3, 5)[(k // 2) % 4], "min_delta": min_delta}
             calls.append(([losses, weights], kwargs))
         names = tuple(f"call {j + 1}: {len(a[0])} epochs, val_losses={a[0]}, "
@@ -751,7 +897,8 @@ EXERCISES: dict[str, Exercise] = _register(
              _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper))),
     Exercise("early_stopping", "regularization", _early_stopping_cases),
     Exercise("trainable_layers", "fine_tuning", _trainable_layers_cases),
-    Exercise("frozen_sgd_step", "fine_tuning", _frozen_step_cases),
+    Exercise("frozen_sgd_step", "fine_tuning", _frozen_step_cases,
+             may_modify=("weights",), may_alias=("weights",)),
     Exercise("lora_init", "fine_tuning", _lora_init_cases),
     Exercise("lora_forward_backward", "fine_tuning", _lora_layer_cases),
     Exercise("lora_merge", "fine_tuning", _lora_merge_cases),

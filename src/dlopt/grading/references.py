@@ -119,9 +119,11 @@ def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
 
 
 def _activation(layer, x, grad_out):
-    """Forward then backward through ``layer``: ``(y, grad_x)``, both of x's shape and dtype."""
+    """Forward then backward through ``layer``: ``(y, grad_x)``, both of x's shape and dtype,
+    new arrays (dropout in evaluation mode would hand back ``x`` and ``grad_out`` themselves)."""
     y = layer(x)
-    return y, layer.backward(np.asarray(grad_out, dtype=y.dtype))
+    grad_x = layer.backward(np.asarray(grad_out, dtype=y.dtype))
+    return np.array(y, copy=True), np.array(grad_x, copy=True)
 
 
 def sigmoid_layer(x, grad_out):
