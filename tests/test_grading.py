@@ -431,6 +431,106 @@ def test_answer_that_calls_dlopt_or_torch_is_flagged_in_the_notebook():
     assert forbidden_reference(references.mse_gradient) is None  # plain NumPy
 
 
+@pytest.mark.parametrize("line, module", [
+    ("import dlopt.grading.references as r", "dlopt"),
+    ("from torch import optim", "torch"),
+])
+def test_visible_check_fails_an_import_inside_the_answer_as_the_grader_does(line, module):
+    """The kernel has dlopt and torch loaded; the grading child has neither: the visible
+    check must fail such an answer with the child's message (``sandbox._ImportBlocker``)."""
+    source = ("def should_stop(losses, *, tol, max_iters):\n"
+              f"    {line}\n"
+              "    return len(losses) - 1 >= max_iters or (\n"
+              "        len(losses) > 1 and abs(losses[-1] - losses[-2]) < tol)\n")
+    with pytest.raises(AssertionError) as err:
+        check("should_stop", compiled(source, "should_stop"))
+    assert f"your function raised ImportError: importing {module} is not allowed in an answer" \
+        in str(err.value)
+    import builtins
+
+    assert builtins.__import__.__module__ == "builtins"  # the guard is gone afterwards
+
+
+def test_visible_check_passes_an_answer_that_logs_to_stderr_and_writes_nothing_there(capsys):
+    """nbgrader counts any stderr output of a test cell as an error: check() catches it."""
+    check("should_stop", compiled(VARIANTS["should_stop"]["logs_to_stderr"], "should_stop"))
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "to stderr, shown here" in out and "all 1 cases agree" in out
+
+
+@pytest.mark.parametrize("source, phrases", [
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    buf = state.get('b')\n"
+     "    state['b'] = buf = grad.copy() if buf is None else momentum * buf + grad\n"
+     "    param = param - lr * buf\n"
+     "    return param\n",
+     ("rebinds its parameter `param` (param = ...) at step 1, whether it returns",)),
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    if 'b' in state:\n"
+     "        grad += momentum * state['b']\n"
+     "    state['b'] = grad.copy()\n"
+     "    param -= lr * grad\n",
+     ("your function changed its argument `grad` (at step 2)",)),
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    state['b'] = grad if 'b' not in state else momentum * state['b'] + grad\n"
+     "    param -= lr * state['b']\n",
+     ("keeps a reference to the caller's `grad` array",)),
+])
+def test_rule_feedback_names_the_broken_clause(source, phrases):
+    with pytest.raises(AssertionError) as err:
+        check("momentum_step", compiled(source, "momentum_step"))
+    for phrase in phrases:
+        assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("name, source, phrase", [
+    ("relu_layer", "import numpy as np\ndef relu_layer(x, grad_out):\n"
+     "    return np.maximum(x, 0), grad_out * (x >= 0)\n", "There x = 0 exactly"),
+    ("tanh_layer", "import numpy as np\ndef tanh_layer(x, grad_out):\n"
+     "    y = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))\n"
+     "    return y, grad_out * (1 - y * y)\n", "a large input"),
+    ("sigmoid_layer", "import numpy as np\ndef sigmoid_layer(x, grad_out):\n"
+     "    y = 1 / (1 + np.exp(-x.astype(float)))\n"
+     "    return y, grad_out * y * (1 - y)\n", "wrong dtype (the contract"),
+    ("dropout_layer", "def dropout_layer(x, grad_out, *, p, training, rng):\n"
+     "    if not training:\n        return x, grad_out\n"
+     "    keep = rng.random(x.shape) >= p\n"
+     "    return x * keep / (1 - p), grad_out * keep / (1 - p)\n",
+     "shares memory with its argument `x`"),
+    ("lora_merge", "def lora_merge(W, A, B, *, alpha):\n"
+     "    W += alpha / len(A) * B @ A\n    return W\n", "changed its argument `W`"),
+])
+def test_call_feedback_names_the_clause_or_the_special_input(name, source, phrase):
+    with pytest.raises(AssertionError) as err:
+        check(name, compiled(source, name))
+    assert phrase in str(err.value)
+
+
+def test_each_call_gets_deep_copies_so_an_in_place_answer_does_not_move_the_reference():
+    """frozen_sgd_step may update its list's arrays in place; the reference must still see
+    the original weights (a shallow copy of the list used to hand it the changed ones)."""
+    exercise = EXERCISES["frozen_sgd_step"]
+    case = exercise.cases()[0]
+    before = [w.copy() for w in case.task.calls[0][0][0]]
+    fn = compiled(VARIANTS["frozen_sgd_step"]["updates_the_given_arrays_in_place"],
+                  "frozen_sgd_step")
+    outcome = run_task(case.task, fn)
+    assert outcome.error is None
+    for w, b in zip(case.task.calls[0][0][0], before, strict=True):
+        np.testing.assert_array_equal(w, b)
+    assert judge(exercise, [case], [outcome]).passed
+
+
+def test_hidden_cases_depend_only_on_the_seed():
+    """The grader passes a per-student seed: grading twice gives the same cases."""
+    for name, exercise in EXERCISES.items():
+        a, b = exercise.cases(True, seed=7), exercise.cases(True, seed=7)
+        text_a, blob_a = encode([c.task for c in a])
+        text_b, blob_b = encode([c.task for c in b])
+        assert text_a == text_b and blob_a == blob_b, name
+
+
 # --------------------------------------------------------------------------- catalogue
 
 

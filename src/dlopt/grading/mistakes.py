@@ -955,6 +955,159 @@ MISTAKES: list[Mistake] = [
         def lora_merge(W, A, B, *, alpha):
             return W + alpha * B @ A
         """),
+    # ------------------------------------------------------------------ contracts (issue 13)
+    # Right on the easy inputs, wrong where the contract's clauses matter: a learning rate
+    # that changes between steps, large inputs, exact boundaries, the caller's arrays.
+    _m("momentum_step", "momentum_lr_in_buffer",
+       "momentum with the learning rate inside the buffer (v = momentum * v + lr * grad, "
+       "param -= v): the same steps only while lr stays constant; with a schedule the buffer "
+       "must hold gradients only, and lr multiplies it at each step", """
+        def momentum_step(param, grad, state, *, lr, momentum):
+            if "velocity" not in state:
+                state["velocity"] = lr * grad
+            else:
+                state["velocity"] = momentum * state["velocity"] + lr * grad
+            param -= state["velocity"]
+        """),
+    _m("nesterov_step", "nesterov_velocity_with_lr",
+       "Nesterov in the velocity form of Sutskever et al. (v = momentum * v - lr * grad): "
+       "equal to PyTorch's form only while lr stays constant", """
+        def nesterov_step(param, grad, state, *, lr, momentum):
+            v_prev = state.get("v", 0.0 * param)
+            v = state["v"] = momentum * v_prev - lr * grad
+            param += v + momentum * (v - v_prev)
+        """),
+    _m("adam_step", "adam_lr_kept_in_state",
+       "Adam that keeps the learning rate of its first call in state: each step must use "
+       "the lr it is given (a schedule changes it)", """
+        def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
+            if not state:
+                state.update(step=0, lr=lr, m=np.zeros_like(param), v=np.zeros_like(param))
+            state["step"] += 1
+            t = state["step"]
+            state["m"] = beta1 * state["m"] + (1 - beta1) * grad
+            state["v"] = beta2 * state["v"] + (1 - beta2) * grad * grad
+            m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
+            param -= state["lr"] * m_hat / (np.sqrt(v_hat) + eps)
+        """),
+    _m("sigmoid_layer", "sigmoid_clipped_input",
+       "a sigmoid that clips its input to [-10, 10] against overflow: at x = -30 the sigmoid "
+       "is about 1e-13, not sigmoid(-10) = 4.5e-5 (1 / (1 + exp(-x)) is right without "
+       "clipping: exp overflows to inf, and 1 / inf is 0)", """
+        def sigmoid_layer(x, grad_out):
+            s = 1.0 / (1.0 + np.exp(-np.clip(x, -10.0, 10.0)))
+            return s, grad_out * s * (1.0 - s)
+        """),
+    _m("sigmoid_layer", "sigmoid_in_float64",
+       "a layer that computes in float64 whatever the input's dtype (float32 in must give "
+       "float32 out)", """
+        def sigmoid_layer(x, grad_out):
+            s = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+            return s, np.asarray(grad_out, dtype=np.float64) * s * (1.0 - s)
+        """),
+    _m("tanh_layer", "tanh_by_exponentials",
+       "tanh by its exponential formula (e^x - e^-x) / (e^x + e^-x): for large |x| both "
+       "exponentials overflow and inf / inf is nan (np.tanh does not overflow)", """
+        def tanh_layer(x, grad_out):
+            ep, em = np.exp(x), np.exp(-x)
+            t = (ep - em) / (ep + em)
+            return t, grad_out * (1.0 - t * t)
+        """),
+    _m("relu_layer", "relu_zeroes_x_in_place",
+       "a ReLU that sets the negative entries of x to zero in place and returns x: the "
+       "caller's input changes, and the output is the input array itself", """
+        def relu_layer(x, grad_out):
+            np.maximum(x, 0, out=x)
+            return x, grad_out * (x > 0)
+        """),
+    _m("should_stop", "should_stop_relative_change",
+       "a stopping rule on the relative change |L_k - L_(k-1)| / |L_(k-1)|: the rule "
+       "compares the absolute change with tol", """
+        def should_stop(losses, *, tol, max_iters):
+            if len(losses) > max_iters:
+                return True
+            if len(losses) < 2:
+                return False
+            return abs((losses[-1] - losses[-2]) / losses[-2]) < tol
+        """),
+    _m("should_stop", "should_stop_change_at_most_tol",
+       "a stopping rule that also stops when the change equals tol (<= tol): the rule is "
+       "strict, stop when |L_k - L_(k-1)| < tol", """
+        def should_stop(losses, *, tol, max_iters):
+            done = len(losses) - 1
+            if done >= max_iters:
+                return True
+            return done > 0 and not abs(losses[-1] - losses[-2]) > tol
+        """),
+    _m("dropout_layer", "dropout_eval_returns_its_inputs",
+       "dropout that returns x and grad_out themselves in evaluation mode: the contract says "
+       "returned arrays are new (return copies)", """
+        def dropout_layer(x, grad_out, *, p, training, rng):
+            if training:
+                keep = rng.random(x.shape) >= p
+                return np.where(keep, x / (1 - p), 0 * x), np.where(keep, grad_out / (1 - p),
+                                                                    0 * grad_out)
+            return x, grad_out
+        """),
+    _m("batchnorm_forward", "batchnorm_running_stats_in_place",
+       "batch norm that updates the caller's running_mean and running_var in place: the "
+       "contract says the function returns new running statistics and leaves its "
+       "arguments unchanged", """
+        def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, momentum,
+                              eps):
+            if not training:
+                return (gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta,
+                        running_mean.copy(), running_var.copy())
+            mu, var = x.mean(axis=0), x.var(axis=0)
+            running_mean += momentum * (mu - running_mean)
+            running_var += momentum * (var * len(x) / (len(x) - 1) - running_var)
+            return (gamma * (x - mu) / np.sqrt(var + eps) + beta, running_mean.copy(),
+                    running_var.copy())
+        """),
+    _m("early_stopping", "early_stopping_relative_min_delta",
+       "early stopping with a relative min_delta (loss < best * (1 - min_delta)): an "
+       "improvement is a loss below best - min_delta", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best_epoch, wait = 0, 0
+            for epoch in range(1, len(val_losses)):
+                if val_losses[epoch] < val_losses[best_epoch] * (1 - min_delta):
+                    best_epoch, wait = epoch, 0
+                    continue
+                wait += 1
+                if wait >= patience:
+                    return epoch, best_epoch, np.copy(weights[best_epoch])
+            return len(val_losses) - 1, best_epoch, np.copy(weights[best_epoch])
+        """),
+    _m("early_stopping", "early_stopping_returns_the_stored_weights",
+       "early stopping that returns weights[best_epoch] itself: the contract asks for a "
+       "copy, which later training steps cannot change", """
+        def early_stopping(val_losses, weights, *, patience, min_delta):
+            best_epoch, wait = 0, 0
+            for epoch in range(1, len(val_losses)):
+                if val_losses[epoch] < val_losses[best_epoch] - min_delta:
+                    best_epoch, wait = epoch, 0
+                    continue
+                wait += 1
+                if wait >= patience:
+                    return epoch, best_epoch, weights[best_epoch]
+            return len(val_losses) - 1, best_epoch, weights[best_epoch]
+        """),
+    _m("sgd_weight_decay_step", "sgd_decay_rebinds_param",
+       "a decoupled decay written param = (1 - lr * weight_decay) * param: it rebinds the "
+       "local name, so the caller's array never decays", """
+        def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
+                                  decoupled):
+            if decoupled:
+                param = (1 - lr * weight_decay) * param
+                g = grad
+            else:
+                g = grad + weight_decay * param
+            if "momentum_buffer" in state:
+                state["momentum_buffer"] = momentum * state["momentum_buffer"] + g
+            else:
+                state["momentum_buffer"] = np.array(g)
+            param -= lr * state["momentum_buffer"]
+        """),
 ]
 
 
