@@ -426,7 +426,7 @@ def test_answer_that_calls_dlopt_or_torch_is_flagged_in_the_notebook():
     namespace = {"adam": references.adam_step, "torch": torch}
     exec("def f(p, g, s, **k):\n    adam(p, g, s, **k)\n"
          "def h(p, g, s, **k):\n    torch.optim.SGD\n", namespace)
-    assert "from dlopt.grading.references" in forbidden_reference(namespace["f"])
+    assert "adam from dlopt.grading.assignments.optimizers" in forbidden_reference(namespace["f"])
     assert "torch" in forbidden_reference(namespace["h"])
     assert forbidden_reference(references.mse_gradient) is None  # plain NumPy
 
@@ -520,6 +520,27 @@ def test_each_call_gets_deep_copies_so_an_in_place_answer_does_not_move_the_refe
     for w, b in zip(case.task.calls[0][0][0], before, strict=True):
         np.testing.assert_array_equal(w, b)
     assert judge(exercise, [case], [outcome]).passed
+
+
+def test_registry_holds_each_assignment_with_its_exercises_and_mistakes():
+    """One module per assignment (the notebook's folder) registers its exercises; the
+    facades (references, mistakes, BY_GRADE_ID) are collected from it."""
+    from dlopt.grading import assignments
+    from dlopt.grading.exercises import BY_GRADE_ID
+
+    assert sorted(assignments.NAMES) == sorted(p.name for p in COURSE_SOURCE.iterdir()
+                                               if p.is_dir())
+    for module in assignments.modules():
+        name = module.__name__.rsplit(".", 1)[1]
+        notebook = (COURSE_SOURCE / name / f"{name}.ipynb").read_text()
+        for exercise in module.EXERCISES:
+            assert exercise.assignment == name and f'"test_{exercise.name}"' in notebook
+            assert references.REFERENCES[exercise.name] is exercise.reference
+            assert BY_GRADE_ID[exercise.grade_id] is EXERCISES[exercise.name]
+            assert exercise.mistakes == [m for m in module.MISTAKES
+                                         if m.exercise == exercise.name]
+        assert {m.exercise for m in module.MISTAKES} <= {e.name for e in module.EXERCISES}
+    assert len(MISTAKES) == sum(len(m.MISTAKES) for m in assignments.modules())
 
 
 def test_hidden_cases_depend_only_on_the_seed():

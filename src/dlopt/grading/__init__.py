@@ -9,9 +9,11 @@ Modules, one concept each:
 
 - ``compare``: where two outputs first differ, as a message (case, step, element)
 - ``tasks``: what a check asks of a function, run the same way in every process
-- ``references``: the reference answer of every exercise, built on the package
+- ``core``: what an exercise is (its cases, its contract, its catalogued mistakes)
+- ``assignments``: one module per assignment: references, cases, exercises, mistakes
+- ``references``: the reference answer of every exercise, collected from ``assignments``
 - ``mistakes``: the catalogue of wrong answers, used for feedback and to test the tests
-- ``exercises``: the registry of exercises, their cases, and :func:`check`
+- ``exercises``: :func:`check` and :func:`judge`, and every exercise by name and grade id
 - ``sandbox``: running an answer in a fresh, limited, unprivileged process
 - ``nbgrader_plugin``: preprocessors that make ``nbgrader autograde`` use the sandbox
 - ``autograde_class``: grading a whole class on every core, into one gradebook
