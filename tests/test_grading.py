@@ -434,6 +434,7 @@ def test_answer_that_calls_dlopt_or_torch_is_flagged_in_the_notebook():
 @pytest.mark.parametrize("line, module", [
     ("import dlopt.grading.references as r", "dlopt"),
     ("from torch import optim", "torch"),
+    ("optim = __import__('importlib').import_module('torch.optim')", "torch"),
 ])
 def test_visible_check_fails_an_import_inside_the_answer_as_the_grader_does(line, module):
     """The kernel has dlopt and torch loaded; the grading child has neither: the visible
@@ -447,8 +448,10 @@ def test_visible_check_fails_an_import_inside_the_answer_as_the_grader_does(line
     assert f"your function raised ImportError: importing {module} is not allowed in an answer" \
         in str(err.value)
     import builtins
+    import importlib
 
     assert builtins.__import__.__module__ == "builtins"  # the guard is gone afterwards
+    assert importlib.import_module.__module__ == "importlib"
 
 
 def test_visible_check_passes_an_answer_that_logs_to_stderr_and_writes_nothing_there(capsys):

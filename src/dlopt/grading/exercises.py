@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import io
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 from dlopt.grading import assignments
@@ -110,28 +112,36 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
 
 @contextlib.contextmanager
 def _imports_blocked():
-    """While the answer runs, ``import dlopt``/``import torch`` from its code fail as in the
-    grading process, where neither exists (they are already loaded in the notebook's kernel).
+    """While the answer runs, importing ``dlopt`` or ``torch`` from its code (``import``,
+    ``__import__``, ``importlib.import_module``) fails as in the grading process, where
+    neither exists (in the notebook's kernel both are already loaded).
 
     Imports made by the package itself (a stand-in's lazy import) go through.
     """
-    real_import = builtins.__import__
+    real_import, real_import_module = builtins.__import__, importlib.import_module
 
-    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
-        importer = (globals or {}).get("__name__", "") or ""
+    def refuse(name: str, importer: str) -> None:
         top = name.split(".")[0]
-        if level == 0 and top in FORBIDDEN_MODULES and \
-                importer.split(".")[0] not in FORBIDDEN_MODULES:
+        if top in FORBIDDEN_MODULES and importer.split(".")[0] not in FORBIDDEN_MODULES:
             raise ImportError(  # the grader's child fails at the top-level package first
                 f"importing {top} is not allowed in an answer: implement the computation "
                 f"yourself with NumPy (the grader compares it with dlopt's reference)")
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0:
+            refuse(name, (globals or {}).get("__name__", "") or "")
         return real_import(name, globals, locals, fromlist, level)
 
-    builtins.__import__ = guarded
+    def guarded_module(name, package=None):
+        if not name.startswith("."):
+            refuse(name, sys._getframe(1).f_globals.get("__name__", "") or "")
+        return real_import_module(name, package)
+
+    builtins.__import__, importlib.import_module = guarded, guarded_module
     try:
         yield
     finally:
-        builtins.__import__ = real_import
+        builtins.__import__, importlib.import_module = real_import, real_import_module
 
 
 def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
