@@ -244,13 +244,18 @@ class _RebindingWatch:
             self._depth -= 1
 
     def __enter__(self):
+        self._on = False
         if self.name is not None:
-            self._old = sys.getprofile()
-            sys.setprofile(self._profile)
+            try:  # a hint only: where profiling is unavailable, the grade is the same
+                self._old = sys.getprofile()
+                sys.setprofile(self._profile)
+                self._on = True
+            except Exception:
+                pass
         return self
 
     def __exit__(self, *exc):
-        if self.name is not None:
+        if self._on:
             sys.setprofile(self._old)
         self._arg = None
         return False
