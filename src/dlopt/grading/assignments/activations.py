@@ -29,6 +29,7 @@ from dlopt.grading.tasks import CallTask
 
 # --------------------------------------------------------------------------- references
 
+
 def _activation(layer, x, grad_out):
     """Forward then backward through ``layer``: ``(y, grad_x)``, both of x's shape and dtype,
     new arrays (dropout in evaluation mode would hand back ``x`` and ``grad_out`` themselves)."""

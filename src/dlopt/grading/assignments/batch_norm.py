@@ -22,6 +22,7 @@ from dlopt.grading.core import (
 
 # --------------------------------------------------------------------------- references
 
+
 def _batch_norm(x, gamma, beta, running_mean, running_var, *, training, momentum, eps):
     """A :class:`dlopt.layers.BatchNorm1d` holding copies of the given parameters and statistics."""
     x = np.asarray(x)

@@ -33,6 +33,7 @@ from dlopt.grading.tasks import CallTask, Rng
 
 # --------------------------------------------------------------------------- references
 
+
 def trainable_layers(n_layers, epoch, *, every):
     r"""Gradual unfreezing: which of ``n_layers`` layers (input to output) train in ``epoch``.
 

@@ -28,6 +28,7 @@ from dlopt.grading.tasks import CallTask, Rng
 
 # --------------------------------------------------------------------------- references
 
+
 def minibatches(X, y, batch_size, *, rng):
     r"""One shuffled epoch of mini-batches: the order is ``rng.permutation(n)``, the last batch
     keeps the :math:`n \bmod B` samples left over."""

@@ -25,6 +25,7 @@ from dlopt.grading.tasks import CallTask, Rng
 
 # --------------------------------------------------------------------------- references
 
+
 def fans(shape):
     r"""``(fan_in, fan_out)`` of a weight of shape ``(out, in, *kernel)``:
     :math:`n_\text{in} = \text{shape}[1]\,r`, :math:`n_\text{out} = \text{shape}[0]\,r`,

@@ -25,6 +25,7 @@ from dlopt.grading.tasks import CallTask
 
 # --------------------------------------------------------------------------- references
 
+
 def momentum_step(param, grad, state, *, lr, momentum):
     r"""Heavy ball, PyTorch's convention: :math:`b_t = \mu b_{t-1} + g_t` (:math:`b_1 = g_1`),
     :math:`\theta_t = \theta_{t-1} - \eta b_t`."""

@@ -32,6 +32,7 @@ from dlopt.training import EarlyStopping  # a module name would clash with dropo
 
 # --------------------------------------------------------------------------- references
 
+
 def dropout_layer(x, grad_out, *, p, training, rng):
     r"""Inverted dropout forward then backward: ``(y, grad_x)``.
 
