@@ -510,6 +510,33 @@ def test_call_feedback_names_the_clause_or_the_special_input(name, source, phras
     assert phrase in str(err.value)
 
 
+@pytest.mark.parametrize("name, source, phrase", [
+    ("should_stop", "def should_stop(losses, *, tol, max_iters):\n"
+     "    k = len(losses) - 1\n"
+     "    return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) <= tol)\n",
+     "equals tol exactly: the rule is strict"),
+    ("should_stop", "def should_stop(losses, *, tol, max_iters):\n"
+     "    k = len(losses) - 1\n"
+     "    return k > max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)\n",
+     "the budget is used up"),
+    ("early_stopping", "def early_stopping(val_losses, weights, *, patience, min_delta):\n"
+     "    best, best_epoch, bad = val_losses[0], 0, 0\n"
+     "    for epoch in range(1, len(val_losses)):\n"
+     "        if val_losses[epoch] <= best - min_delta:\n"
+     "            best, best_epoch, bad = val_losses[epoch], epoch, 0\n"
+     "        else:\n"
+     "            bad += 1\n"
+     "            if bad == patience:\n"
+     "                return epoch, best_epoch, weights[best_epoch].copy()\n"
+     "    return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()\n",
+     "not an improvement (an improvement is val_loss < best - min_delta, strictly)"),
+])
+def test_boundary_feedback_says_what_is_special_there(name, source, phrase):
+    with pytest.raises(AssertionError) as err:
+        check(name, compiled(source, name))
+    assert phrase in str(err.value)
+
+
 def test_each_call_gets_deep_copies_so_an_in_place_answer_does_not_move_the_reference():
     """frozen_sgd_step may update its list's arrays in place; the reference must still see
     the original weights (a shallow copy of the list used to hand it the changed ones)."""

@@ -145,7 +145,24 @@ def _should_stop_cases(rng, hidden: bool) -> list[Case]:
     names = tuple(f"should_stop({a[0]}, tol={k['tol']!r}, "
                   f"max_iters={k['max_iters']})" for a, k in calls)
     task = CallTask("should_stop", calls)
-    return [Case(f"{len(calls)} loss histories", task, FLOAT64, labels=(names,))]
+    return [Case(f"{len(calls)} loss histories", task, FLOAT64, labels=(names,),
+                 annotate=_stopping_boundary)]
+
+
+def _stopping_boundary(task: CallTask, expected, got) -> str | None:
+    """What is special about the first history where the answer differs, if anything."""
+    for (args, kwargs), e, g in zip(task.calls, expected, got):
+        if e == g:
+            continue
+        losses, k = args[0], len(args[0]) - 1
+        if k == kwargs["max_iters"]:
+            return (f"There k = max_iters = {k} iterations are done: the budget is used up, "
+                    "stop (k >= max_iters).")
+        if k >= 1 and abs(losses[-1] - losses[-2]) == kwargs["tol"]:
+            return ("There the last change |L_k - L_(k-1)| equals tol exactly: the rule is "
+                    "strict (< tol), so it does not stop.")
+        return None
+    return None
 
 
 EXERCISES: list[Exercise] = [

@@ -162,8 +162,31 @@ def _early_stopping_cases(rng, hidden: bool) -> list[Case]:
                       f"patience={kw['patience']}, min_delta={kw['min_delta']:g}"
                       for j, (a, kw) in enumerate(calls))
         cases.append(Case(f"{len(calls)} validation curves", CallTask("early_stopping", calls),
-                          FLOAT64, labels=(names, ("stop_epoch", "best_epoch", "best_weights"))))
+                          FLOAT64, labels=(names, ("stop_epoch", "best_epoch", "best_weights")),
+                          annotate=_stopping_boundaries))
     return cases
+
+
+def _stopping_boundaries(task: CallTask, expected, got) -> str | None:
+    """The epochs of the first differing run whose loss is exactly ``min_delta`` below the best
+    so far, or ties it: neither is an improvement."""
+    for (args, kwargs), e, g in zip(task.calls, expected, got):
+        if isinstance(g, list) and len(g) == 3 and e[:2] == g[:2]:
+            continue
+        losses, min_delta, best = args[0], kwargs["min_delta"], args[0][0]
+        exact = []
+        for epoch, loss in enumerate(losses[1:], 1):
+            if loss == best - min_delta:
+                exact.append(epoch)
+            if loss < best - min_delta:
+                best = loss
+        if exact:
+            what = "ties the best loss so far" if min_delta == 0 else (
+                "is exactly min_delta below the best loss so far")
+            return (f"In that run, epoch {exact[0]} {what}: not an improvement (an improvement "
+                    "is val_loss < best - min_delta, strictly).")
+        return None
+    return None
 
 
 EXERCISES: list[Exercise] = [
