@@ -462,6 +462,29 @@ def test_visible_check_passes_an_answer_that_logs_to_stderr_and_writes_nothing_t
     assert "to stderr, shown here" in out and "all 1 cases agree" in out
 
 
+def test_visible_check_captures_a_logging_handler_bound_to_stderr_before_the_check(capsys):
+    """A logger configured in an earlier cell holds the kernel's stderr itself; its output
+    during the check must not reach stderr either."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("student_debug")
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    try:
+        source = ("import logging\n"
+                  "def should_stop(losses, *, tol, max_iters):\n"
+                  "    logging.getLogger('student_debug').warning('k = %d', len(losses) - 1)\n"
+                  "    k = len(losses) - 1\n"
+                  "    return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)\n")
+        check("should_stop", compiled(source, "should_stop"))
+        out, err = capsys.readouterr()
+        assert err == "" and "k = 0" in out
+        assert handler.stream is sys.stderr  # put back afterwards
+    finally:
+        logger.removeHandler(handler)
+
+
 @pytest.mark.parametrize("source, phrases", [
     ("def momentum_step(param, grad, state, *, lr, momentum):\n"
      "    buf = state.get('b')\n"

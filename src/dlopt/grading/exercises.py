@@ -37,6 +37,7 @@ import builtins
 import contextlib
 import importlib
 import io
+import logging
 import math
 import os
 import re
@@ -97,7 +98,7 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     cases = exercise.cases(hidden)
     stand_ins = load_stand_ins()
     written = io.StringIO()
-    with contextlib.redirect_stderr(written), _imports_blocked():
+    with _stderr_captured(written), _imports_blocked():
         outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
                     for c in cases]
     if written.getvalue():  # nbgrader fails a cell that writes to stderr: show it as text
@@ -108,6 +109,35 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     if not verdict.passed:
         raise AssertionError(verdict.summary())
     print(("hidden tests: " if hidden else "") + verdict.summary())
+
+
+@contextlib.contextmanager
+def _stderr_captured(buffer: io.StringIO):
+    """Send what the answer writes to stderr into ``buffer``: ``sys.stderr`` itself, and the
+    logging handlers that already write to it (``logging.basicConfig`` binds the stream once).
+
+    Afterwards, a handler that the answer's logging created during the calls, bound to
+    ``buffer``, is pointed back at the real stderr.
+    """
+    real = sys.stderr
+    handlers = [h for h in _logging_handlers() if isinstance(h, logging.StreamHandler)
+                and h.stream in (real, sys.__stderr__)]
+    moved = [(h, h.setStream(buffer)) for h in handlers]
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
+        for handler in _logging_handlers():
+            if isinstance(handler, logging.StreamHandler) and handler.stream is buffer:
+                handler.setStream(real)
+
+
+def _logging_handlers() -> list:
+    loggers = [logging.getLogger(), *[v for v in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(v, logging.Logger)]]
+    return [h for logger in loggers for h in logger.handlers]
 
 
 @contextlib.contextmanager
