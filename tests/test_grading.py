@@ -618,6 +618,23 @@ def test_recogniser_names_each_catalogued_mistake(mistake):
         assert f"This matches a known mistake: {mistake.description}." in verdict.summary()
 
 
+def test_visible_check_agrees_with_the_grade_on_every_mistake_and_variant(capsys):
+    """check() (the student's visible check) fails exactly the answers that judge() fails on
+    the visible cases, with judge's message."""
+    answers = [(m.exercise, compiled(m)) for m in MISTAKES] + [
+        (e, compiled(src, e)) for e, v in VARIANTS.items() for src in v.values()]
+    for name, fn in answers:
+        verdict = grade_in_process(name, fn, hidden=False)
+        capsys.readouterr()
+        try:
+            check(name, fn)
+            message = None
+        except AssertionError as exc:
+            message = str(exc)
+        assert message == (None if verdict.passed else verdict.summary()), name
+        assert capsys.readouterr().err == "", name
+
+
 @pytest.mark.parametrize("exercise, key", [(e, k) for e, v in VARIANTS.items() for k in v])
 def test_correct_variant_passes_visible_and_hidden_cases(exercise, key):
     fn = compiled(VARIANTS[exercise][key], exercise)
@@ -714,6 +731,24 @@ def test_sandbox_result_cannot_be_forged_by_printing_and_exiting():
     verdict, _ = sandboxed(forged)
     assert not verdict.passed
     assert "exited early" in verdict.summary()
+
+
+@pytest.mark.parametrize("line", ["import dlopt.grading.references as r",
+                                  "from torch import optim"])
+def test_visible_check_and_sandboxed_grade_give_the_same_message_for_an_import(line):
+    """Item 4 of issue 13: what scores 0 when graded fails the visible check, with the same
+    words: an import in the function body, which the kernel would satisfy from sys.modules."""
+    source = GOOD_SHOULD_STOP.replace(":\n", f":\n    {line}\n", 1)
+    verdict, _ = sandboxed(source)
+    with pytest.raises(AssertionError) as err:
+        check("should_stop", compiled(source, "should_stop"))
+    assert not verdict.passed
+    assert verdict.summary().splitlines()[1] == str(err.value).splitlines()[1]
+
+
+def test_sandbox_grades_an_answer_that_writes_to_stderr():
+    verdict, run = sandboxed(VARIANTS["should_stop"]["logs_to_stderr"])
+    assert verdict.passed and run.cell_errors == []
 
 
 def test_sandbox_child_cannot_write_outside_its_folder(tmp_path):
