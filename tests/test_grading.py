@@ -24,7 +24,7 @@ from dlopt.grading import references
 from dlopt.grading.compare import Tolerance, first_mismatch
 from dlopt.grading.exercises import EXERCISES, check, forbidden_reference, judge
 from dlopt.grading.mistakes import MISTAKES, Mistake
-from dlopt.grading.tasks import load_stand_ins, run_task
+from dlopt.grading.tasks import encode, load_stand_ins, run_task
 
 STAND_INS = load_stand_ins()
 COURSE_SOURCE = Path(__file__).resolve().parents[1] / "exercises" / "source"
@@ -424,9 +424,183 @@ def test_answer_that_calls_dlopt_or_torch_is_flagged_in_the_notebook():
     namespace = {"adam": references.adam_step, "torch": torch}
     exec("def f(p, g, s, **k):\n    adam(p, g, s, **k)\n"
          "def h(p, g, s, **k):\n    torch.optim.SGD\n", namespace)
-    assert "from dlopt.grading.references" in forbidden_reference(namespace["f"])
+    assert "adam from dlopt.grading.assignments.optimizers" in forbidden_reference(namespace["f"])
     assert "torch" in forbidden_reference(namespace["h"])
     assert forbidden_reference(references.mse_gradient) is None  # plain NumPy
+
+
+@pytest.mark.parametrize("line, module", [
+    ("import dlopt.grading.references as r", "dlopt"),
+    ("from torch import optim", "torch"),
+    ("optim = __import__('importlib').import_module('torch.optim')", "torch"),
+])
+def test_visible_check_fails_an_import_inside_the_answer_as_the_grader_does(line, module):
+    """The kernel has dlopt and torch loaded; the grading child has neither: the visible
+    check must fail such an answer with the child's message (``sandbox._ImportBlocker``)."""
+    source = ("def should_stop(losses, *, tol, max_iters):\n"
+              f"    {line}\n"
+              "    return len(losses) - 1 >= max_iters or (\n"
+              "        len(losses) > 1 and abs(losses[-1] - losses[-2]) < tol)\n")
+    with pytest.raises(AssertionError) as err:
+        check("should_stop", compiled(source, "should_stop"))
+    assert f"your function raised ImportError: importing {module} is not allowed in an answer" \
+        in str(err.value)
+    import builtins
+    import importlib
+
+    assert builtins.__import__.__module__ == "builtins"  # the guard is gone afterwards
+    assert importlib.import_module.__module__ == "importlib"
+
+
+def test_visible_check_passes_an_answer_that_logs_to_stderr_and_writes_nothing_there(capsys):
+    """nbgrader counts any stderr output of a test cell as an error: check() catches it."""
+    check("should_stop", compiled(VARIANTS["should_stop"]["logs_to_stderr"], "should_stop"))
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "to stderr, shown here" in out and "all 1 cases agree" in out
+
+
+def test_visible_check_captures_a_logging_handler_bound_to_stderr_before_the_check(capsys):
+    """A logger configured in an earlier cell holds the kernel's stderr itself; its output
+    during the check must not reach stderr either."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("student_debug")
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    try:
+        source = ("import logging\n"
+                  "def should_stop(losses, *, tol, max_iters):\n"
+                  "    logging.getLogger('student_debug').warning('k = %d', len(losses) - 1)\n"
+                  "    k = len(losses) - 1\n"
+                  "    return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)\n")
+        check("should_stop", compiled(source, "should_stop"))
+        out, err = capsys.readouterr()
+        assert err == "" and "k = 0" in out
+        assert handler.stream is sys.stderr  # put back afterwards
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("source, phrases", [
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    buf = state.get('b')\n"
+     "    state['b'] = buf = grad.copy() if buf is None else momentum * buf + grad\n"
+     "    param = param - lr * buf\n"
+     "    return param\n",
+     ("rebinds its parameter `param` (param = ...) at step 1, whether it returns",)),
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    if 'b' in state:\n"
+     "        grad += momentum * state['b']\n"
+     "    state['b'] = grad.copy()\n"
+     "    param -= lr * grad\n",
+     ("your function changed its argument `grad` (at step 2)",)),
+    ("def momentum_step(param, grad, state, *, lr, momentum):\n"
+     "    state['b'] = grad if 'b' not in state else momentum * state['b'] + grad\n"
+     "    param -= lr * state['b']\n",
+     ("keeps a reference to the caller's `grad` array",)),
+])
+def test_rule_feedback_names_the_broken_clause(source, phrases):
+    with pytest.raises(AssertionError) as err:
+        check("momentum_step", compiled(source, "momentum_step"))
+    for phrase in phrases:
+        assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("name, source, phrase", [
+    ("relu_layer", "import numpy as np\ndef relu_layer(x, grad_out):\n"
+     "    return np.maximum(x, 0), grad_out * (x >= 0)\n", "There x = 0 exactly"),
+    ("tanh_layer", "import numpy as np\ndef tanh_layer(x, grad_out):\n"
+     "    y = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))\n"
+     "    return y, grad_out * (1 - y * y)\n", "a large input"),
+    ("sigmoid_layer", "import numpy as np\ndef sigmoid_layer(x, grad_out):\n"
+     "    y = 1 / (1 + np.exp(-x.astype(float)))\n"
+     "    return y, grad_out * y * (1 - y)\n", "wrong dtype (the contract"),
+    ("dropout_layer", "def dropout_layer(x, grad_out, *, p, training, rng):\n"
+     "    if not training:\n        return x, grad_out\n"
+     "    keep = rng.random(x.shape) >= p\n"
+     "    return x * keep / (1 - p), grad_out * keep / (1 - p)\n",
+     "shares memory with its argument `x`"),
+    ("lora_merge", "def lora_merge(W, A, B, *, alpha):\n"
+     "    W += alpha / len(A) * B @ A\n    return W\n", "changed its argument `W`"),
+])
+def test_call_feedback_names_the_clause_or_the_special_input(name, source, phrase):
+    with pytest.raises(AssertionError) as err:
+        check(name, compiled(source, name))
+    assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("name, source, phrase", [
+    ("should_stop", "def should_stop(losses, *, tol, max_iters):\n"
+     "    k = len(losses) - 1\n"
+     "    return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) <= tol)\n",
+     "equals tol exactly: the rule is strict"),
+    ("should_stop", "def should_stop(losses, *, tol, max_iters):\n"
+     "    k = len(losses) - 1\n"
+     "    return k > max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)\n",
+     "the budget is used up"),
+    ("early_stopping", "def early_stopping(val_losses, weights, *, patience, min_delta):\n"
+     "    best, best_epoch, bad = val_losses[0], 0, 0\n"
+     "    for epoch in range(1, len(val_losses)):\n"
+     "        if val_losses[epoch] <= best - min_delta:\n"
+     "            best, best_epoch, bad = val_losses[epoch], epoch, 0\n"
+     "        else:\n"
+     "            bad += 1\n"
+     "            if bad == patience:\n"
+     "                return epoch, best_epoch, weights[best_epoch].copy()\n"
+     "    return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()\n",
+     "not an improvement (an improvement is val_loss < best - min_delta, strictly)"),
+])
+def test_boundary_feedback_says_what_is_special_there(name, source, phrase):
+    with pytest.raises(AssertionError) as err:
+        check(name, compiled(source, name))
+    assert phrase in str(err.value)
+
+
+def test_each_call_gets_deep_copies_so_an_in_place_answer_does_not_move_the_reference():
+    """frozen_sgd_step may update its list's arrays in place; the reference must still see
+    the original weights (a shallow copy of the list used to hand it the changed ones)."""
+    exercise = EXERCISES["frozen_sgd_step"]
+    case = exercise.cases()[0]
+    before = [w.copy() for w in case.task.calls[0][0][0]]
+    fn = compiled(VARIANTS["frozen_sgd_step"]["updates_the_given_arrays_in_place"],
+                  "frozen_sgd_step")
+    outcome = run_task(case.task, fn)
+    assert outcome.error is None
+    for w, b in zip(case.task.calls[0][0][0], before, strict=True):
+        np.testing.assert_array_equal(w, b)
+    assert judge(exercise, [case], [outcome]).passed
+
+
+def test_registry_holds_each_assignment_with_its_exercises_and_mistakes():
+    """One module per assignment (the notebook's folder) registers its exercises; the
+    facades (references, mistakes, BY_GRADE_ID) are collected from it."""
+    from dlopt.grading import assignments
+    from dlopt.grading.exercises import BY_GRADE_ID
+
+    assert sorted(assignments.NAMES) == sorted(p.name for p in COURSE_SOURCE.iterdir()
+                                               if p.is_dir())
+    for module in assignments.modules():
+        name = module.__name__.rsplit(".", 1)[1]
+        notebook = (COURSE_SOURCE / name / f"{name}.ipynb").read_text()
+        for exercise in module.EXERCISES:
+            assert exercise.assignment == name and f'"test_{exercise.name}"' in notebook
+            assert references.REFERENCES[exercise.name] is exercise.reference
+            assert BY_GRADE_ID[exercise.grade_id] is EXERCISES[exercise.name]
+            assert exercise.mistakes == [m for m in module.MISTAKES
+                                         if m.exercise == exercise.name]
+        assert {m.exercise for m in module.MISTAKES} <= {e.name for e in module.EXERCISES}
+    assert len(MISTAKES) == sum(len(m.MISTAKES) for m in assignments.modules())
+
+
+def test_hidden_cases_depend_only_on_the_seed():
+    """The grader passes a per-student seed: grading twice gives the same cases."""
+    for name, exercise in EXERCISES.items():
+        a, b = exercise.cases(True, seed=7), exercise.cases(True, seed=7)
+        text_a, blob_a = encode([c.task for c in a])
+        text_b, blob_b = encode([c.task for c in b])
+        assert text_a == text_b and blob_a == blob_b, name
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -440,6 +614,23 @@ def test_recogniser_names_each_catalogued_mistake(mistake):
                                    else 12345)
         assert not verdict.passed
         assert f"This matches a known mistake: {mistake.description}." in verdict.summary()
+
+
+def test_visible_check_agrees_with_the_grade_on_every_mistake_and_variant(capsys):
+    """check() (the student's visible check) fails exactly the answers that judge() fails on
+    the visible cases, with judge's message."""
+    answers = [(m.exercise, compiled(m)) for m in MISTAKES] + [
+        (e, compiled(src, e)) for e, v in VARIANTS.items() for src in v.values()]
+    for name, fn in answers:
+        verdict = grade_in_process(name, fn, hidden=False)
+        capsys.readouterr()
+        try:
+            check(name, fn)
+            message = None
+        except AssertionError as exc:
+            message = str(exc)
+        assert message == (None if verdict.passed else verdict.summary()), name
+        assert capsys.readouterr().err == "", name
 
 
 @pytest.mark.parametrize("exercise, key", [(e, k) for e, v in VARIANTS.items() for k in v])

@@ -22,7 +22,7 @@ from exercise_cases.variants import VARIANTS
 
 from dlopt.grading import sandbox
 from dlopt.grading.child import HEADER, MAGIC, read_frames
-from dlopt.grading.exercises import EXERCISES, judge
+from dlopt.grading.exercises import EXERCISES, check, judge
 from dlopt.grading.tasks import CallTask, Outcome, Rng, decode, encode
 
 GOOD_SHOULD_STOP = VARIANTS["should_stop"]["iteration_count_first"]
@@ -203,7 +203,7 @@ def test_the_reference_and_torch_are_absent(module):
 
 def test_an_import_of_dlopt_says_why_it_fails():
     text = probe("from dlopt.rules import adam")
-    assert "importing dlopt.rules is not allowed in an answer" in text
+    assert "ImportError: importing dlopt is not allowed in an answer" in text
 
 
 def test_the_reference_cannot_be_loaded_by_file_path():
@@ -292,3 +292,23 @@ def test_kill_all_from_a_child_harms_no_one_outside():
         assert sleeper.poll() is None
     finally:
         sleeper.kill()
+
+
+@pytest.mark.parametrize("line", ["import dlopt.grading.references as r",
+                                  "from torch import optim"])
+def test_visible_check_and_sandboxed_grade_give_the_same_message_for_an_import(line):
+    """What scores 0 when graded fails the visible check, with the same words: an import in
+    the function body, which the kernel would satisfy from sys.modules."""
+    source = GOOD_SHOULD_STOP.replace(":\n", f":\n    {line}\n", 1)
+    verdict, _ = sandboxed(source)
+    namespace: dict = {}
+    exec(compile(source, "<answer cell 1>", "exec"), namespace)  # noqa: S102 - the answer
+    with pytest.raises(AssertionError) as err:
+        check("should_stop", namespace["should_stop"])
+    assert not verdict.passed
+    assert verdict.summary().splitlines()[1] == str(err.value).splitlines()[1]
+
+
+def test_an_answer_that_writes_to_stderr_keeps_its_grade():
+    verdict, run = sandboxed(VARIANTS["should_stop"]["logs_to_stderr"])
+    assert verdict.passed and run.cell_errors == []

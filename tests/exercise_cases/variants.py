@@ -64,27 +64,18 @@ VARIANTS: dict[str, dict[str, str]] = {
                     state["buf"] = grad.copy()
                 param[...] = param - lr * state["buf"]
             """),
-        "learning_rate_in_buffer": _v("""
-            import numpy as np
-
-            def momentum_step(param, grad, state, *, lr, momentum):
-                # v = momentum * v + lr * g, param -= v: the same steps for a constant lr
-                v = state.setdefault("velocity", np.zeros_like(param))
-                v *= momentum
-                v += lr * grad
-                param -= v
-            """),
     },
     "nesterov_step": {
-        "bengio_form": _v("""
+        "lookahead_buffer_copy": _v("""
             import numpy as np
 
             def nesterov_step(param, grad, state, *, lr, momentum):
-                # Bengio et al. (2013): v = mu v - lr g; param += -mu v_old + (1 + mu) v
-                v_old = state.get("v", np.zeros_like(param))
-                v = momentum * v_old - lr * grad
-                state["v"] = v
-                param += -momentum * v_old + (1 + momentum) * v
+                buf = state.get("buf")
+                buf = np.array(grad, copy=True) if buf is None else momentum * buf + grad
+                state["buf"] = buf
+                step = grad + momentum * buf
+                np.multiply(step, lr, out=step)
+                param -= step
             """),
     },
     "rmsprop_step": {
@@ -286,7 +277,7 @@ VARIANTS: dict[str, dict[str, str]] = {
 
             def dropout_layer(x, grad_out, *, p, training, rng):
                 if not training:
-                    return x, grad_out
+                    return x.copy(), grad_out.copy()  # new arrays, as the contract says
                 scale = np.where(rng.uniform(size=x.shape) >= p, 1 / (1 - p), 0.0)
                 y = x.copy()
                 y *= scale
@@ -400,3 +391,168 @@ VARIANTS: dict[str, dict[str, str]] = {
             """),
     },
 }
+
+# Correct answers that earlier cases or checks wrongly rejected (issue 13), and other forms.
+_MORE: dict[str, dict[str, str]] = {
+    "should_stop": {
+        "logs_to_stderr": _v("""
+            import logging
+            import sys
+            import warnings
+
+            def should_stop(losses, *, tol, max_iters):
+                k = len(losses) - 1
+                logging.warning("iteration %d", k)  # a debugging trace on stderr is harmless
+                print("losses so far:", len(losses), file=sys.stderr)
+                warnings.warn("checking convergence")
+                return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)
+            """),
+    },
+    "adam_step": {
+        "logs_to_stderr": _v("""
+            import logging
+            import numpy as np
+
+            log = logging.getLogger("adam")
+
+            def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
+                if not state:
+                    state.update(t=0, m=np.zeros_like(param), v=np.zeros_like(param))
+                state["t"] += 1
+                t, m, v = state["t"], state["m"], state["v"]
+                m[...] = beta1 * m + (1 - beta1) * grad
+                v[...] = beta2 * v + (1 - beta2) * grad**2
+                log.warning("step %d, lr %g", t, lr)
+                param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+            """),
+    },
+    "batchnorm_backward": {
+        "staged_graph_through_variance_and_mean": _v("""
+            import numpy as np
+
+            def batchnorm_backward(grad_out, x, gamma, *, eps):
+                # CS231n's staged graph: mean, centred x, square, variance, sqrt, inverse, x_hat
+                n = x.shape[0]
+                mu = x.mean(axis=0)
+                xmu = x - mu
+                sq = xmu**2
+                var = sq.mean(axis=0)
+                sqrtvar = np.sqrt(var + eps)
+                ivar = 1.0 / sqrtvar
+                xhat = xmu * ivar
+                dbeta = grad_out.sum(axis=0)
+                dgamma = np.sum(grad_out * xhat, axis=0)
+                dxhat = grad_out * gamma
+                divar = np.sum(dxhat * xmu, axis=0)
+                dxmu1 = dxhat * ivar
+                dsqrtvar = -1.0 / sqrtvar**2 * divar
+                dvar = 0.5 / np.sqrt(var + eps) * dsqrtvar
+                dsq = 1.0 / n * np.ones_like(x) * dvar
+                dxmu2 = 2 * xmu * dsq
+                dx1 = dxmu1 + dxmu2
+                dmu = -np.sum(dx1, axis=0)
+                dx2 = 1.0 / n * np.ones_like(x) * dmu
+                return dx1 + dx2, dgamma, dbeta
+            """),
+    },
+    "trainable_layers": {
+        "numpy_boolean_array": _v("""
+            import numpy as np
+
+            def trainable_layers(n_layers, epoch, *, every):
+                n_open = min(n_layers, epoch // every + 1)
+                return np.arange(n_layers) >= n_layers - n_open
+            """),
+        "tuple_of_bools": _v("""
+            def trainable_layers(n_layers, epoch, *, every):
+                n_open = min(n_layers, -(-(epoch + 1) // every))
+                return tuple(k >= n_layers - n_open for k in range(n_layers))
+            """),
+    },
+    "frozen_sgd_step": {
+        "updates_the_given_arrays_in_place": _v("""
+            def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
+                n_trained = 0
+                for w, g, train in zip(weights, grads, trainable):
+                    if train:
+                        w *= 1 - lr * weight_decay  # the caller's arrays: allowed here
+                        w -= lr * g
+                        n_trained += w.size
+                return weights, n_trained
+            """),
+    },
+    "sigmoid_layer": {
+        "plain_formula_overflow_gives_zero": _v("""
+            import numpy as np
+
+            def sigmoid_layer(x, grad_out):
+                y = 1 / (1 + np.exp(-x))  # exp(1000) is inf, 1 / inf is 0: right
+                return y, grad_out * y * (1 - y)
+            """),
+    },
+    "tanh_layer": {
+        "numpy_tanh": _v("""
+            import numpy as np
+
+            def tanh_layer(x, grad_out):
+                y = np.tanh(x)
+                return y, grad_out * (1 - y**2)
+            """),
+    },
+    "relu_layer": {
+        "multiply_by_mask": _v("""
+            import numpy as np
+
+            def relu_layer(x, grad_out):
+                mask = x > 0
+                return x * mask, grad_out * mask
+            """),
+    },
+    "dropout_layer": {
+        "mask_then_scale_any_rank": _v("""
+            import numpy as np
+
+            def dropout_layer(x, grad_out, *, p, training, rng):
+                if not training:
+                    return x.copy(), grad_out.copy()
+                keep = rng.random(x.shape) >= p
+                return np.where(keep, x / (1 - p), 0).astype(x.dtype), \\
+                    np.where(keep, grad_out / (1 - p), 0).astype(x.dtype)
+            """),
+    },
+    "early_stopping": {
+        "best_loss_and_counter": _v("""
+            def early_stopping(val_losses, weights, *, patience, min_delta):
+                best_loss, best_epoch, waited = val_losses[0], 0, 0
+                for epoch in range(1, len(val_losses)):
+                    if best_loss - val_losses[epoch] > min_delta:
+                        best_loss, best_epoch, waited = val_losses[epoch], epoch, 0
+                    else:
+                        waited += 1
+                        if waited == patience:
+                            return epoch, best_epoch, weights[best_epoch].copy()
+                return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
+            """),
+    },
+    "minibatches": {
+        "generator_of_slices_of_a_permuted_copy": _v("""
+            def minibatches(X, y, batch_size, *, rng):
+                order = rng.permutation(len(X))
+                Xs, ys = X[order], y[order]  # copies: slicing them gives no view of X
+                for start in range(0, len(X), batch_size):
+                    yield Xs[start:start + batch_size], ys[start:start + batch_size]
+            """),
+    },
+    "momentum_step": {
+        "rebinds_a_flat_view_then_updates_it": _v("""
+            def momentum_step(param, grad, state, *, lr, momentum):
+                param = param.reshape(-1)  # a view: updating it updates the caller's array
+                g = grad.reshape(-1)
+                buf = state.get("buf")
+                state["buf"] = buf = g.copy() if buf is None else momentum * buf + g
+                param -= lr * buf
+            """),
+    },
+}
+for _name, _more in _MORE.items():
+    VARIANTS.setdefault(_name, {}).update(_more)

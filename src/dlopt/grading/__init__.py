@@ -9,9 +9,11 @@ Modules, one concept each:
 
 - ``compare``: where two outputs first differ, as a message (case, step, element)
 - ``tasks``: what a check asks of a function, run the same way in every process
-- ``references``: the reference answer of every exercise, built on the package
+- ``core``: what an exercise is (its cases, its contract, its catalogued mistakes)
+- ``assignments``: one module per assignment: references, cases, exercises, mistakes
+- ``references``: the reference answer of every exercise, collected from ``assignments``
 - ``mistakes``: the catalogue of wrong answers, used for feedback and to test the tests
-- ``exercises``: the registry of exercises, their cases, and :func:`check`
+- ``exercises``: :func:`check` and :func:`judge`, and every exercise by name and grade id
 - ``sandbox``: running an answer behind the operating system's walls (bubblewrap), with limits
 - ``child``: what runs inside the sandbox (it sees only NumPy, ``tasks`` and ``stand_ins``)
 - ``stand_ins``: correct versions of the functions one exercise may call from another

@@ -58,8 +58,9 @@ class _ExplainMissing(MetaPathFinder):
     """
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in NOT_AVAILABLE:
-            raise ModuleNotFoundError(not_available_message(fullname), name=fullname)
+        top = fullname.split(".")[0]
+        if top in NOT_AVAILABLE:  # the same words as the visible check in the notebook
+            raise ImportError(not_available_message(top), name=fullname)
         return None
 
 

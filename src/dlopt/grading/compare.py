@@ -103,6 +103,10 @@ def first_mismatch(expected, got, tol: Tolerance = Tolerance(), *, where: str = 
     ke, kg = _kind(expected), _kind(got)
     if ke == "number" and kg == "array" and np.shape(got) == ():
         got, kg = got[()], "number"
+    if ke == "bool" and kg == "array" and np.shape(got) == () and got.dtype == bool:
+        got, kg = bool(got), "bool"
+    if ke == "sequence" and kg == "array" and np.ndim(got) >= 1:
+        got, kg = _as_sequence(got), "sequence"  # an array where a sequence is accepted
     if ke == "bool" or kg == "bool":
         if ke != kg or bool(expected) != bool(got):
             return Mismatch(where, _fmt(bool(expected) if ke == "bool" else expected), _fmt(got),
@@ -122,6 +126,11 @@ def first_mismatch(expected, got, tol: Tolerance = Tolerance(), *, where: str = 
     if ke == "sequence":
         return _sequence_mismatch(expected, got, tol, where, tuple(labels))
     return None if expected == got else Mismatch(where, _fmt(expected), _fmt(got))
+
+
+def _as_sequence(a: np.ndarray) -> list:
+    """An array as the list of its items (NumPy booleans and numbers as Python ones)."""
+    return [_as_sequence(v) if isinstance(v, np.ndarray) else v.item() for v in a]
 
 
 def _sequence_mismatch(expected, got, tol, where, labels) -> Mismatch | None:
@@ -150,8 +159,11 @@ def _array_mismatch(expected, got, tol, where, axis0) -> Mismatch | None:
         return Mismatch(where, f"shape {expected.shape}", f"shape {got.shape}", "wrong shape")
     if expected.size == 0:
         return None
-    if got.dtype.kind not in "biuf":
-        return Mismatch(where, f"dtype {expected.dtype}", f"dtype {got.dtype}", "wrong dtype")
+    if got.dtype.kind not in "biuf" or (expected.dtype.kind == "f" and got.dtype != expected.dtype):
+        return Mismatch(where, f"dtype {expected.dtype}", f"dtype {got.dtype}",
+                        "wrong dtype (the contract: the result has the dtype of the input, "
+                        "float32 in gives float32 out)" if expected.dtype.kind == "f" else
+                        "wrong dtype")
     bad = _logical_not(close_mask(expected.astype(np.float64), got.astype(np.float64), tol))
     flat = np.flatnonzero(bad)
     if flat.size == 0:
@@ -183,6 +195,8 @@ def distance(expected, got) -> float:
     ke, kg = _kind(expected), _kind(got)
     if ke == "number" and kg == "array" and np.shape(got) == ():
         got, kg = got[()], "number"
+    if ke == "sequence" and kg == "array" and np.ndim(got) >= 1:
+        got, kg = _as_sequence(got), "sequence"
     if ke != kg:
         return float("inf")
     if ke == "None":

@@ -21,75 +21,41 @@ student's code, which could rebind anything. During ``nbgrader autograde``
 the grade is decided again by :class:`dlopt.grading.nbgrader_plugin.TrustedRegrade`
 with the same cases, running the answer in a sandboxed process
 (:mod:`dlopt.grading.sandbox`) and comparing in the grader's own process.
+The visible check agrees with that grade: the same :func:`~dlopt.grading.tasks.run_task`
+checks the same contract, an import of ``dlopt`` or ``torch`` inside the answer fails as
+it does in the grading process (where neither exists), and what the answer writes to
+stderr (which nbgrader would count as an error) is shown as ordinary output instead.
 
-To add an exercise: write its reference in :mod:`~dlopt.grading.references`,
-a ``cases(rng, hidden)`` generator here, register an :class:`Exercise`, and
-catalogue its typical mistakes; name the test cell's grade id ``test_<function>``.
+The exercises themselves (references, cases, catalogued mistakes) live one assignment per
+module in :mod:`dlopt.grading.assignments`; :data:`EXERCISES` and :data:`BY_GRADE_ID`
+collect them from there. To add an exercise, see that package's docstring.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import importlib
+import io
+import logging
 import math
 import os
 import re
-import secrets
-from collections.abc import Callable
+import sys
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from dlopt.grading import references
-from dlopt.grading.compare import Tolerance, distance, first_mismatch
-from dlopt.grading.mistakes import Mistake, mistakes_for
-from dlopt.grading.tasks import CallTask, Outcome, Rng, RuleTask, load_stand_ins, run_task
+from dlopt.grading import assignments
+from dlopt.grading.child import not_available_message
+from dlopt.grading.compare import distance, first_mismatch
+from dlopt.grading.core import FLOAT32, FLOAT64, Case, Exercise, quadratic_task
+from dlopt.grading.tasks import KEPT_GRAD, REBOUND, Outcome, load_stand_ins, run_task
 
 #: The packages an answer must not call: it would pass by calling the reference.
 FORBIDDEN_MODULES = ("dlopt", "torch")
 
-FLOAT64 = Tolerance(rtol=1e-7, atol=1e-10)
-FLOAT32 = Tolerance(rtol=1e-4, atol=1e-5)
-
-
-@dataclass
-class Case:
-    """One problem: a task, a label that describes it to the student, how to compare outputs."""
-
-    label: str
-    task: RuleTask | CallTask
-    tolerance: Tolerance = FLOAT64
-    labels: tuple = ()
-    axis0: str | None = None
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """An autograded exercise: the function students write and how to draw its cases."""
-
-    name: str
-    assignment: str
-    make_cases: Callable[[np.random.Generator, bool], list[Case]]
-    time_limit: float = 5.0  # seconds per case for the student's function (they take ~0.03 s)
-
-    @property
-    def grade_id(self) -> str:
-        return f"test_{self.name}"
-
-    @property
-    def reference(self):
-        return references.REFERENCES[self.name]
-
-    @property
-    def mistakes(self) -> list[Mistake]:
-        return mistakes_for(self.name)
-
-    def cases(self, hidden: bool = False, *, seed: int | None = None) -> list[Case]:
-        """Visible cases (a fixed seed per exercise) or hidden ones (a fresh seed unless given)."""
-        if hidden:
-            seed = secrets.randbits(63) if seed is None else seed
-        else:
-            seed = sum(map(ord, self.name)) if seed is None else seed
-        return self.make_cases(np.random.default_rng(seed), hidden)
-
+__all__ = ["BY_GRADE_ID", "EXERCISES", "FLOAT32", "FLOAT64", "FORBIDDEN_MODULES", "Case",
+           "Exercise", "Verdict", "check", "forbidden_reference", "judge", "quadratic_task",
+           "recognise"]
 
 @dataclass
 class Verdict:
@@ -132,12 +98,79 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
         raise AssertionError(problem)
     cases = exercise.cases(hidden)
     stand_ins = load_stand_ins()
-    outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
-                for c in cases]
+    written = io.StringIO()
+    with _stderr_captured(written), _imports_blocked():
+        outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
+                    for c in cases]
+    if written.getvalue():  # nbgrader fails a cell that writes to stderr: show it as text
+        lines = written.getvalue().rstrip("\n").splitlines()
+        print(f"(your function wrote {len(lines)} line(s) to stderr, shown here; the grader "
+              "ignores them)", *[f"  {line}" for line in lines[:5]], sep="\n")
     verdict = judge(exercise, cases, outcomes)
     if not verdict.passed:
         raise AssertionError(verdict.summary())
     print(("hidden tests: " if hidden else "") + verdict.summary())
+
+
+@contextlib.contextmanager
+def _stderr_captured(buffer: io.StringIO):
+    """Send what the answer writes to stderr into ``buffer``: ``sys.stderr`` itself, and the
+    logging handlers that already write to it (``logging.basicConfig`` binds the stream once).
+
+    Afterwards, a handler that the answer's logging created during the calls, bound to
+    ``buffer``, is pointed back at the real stderr.
+    """
+    real = sys.stderr
+    handlers = [h for h in _logging_handlers() if isinstance(h, logging.StreamHandler)
+                and h.stream in (real, sys.__stderr__)]
+    moved = [(h, h.setStream(buffer)) for h in handlers]
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
+        for handler in _logging_handlers():
+            if isinstance(handler, logging.StreamHandler) and handler.stream is buffer:
+                handler.setStream(real)
+
+
+def _logging_handlers() -> list:
+    loggers = [logging.getLogger(), *[v for v in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(v, logging.Logger)]]
+    return [h for logger in loggers for h in logger.handlers]
+
+
+@contextlib.contextmanager
+def _imports_blocked():
+    """While the answer runs, importing ``dlopt`` or ``torch`` from its code (``import``,
+    ``__import__``, ``importlib.import_module``) fails as in the grading process, where
+    neither exists (in the notebook's kernel both are already loaded).
+
+    Imports made by the package itself (a stand-in's lazy import) go through.
+    """
+    real_import, real_import_module = builtins.__import__, importlib.import_module
+
+    def refuse(name: str, importer: str) -> None:
+        top = name.split(".")[0]
+        if top in FORBIDDEN_MODULES and importer.split(".")[0] not in FORBIDDEN_MODULES:
+            raise ImportError(not_available_message(top))  # the grading child's words
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0:
+            refuse(name, (globals or {}).get("__name__", "") or "")
+        return real_import(name, globals, locals, fromlist, level)
+
+    def guarded_module(name, package=None):
+        if not name.startswith("."):
+            refuse(name, sys._getframe(1).f_globals.get("__name__", "") or "")
+        return real_import_module(name, package)
+
+    builtins.__import__, importlib.import_module = guarded, guarded_module
+    try:
+        yield
+    finally:
+        builtins.__import__, importlib.import_module = real_import, real_import_module
 
 
 def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
@@ -155,12 +188,17 @@ def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
         expected = run_task(case.task, exercise.reference, stand_ins=stand_ins)
         problem = _compare(case, expected, outcome)
         if problem:
-            failures.append((i, case, outcome, problem))
+            failures.append((i, case, outcome, problem, expected))
     if not failures:
         return Verdict(exercise.name, True, len(cases))
-    i, case, outcome, problem = failures[0]
+    i, case, outcome, problem, expected = failures[0]
     lines = [f"{exercise.name} is wrong on case {i + 1} of {len(cases)} ({case.label}):",
              f"  {problem}"]
+    if case.annotate is not None and not outcome.error:
+        note = case.annotate(case.task, expected.value, outcome.value)
+        if note:
+            lines.append(f"  {note}")
+    lines += [f"  {hint}" for hint in _hints(outcome)]
     match = recognise(exercise, case, outcome, stand_ins=stand_ins)
     if match is not None:
         lines.append(f"  This matches a known mistake: {match.description}.")
@@ -170,6 +208,25 @@ def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
         lines.append("  Errors while running your answer cells:")
         lines += [f"    {e}" for e in answer_errors]
     return Verdict(exercise.name, False, len(cases), lines)
+
+
+def _hints(outcome: Outcome) -> list[str]:
+    """What the runner noticed about a wrong answer (see :class:`~dlopt.grading.tasks.Outcome`)."""
+    hints = []
+    for note in outcome.notes or []:
+        if note.startswith(REBOUND):
+            _, step, name = note.split(" ", 2)
+            hints.append(
+                f"Your function rebinds its parameter `{name}` ({name} = ...) at step {step}, "
+                f"whether it returns the result or not: that changes a local name only, and the "
+                f"caller's array keeps its old values. Update it in place: {name} -= ..., "
+                f"{name} *= ..., or {name}[...] = ....")
+        elif note == KEPT_GRAD:
+            hints.append(
+                "Your state keeps a reference to the caller's `grad` array (state[...] = grad): "
+                "the caller overwrites that array with the next step's gradient, so keep a "
+                "copy (grad.copy()).")
+    return hints
 
 
 def _compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
@@ -237,524 +294,8 @@ def forbidden_reference(fn) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- problems
+# --------------------------------------------------------------------------- registry
 
-
-def _loguniform(rng, low: float, high: float) -> float:
-    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
-
-
-def quadratic_task(rng, function: str, *, shape, dtype, steps: int, hyper: dict,
-                   grad_scale: float = 1.0, noise: float = 0.3) -> RuleTask:
-    r"""A random quadratic :math:`\tfrac12\theta^\top A\theta - b^\top\theta` with
-    eigenvalues of :math:`A` in [0.2, 5] times ``grad_scale``, and gradient noise."""
-    d = math.prod(shape)
-    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    eigenvalues = np.exp(rng.uniform(math.log(0.2), math.log(5.0), d))
-    A = grad_scale * (Q * eigenvalues) @ Q.T
-    b = grad_scale * rng.standard_normal(d)
-    xi = grad_scale * noise * rng.standard_normal((steps, *shape))
-    param0 = rng.standard_normal(shape).astype(dtype)
-    return RuleTask(function, param0, A, b, xi, dict(hyper))
-
-
-def _rule_case(task: RuleTask) -> Case:
-    dtype = task.param0.dtype
-    hyper = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.4g}"
-                      for k, v in task.hyper.items())
-    label = f"shape {task.param0.shape}, {dtype}, {hyper}; {task.steps} steps"
-    return Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64, axis0="step")
-
-
-_SHAPES = [(3,), (2, 3), (5,), (3, 4), (2, 2, 3)]
-
-
-def _rule_cases(function: str, draw_hyper: Callable) -> Callable:
-    """Cases for an update rule: 3 visible (20-30 steps), 8 hidden (150-300 steps, 2 in float32).
-
-    ``draw_hyper(rng, i, grad_scale, eigen_max)`` returns case ``i``'s hyperparameters.
-    """
-
-    def make(rng, hidden: bool) -> list[Case]:
-        n = 8 if hidden else 3
-        cases = []
-        for i in range(n):
-            shape = _SHAPES[int(rng.integers(len(_SHAPES)))] if hidden else _SHAPES[i]
-            dtype = np.float32 if i in ((2, 5) if hidden else (2,)) else np.float64
-            steps = int(rng.integers(150, 301)) if hidden else 20 + 5 * i
-            grad_scale = 10.0 ** float(rng.uniform(-2, 1)) if hidden else (1.0, 0.1, 1.0)[i]
-            hyper = draw_hyper(rng, i, grad_scale, 5.0 * grad_scale)
-            task = quadratic_task(rng, function, shape=shape, dtype=dtype, steps=steps,
-                                  hyper=hyper, grad_scale=grad_scale)
-            cases.append(_rule_case(task))
-        return cases
-
-    return make
-
-
-def _momentum_hyper(rng, i, grad_scale, eigen_max):
-    return {"lr": rng.uniform(0.05, 0.3) / eigen_max, "momentum": rng.uniform(0.5, 0.95)}
-
-
-_EPS_CYCLE = (1e-8, 1e-3, 0.1, 1e-2)  # large eps in some cases, so where it sits shows
-
-
-def _rmsprop_hyper(rng, i, grad_scale, eigen_max):
-    return {"lr": _loguniform(rng, 1e-3, 3e-2), "alpha": rng.uniform(0.8, 0.99),
-            "eps": _EPS_CYCLE[i % 4] * grad_scale}
-
-
-def _adam_hyper(rng, i, grad_scale, eigen_max):
-    return {"lr": _loguniform(rng, 3e-3, 5e-2), "beta1": rng.uniform(0.8, 0.95),
-            "beta2": rng.uniform(0.9, 0.999), "eps": _EPS_CYCLE[i % 4] * grad_scale}
-
-
-def _adamw_hyper(rng, i, grad_scale, eigen_max):
-    return {**_adam_hyper(rng, i, grad_scale, eigen_max),
-            "weight_decay": rng.uniform(0.1, 1.0)}
-
-
-def _minibatch_cases(rng, hidden: bool) -> list[Case]:
-    shapes = [(10, 2, 3), (12, 1, 5), (8, 3, 8)] if not hidden else [
-        (int(n), int(d), int(B)) for n, d, B in zip(
-            rng.integers(9, 41, 8), rng.integers(1, 4, 8), [1, 2, 3, 5, 7, 16, 50, 4])]
-    cases = []
-    for n, d, B in shapes:
-        X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
-        seed = int(rng.integers(2**31))
-        task = CallTask("minibatches", [([X, y, B], {"rng": Rng(seed)})])
-        label = f"n = {n} samples, batch_size = {B}, rng = default_rng({seed})"
-        cases.append(Case(label, task, FLOAT64, labels=(("the batches",), "batch", ("X", "y"))))
-    return cases
-
-
-def _sgd_epoch_cases(rng, hidden: bool) -> list[Case]:
-    sizes = [(20, 2, 5), (13, 3, 4)] if not hidden else [
-        (int(n), int(d), int(B)) for n, d, B in zip(
-            rng.integers(10, 60, 6), rng.integers(1, 5, 6), [1, 3, 4, 7, 10, 64])]
-    cases = []
-    for n, d, B in sizes:
-        X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
-        w0, b0 = rng.standard_normal(d), float(rng.standard_normal())
-        lr, seed = float(rng.uniform(0.01, 0.1)), int(rng.integers(2**31))
-        task = CallTask("sgd_epoch", [([w0, b0, X, y], {"lr": lr, "batch_size": B,
-                                                        "rng": Rng(seed)})],
-                        stand_ins=["minibatches"])
-        label = (f"n = {n}, d = {d}, batch_size = {B}, lr = {lr:.4g}, "
-                 f"rng = default_rng({seed}); the reference minibatches stands in for yours")
-        cases.append(Case(label, task, FLOAT64, labels=(("the result",), ("w", "b"))))
-    return cases
-
-
-def _stopping_calls(rng, n: int) -> list[tuple[list, dict]]:
-    """Loss histories around both decision boundaries.
-
-    Call ``i`` has ``k`` iterations done, one of 0, 1, 2, M-1, M, M+1 for
-    ``max_iters`` M (``i % 6``), and a last change that is a decrease by more
-    than ``tol``, a decrease by less, or an increase by more (``i // 6 % 3``).
-    """
-    calls = []
-    for i in range(n):
-        max_iters = int(rng.integers(3, 9))
-        k = (0, 1, 2, max_iters - 1, max_iters, max_iters + 1)[i % 6]
-        tol = _loguniform(rng, 1e-4, 1e-1)
-        steps = np.exp(rng.uniform(math.log(1.5 * tol), math.log(50 * tol), k))
-        losses = [float(x) for x in 1.0 + np.concatenate([[0.0], np.cumsum(steps)])[::-1]]
-        change = (i // 6) % 3
-        if k >= 1 and change == 1:
-            losses[-1] = losses[-2] - 0.5 * tol
-        if k >= 1 and change == 2:
-            losses[-1] = losses[-2] + 3.0 * tol
-        calls.append(([losses], {"tol": tol, "max_iters": max_iters}))
-    return calls
-
-
-def _should_stop_cases(rng, hidden: bool) -> list[Case]:
-    calls = _stopping_calls(rng, 54 if hidden else 18)
-    names = tuple(f"should_stop({[round(x, 6) for x in a[0]]}, tol={k['tol']:.3g}, "
-                  f"max_iters={k['max_iters']})" for a, k in calls)
-    task = CallTask("should_stop", calls)
-    return [Case(f"{len(calls)} loss histories", task, FLOAT64, labels=(names,))]
-
-
-def _schedule_cases(rng, hidden: bool) -> list[Case]:
-    settings = [(0.1, 5, 20, 0.0), (1.0, 3, 10, 0.05)] if not hidden else [
-        (_loguniform(rng, 1e-3, 1.0), int(W), int(W + rng.integers(2, 40)),
-         float(rng.choice([0.0, 1e-4, 1e-3])))
-        for W in rng.integers(1, 20, 5)] + [(0.5, 0, 12, 0.01)]
-    cases = []
-    for base_lr, W, T, eta_min in settings:
-        ts = list(range(T + 4))
-        kwargs = {"base_lr": base_lr, "warmup_steps": W, "total_steps": T, "eta_min": eta_min}
-        task = CallTask("warmup_cosine_lr", [([t], kwargs) for t in ts])
-        label = f"base_lr = {base_lr:.4g}, warmup_steps = {W}, total_steps = {T}, " \
-                f"eta_min = {eta_min:g}"
-        cases.append(Case(label, task, Tolerance(1e-9, 1e-12),
-                          labels=(tuple(f"t = {t}" for t in ts),)))
-    return cases
-
-
-_ACTIVATION_SHAPES = [(6,), (3, 4), (2, 5)]
-
-
-def _activation_cases(function: str) -> Callable:
-    """Cases for an elementwise layer ``f(x, grad_out) -> (y, grad_x)``: 3 visible, 6 hidden.
-
-    Each ``x`` holds a few exact zeros (where ReLU's gradient is decided) and
-    values up to about 6 in size (where sigmoid and tanh saturate); one visible
-    and two hidden cases are float32.
-    """
-
-    def make(rng, hidden: bool) -> list[Case]:
-        n = 6 if hidden else 3
-        cases = []
-        for i in range(n):
-            shape = (tuple(int(k) for k in rng.integers(1, 7, int(rng.integers(1, 4))))
-                     if hidden else _ACTIVATION_SHAPES[i])
-            dtype = np.float32 if i in ((1, 4) if hidden else (2,)) else np.float64
-            x = (rng.uniform(0.5, 3.0) * rng.standard_normal(shape)).astype(dtype)
-            x.flat[rng.choice(x.size, max(1, x.size // 4), replace=False)] = 0.0
-            grad_out = rng.standard_normal(shape).astype(dtype)
-            task = CallTask(function, [([x, grad_out], {})])
-            label = f"x of shape {shape}, {np.dtype(dtype).name}, with exact zeros"
-            cases.append(Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64,
-                              labels=((f"{function}(x, grad_out)",), ("y", "grad_x"))))
-        return cases
-
-    return make
-
-
-def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
-    """Logits (N, C) with N >= 2; in every other case one row is shifted by about +-800
-    (exp overflows there unless the row's maximum is subtracted first)."""
-    sizes = [(4, 3), (3, 5), (2, 4)] if not hidden else [
-        (int(n), int(c)) for n, c in zip(rng.integers(2, 17, 6), rng.integers(2, 11, 6))]
-    cases = []
-    for i, (n, c) in enumerate(sizes):
-        dtype = np.float32 if i == (2 if hidden else 1) else np.float64
-        logits = rng.uniform(0.5, 4.0) * rng.standard_normal((n, c))
-        large = i % 2 == 0
-        if large:
-            logits[int(rng.integers(n))] += rng.choice([-1.0, 1.0]) * rng.uniform(700, 900)
-        targets = rng.integers(c, size=n)
-        task = CallTask("softmax_cross_entropy", [([logits.astype(dtype), targets], {})])
-        label = (f"N = {n} samples, C = {c} classes, {np.dtype(dtype).name}"
-                 + (", one row of very large logits" if large else ""))
-        cases.append(Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(("softmax_cross_entropy(logits, targets)",),
-                                  ("the loss", "the gradient"))))
-    return cases
-
-
-def _weight_shapes(rng, n: int, largest: int = 300) -> list[tuple[int, ...]]:
-    """Dense (out, in) and convolutional (out, in, *kernel) shapes, fan-in != fan-out."""
-    shapes = []
-    while len(shapes) < n:
-        kernel = tuple(int(k) for k in rng.integers(1, 6, len(shapes) % 4))
-        out, inp = (int(k) for k in rng.integers(1, largest, 2))
-        if out != inp:
-            shapes.append((out, inp, *kernel))
-    return shapes
-
-
-def _scale_calls(rng, n: int, with_mode: bool) -> list[tuple[list, dict]]:
-    calls = []
-    for i, shape in enumerate(_weight_shapes(rng, n)):
-        gain = (1.0, math.sqrt(2.0), 5.0 / 3.0, float(rng.uniform(0.5, 3.0)))[i % 4]
-        kwargs = {"gain": gain, "distribution": ("uniform", "normal")[i % 2]}
-        if with_mode:
-            kwargs["mode"] = ("fan_in", "fan_in", "fan_out", "fan_out")[(i // 2) % 4]
-        calls.append(([shape], kwargs))
-    return calls
-
-
-def _call_names(function: str, calls) -> tuple[str, ...]:
-    def show(v):
-        return f"{v:.4g}" if isinstance(v, float) else repr(v)
-
-    return tuple(f"{function}(" + ", ".join([*map(show, a), *(
-        f"{k}={show(v)}" for k, v in kw.items() if k != "rng")]) + ")" for a, kw in calls)
-
-
-def _init_cases(function: str, make_calls: Callable, stand_ins=()) -> Callable:
-    """One visible case of 8 calls, three hidden cases of 12 calls each."""
-    note = "; the reference fans stands in for yours" if stand_ins else ""
-
-    def make(rng, hidden: bool) -> list[Case]:
-        cases = []
-        for _ in range(3 if hidden else 1):
-            calls = make_calls(rng, 12 if hidden else 8)
-            cases.append(Case(f"{len(calls)} weight shapes, dense and convolutional{note}",
-                              CallTask(function, calls, stand_ins=list(stand_ins)), FLOAT64,
-                              labels=(_call_names(function, calls),)))
-        return cases
-
-    return make
-
-
-def _sample_calls(rng, n: int) -> list[tuple[list, dict]]:
-    return [([shape, float(rng.uniform(0.01, 0.5))],
-             {"distribution": ("uniform", "normal")[i % 2], "rng": Rng(int(rng.integers(2**31)))})
-            for i, shape in enumerate(_weight_shapes(rng, n, largest=12))]
-
-
-def _batch(rng, dtype):
-    n, c = int(rng.integers(2, 17)), int(rng.integers(1, 6))
-    x = rng.uniform(-2, 2, c) + rng.uniform(0.3, 3.0, c) * rng.standard_normal((n, c))
-    gamma, beta = rng.uniform(0.5, 2.0, c), rng.standard_normal(c)
-    return [a.astype(dtype) for a in (x, gamma, beta)]
-
-
-def _calls_case(function: str, calls: list, names: tuple, dtype, what: str,
-                *levels) -> Case:
-    """One case of several calls whose arrays share ``dtype``, compared with its tolerance;
-    ``names`` names each call, ``levels`` the items of what a call returns (see
-    :func:`~dlopt.grading.compare.first_mismatch`'s ``labels``)."""
-    return Case(f"{len(calls)} {what}, {np.dtype(dtype).name}", CallTask(function, calls),
-                FLOAT32 if dtype == np.float32 else FLOAT64, labels=(names, *levels))
-
-
-def _batchnorm_forward_cases(rng, hidden: bool) -> list[Case]:
-    """Calls in training and evaluation mode on (N, C) batches with random running statistics;
-    momentum away from 0.5 (so the direction of the running average shows), eps up to 0.1."""
-    cases = []
-    for i in range(3 if hidden else 2):
-        dtype = np.float32 if i == (1 if hidden else 1) else np.float64
-        calls = []
-        for k in range(6 if hidden else 4):
-            x, gamma, beta = _batch(rng, dtype)
-            c = x.shape[1]
-            running = [rng.standard_normal(c).astype(dtype),
-                       rng.uniform(0.2, 3.0, c).astype(dtype)]
-            kwargs = {"training": k % 2 == 0, "momentum": float(rng.uniform(0.05, 0.3)),
-                      "eps": (1e-5, 1e-3, 0.1)[k % 3]}
-            calls.append(([x, gamma, beta, *running], kwargs))
-        names = tuple(f"call {j + 1}: x of shape {a[0].shape}, training={kw['training']}, "
-                      f"momentum={kw['momentum']:.3g}, eps={kw['eps']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("batchnorm_forward", calls, names, dtype, "batches",
-                                 ("y", "running_mean", "running_var")))
-    return cases
-
-
-def _batchnorm_backward_cases(rng, hidden: bool) -> list[Case]:
-    cases = []
-    for i in range(3 if hidden else 2):
-        dtype = np.float32 if i == 1 else np.float64
-        calls = []
-        for k in range(4 if hidden else 3):
-            x, gamma, _ = _batch(rng, dtype)
-            grad_out = rng.standard_normal(x.shape).astype(dtype)
-            calls.append(([grad_out, x, gamma], {"eps": (1e-5, 1e-3, 0.1)[k % 3]}))
-        names = tuple(f"call {j + 1}: x of shape {a[1].shape}, eps={kw['eps']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("batchnorm_backward", calls, names, dtype, "batches",
-                                 ("grad_x", "grad_gamma", "grad_beta")))
-    return cases
-
-
-def _dropout_cases(rng, hidden: bool) -> list[Case]:
-    """Calls in training and evaluation mode; p from 0 to 0.8; one case in float32."""
-    cases = []
-    for i in range(4 if hidden else 2):
-        dtype = np.float32 if i == 1 else np.float64
-        calls = []
-        for k in range(6 if hidden else 4):
-            shape = (int(rng.integers(2, 7)), int(rng.integers(3, 9)))
-            x = rng.standard_normal(shape).astype(dtype)
-            grad_out = rng.standard_normal(shape).astype(dtype)
-            p = (0.5, 0.2, 0.8, 0.3, 0.0, 0.65)[k] if hidden else (0.5, 0.25, 0.5, 0.75)[k]
-            kwargs = {"p": p, "training": k != 2, "rng": Rng(int(rng.integers(2**31)))}
-            calls.append(([x, grad_out], kwargs))
-        names = tuple(f"call {j + 1}: x of shape {a[0].shape}, p={kw['p']:g}, "
-                      f"training={kw['training']}, rng=default_rng({kw['rng'].seed})"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("dropout_layer", calls, names, dtype, "calls",
-                                 ("y", "grad_x")))
-    return cases
-
-
-def _decay_hyper(base: Callable) -> Callable:
-    """``base``'s hyperparameters plus a weight decay; odd cases decoupled, even ones L2."""
-
-    def draw(rng, i, grad_scale, eigen_max):
-        return {**base(rng, i, grad_scale, eigen_max),
-                "weight_decay": rng.uniform(0.1, 1.0) * grad_scale, "decoupled": i % 2 == 1}
-
-    return draw
-
-
-def _validation_curve(rng, epochs: int, min_delta: float) -> list[float]:
-    """A noisy U-shaped validation curve with exact ties and near-misses of ``min_delta``."""
-    turn = rng.uniform(0.3, 0.7) * epochs
-    t = np.arange(epochs)
-    curve = 1.0 + 1.5 * np.exp(-t / rng.uniform(2, 6)) + 0.4 * ((t - turn) / epochs).clip(0) ** 2
-    curve += 0.03 * rng.standard_normal(epochs)
-    values = [round(float(v), 4) for v in curve]
-    for e in range(1, epochs):
-        draw = rng.random()
-        if draw < 0.15:
-            values[e] = min(values[:e])  # ties the best so far: not an improvement
-        elif draw < 0.3 and min_delta > 0:
-            values[e] = min(values[:e]) - 0.5 * min_delta  # better, but by less than min_delta
-    return values
-
-
-def _early_stopping_cases(rng, hidden: bool) -> list[Case]:
-    cases = []
-    for _ in range(3 if hidden else 1):
-        calls = []
-        for k in range(12 if hidden else 8):
-            epochs = int(rng.integers(6, 31))
-            min_delta = (0.0, 0.01, 0.0, 0.03)[k % 4]
-            losses = _validation_curve(rng, epochs, min_delta)
-            weights = [rng.standard_normal(3) for _ in range(epochs)]
-            kwargs = {"patience": (1, 2, 3, 5)[(k // 2) % 4], "min_delta": min_delta}
-            calls.append(([losses, weights], kwargs))
-        names = tuple(f"call {j + 1}: {len(a[0])} epochs, val_losses={a[0]}, "
-                      f"patience={kw['patience']}, min_delta={kw['min_delta']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} validation curves", CallTask("early_stopping", calls),
-                          FLOAT64, labels=(names, ("stop_epoch", "best_epoch", "best_weights"))))
-    return cases
-
-
-def _trainable_layers_cases(rng, hidden: bool) -> list[Case]:
-    settings = [(4, e, 1) for e in range(6)] + [(3, e, 2) for e in range(7)]
-    if hidden:
-        settings = [(int(n), int(e), int(every)) for n, e, every in zip(
-            rng.integers(1, 9, 30), rng.integers(0, 20, 30), rng.integers(1, 4, 30))]
-    calls = [([n, e], {"every": every}) for n, e, every in settings]
-    return [Case(f"{len(calls)} calls", CallTask("trainable_layers", calls), FLOAT64,
-                 labels=(_call_names("trainable_layers", calls), "layer"))]
-
-
-def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
-    cases = []
-    for i in range(4 if hidden else 2):
-        dtype = np.float32 if i == 1 else np.float64
-        calls = []
-        for _ in range(4 if hidden else 3):
-            n = int(rng.integers(2, 6))
-            shapes = [tuple(int(k) for k in rng.integers(1, 6, int(rng.integers(1, 3))))
-                      for _ in range(n)]
-            weights = [rng.standard_normal(s).astype(dtype) for s in shapes]
-            grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
-            trainable = [bool(b) for b in rng.random(n) < 0.5]
-            frozen, trained = rng.choice(n, 2, replace=False)
-            trainable[int(frozen)], trainable[int(trained)] = False, True  # one of each at least
-            kwargs = {"lr": float(rng.uniform(0.01, 0.2)),
-                      "weight_decay": float(rng.uniform(0.1, 2.0))}
-            calls.append(([weights, grads, trainable], kwargs))
-        names = tuple(f"call {j + 1}: layer shapes {[w.shape for w in a[0]]}, trainable={a[2]}, "
-                      f"lr={kw['lr']:.4g}, weight_decay={kw['weight_decay']:.4g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("frozen_sgd_step", calls, names, dtype, "networks",
-                                 ("new_weights", "n_trained"), "layer"))
-    return cases
-
-
-def _lora_sizes(rng, n: int) -> list[tuple[int, int, int]]:
-    """(d_out, d_in, r) with d_in != d_out and 1 <= r <= min(d_in, d_out); r > 1 in the first,
-    so that alpha and alpha / r differ there."""
-    sizes = []
-    while len(sizes) < n:
-        d_out, d_in = (int(k) for k in rng.integers(2, 12, 2))
-        if d_out != d_in:
-            sizes.append((d_out, d_in, int(rng.integers(1, min(d_out, d_in) + 1))))
-    d_out, d_in, r = sizes[0]
-    sizes[0] = (d_out, d_in, r if r > 1 else min(d_out, d_in))
-    return sizes
-
-
-def _lora_init_cases(rng, hidden: bool) -> list[Case]:
-    calls = [([d_out, d_in, r], {"rng": Rng(int(rng.integers(2**31)))})
-             for d_out, d_in, r in _lora_sizes(rng, 10 if hidden else 5)]
-    names = tuple(f"lora_init({a[0]}, {a[1]}, {a[2]}, rng=default_rng({kw['rng'].seed}))"
-                  for a, kw in calls)
-    return [Case(f"{len(calls)} layers", CallTask("lora_init", calls), FLOAT64,
-                 labels=(names, ("A", "B")))]
-
-
-def _lora_arrays(rng, d_out, d_in, r, dtype):
-    """W (d_out, d_in) and trained-looking factors: A (r, d_in) and a non-zero B (d_out, r)."""
-    W = rng.standard_normal((d_out, d_in)) / math.sqrt(d_in)
-    A = rng.uniform(-1, 1, (r, d_in)) / math.sqrt(d_in)
-    B = 0.3 * rng.standard_normal((d_out, r))
-    return [a.astype(dtype) for a in (W, A, B)]
-
-
-def _lora_alpha(rng, k: int) -> float:
-    return (1.0, 16.0, 4.0, float(rng.uniform(0.5, 8)))[k % 4]
-
-
-def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
-    cases = []
-    for i in range(3 if hidden else 2):
-        dtype = np.float32 if i == 1 else np.float64
-        calls = []
-        for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 4 if hidden else 3)):
-            W, A, B = _lora_arrays(rng, d_out, d_in, r, dtype)
-            n = int(rng.integers(1, 7))
-            x = rng.standard_normal((n, d_in)).astype(dtype)
-            grad_out = rng.standard_normal((n, d_out)).astype(dtype)
-            calls.append(([x, W, A, B, grad_out], {"alpha": _lora_alpha(rng, k)}))
-        names = tuple(f"call {j + 1}: x {a[0].shape}, W {a[1].shape}, r = {a[2].shape[0]}, "
-                      f"alpha={kw['alpha']:.4g}" for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("lora_forward_backward", calls, names, dtype, "layers",
-                                 ("y", "grad_x", "grad_A", "grad_B")))
-    return cases
-
-
-def _lora_merge_cases(rng, hidden: bool) -> list[Case]:
-    calls = []
-    for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
-        calls.append(([*_lora_arrays(rng, d_out, d_in, r, np.float64)],
-                      {"alpha": _lora_alpha(rng, k)}))
-    names = tuple(f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
-                  for j, (a, kw) in enumerate(calls))
-    return [Case(f"{len(calls)} layers", CallTask("lora_merge", calls), FLOAT64,
-                 labels=(names,))]
-
-
-def _register(*exercises: Exercise) -> dict[str, Exercise]:
-    return {e.name: e for e in exercises}
-
-
-EXERCISES: dict[str, Exercise] = _register(
-    Exercise("minibatches", "gradient_descent", _minibatch_cases),
-    Exercise("sgd_epoch", "gradient_descent", _sgd_epoch_cases),
-    Exercise("should_stop", "gradient_descent", _should_stop_cases),
-    Exercise("momentum_step", "optimizers", _rule_cases("momentum_step", _momentum_hyper)),
-    Exercise("nesterov_step", "optimizers", _rule_cases("nesterov_step", _momentum_hyper)),
-    Exercise("rmsprop_step", "optimizers", _rule_cases("rmsprop_step", _rmsprop_hyper)),
-    Exercise("adam_step", "optimizers", _rule_cases("adam_step", _adam_hyper)),
-    Exercise("adamw_step", "optimizers", _rule_cases("adamw_step", _adamw_hyper)),
-    Exercise("warmup_cosine_lr", "optimizers", _schedule_cases),
-    Exercise("sigmoid_layer", "activations", _activation_cases("sigmoid_layer")),
-    Exercise("tanh_layer", "activations", _activation_cases("tanh_layer")),
-    Exercise("relu_layer", "activations", _activation_cases("relu_layer")),
-    Exercise("softmax_cross_entropy", "activations", _cross_entropy_cases),
-    Exercise("fans", "initialization", _init_cases("fans", lambda rng, n: [
-        ([shape], {}) for shape in _weight_shapes(rng, n)])),
-    Exercise("xavier_scale", "initialization", _init_cases(
-        "xavier_scale", lambda rng, n: _scale_calls(rng, n, with_mode=False), ["fans"])),
-    Exercise("kaiming_scale", "initialization", _init_cases(
-        "kaiming_scale", lambda rng, n: _scale_calls(rng, n, with_mode=True), ["fans"])),
-    Exercise("sample_weight", "initialization", _init_cases("sample_weight", _sample_calls)),
-    Exercise("batchnorm_forward", "batch_norm", _batchnorm_forward_cases),
-    Exercise("batchnorm_backward", "batch_norm", _batchnorm_backward_cases),
-    Exercise("dropout_layer", "regularization", _dropout_cases),
-    Exercise("sgd_weight_decay_step", "regularization",
-             _rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper))),
-    Exercise("adam_weight_decay_step", "regularization",
-             _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper))),
-    Exercise("early_stopping", "regularization", _early_stopping_cases),
-    Exercise("trainable_layers", "fine_tuning", _trainable_layers_cases),
-    Exercise("frozen_sgd_step", "fine_tuning", _frozen_step_cases),
-    Exercise("lora_init", "fine_tuning", _lora_init_cases),
-    Exercise("lora_forward_backward", "fine_tuning", _lora_layer_cases),
-    Exercise("lora_merge", "fine_tuning", _lora_merge_cases),
-)
+EXERCISES: dict[str, Exercise] = assignments.exercises()
 
 BY_GRADE_ID: dict[str, Exercise] = {e.grade_id: e for e in EXERCISES.values()}

@@ -19,6 +19,22 @@ Two kinds of task:
 - :class:`CallTask`: call a function on a list of argument sets. Output: the
   list of return values (a generator is drawn to the end, a tuple becomes a
   list). An argument ``Rng(seed)`` becomes ``numpy.random.default_rng(seed)``.
+
+Both runners check the contract every exercise states, call by call:
+
+- arguments are never changed (except those a task lists in ``may_modify``,
+  and ``param`` of an update rule, which must change in place); every call gets
+  its own deep copies, so nothing a call does reaches the reference or the next call;
+- returned arrays share no memory with the arguments (except ``may_alias``) nor
+  with what earlier calls returned (a buffer reused across calls);
+- an update rule gets its gradient in one array that the caller overwrites at
+  every step (as a training loop's ``p.grad``), and a learning rate that may
+  change from step to step (``lr_factors``).
+
+A broken clause is the outcome's error, naming the argument ("your function
+changed its argument `grad`"). :class:`Outcome` ``notes`` carry hints that
+matter only if the values turn out wrong (the rule rebound ``param``, its state
+keeps a reference to ``grad``).
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import io
 import itertools
 import json
 import signal
+import sys
 import threading
 import traceback
 import warnings
@@ -94,6 +111,7 @@ class RuleTask:
     noise: np.ndarray
     hyper: dict = field(default_factory=dict)
     kind: str = "rule"
+    lr_factors: object = None  # None, or (steps,) factors: step t uses lr * lr_factors[t]
 
     @property
     def steps(self) -> int:
@@ -112,6 +130,9 @@ class CallTask:
     calls: list
     stand_ins: list = field(default_factory=list)
     kind: str = "call"
+    arg_names: list = field(default_factory=list)  # names of the positional arguments
+    may_modify: list = field(default_factory=list)  # arguments the function may change
+    may_alias: list = field(default_factory=list)  # arguments an output may share memory with
 
 
 @dataclass
@@ -120,6 +141,7 @@ class Outcome:
 
     value: object = None
     error: str | None = None
+    notes: list = field(default_factory=list)  # hints, shown only if the values are wrong
 
 
 # --------------------------------------------------------------------------- running
@@ -145,46 +167,195 @@ def run_task(task, fn, *, stand_ins=None, time_limit: float | None = None) -> Ou
         return runner(task, fn)
 
 
+def lr_at(task: RuleTask, t: int) -> dict:
+    """The hyperparameters of step ``t`` (from 0): ``lr`` times ``lr_factors[t]`` if given."""
+    hyper = dict(task.hyper)
+    if task.lr_factors is not None and "lr" in hyper:
+        hyper["lr"] = float(hyper["lr"] * task.lr_factors[t])
+    return hyper
+
+
+REBOUND = "rebound"  # the note: the rule rebound its parameter name (param = ...)
+KEPT_GRAD = "kept_grad"  # the note: the rule's state holds the caller's grad array
+
+
 def _run_rule(task: RuleTask, fn) -> Outcome:
     param = task.param0.copy()
+    grad = np.empty_like(param)  # one gradient array, overwritten at every step
     state: dict = {}
     trajectory = [param.copy()]
+    notes: list[str] = []
     for t in range(task.steps):
-        grad = gradient(task, param, t)
+        grad[...] = gradient(task, param, t)
+        grad_before = grad.copy()
+        watch = _RebindingWatch(fn)
         try:
-            returned = fn(param, grad, state, **task.hyper)
+            with watch:
+                fn(param, grad, state, **lr_at(task, t))
         except Exception as exc:  # the student's error, reported with its step
-            return Outcome(np.stack(trajectory), f"{describe_exception(exc)} (at step {t + 1})")
-        if t == 0 and isinstance(returned, np.ndarray) and returned is not param and \
-                np.array_equal(param, task.param0):
+            return Outcome(np.stack(trajectory), f"{describe_exception(exc)} (at step {t + 1})",
+                           notes)
+        if not _same(grad_before, grad):
             return Outcome(np.stack(trajectory + [param.copy()]),
-                           "param was not updated in place: the function returned a new array "
-                           "and left param unchanged; update it in place "
-                           "(param -= ..., or param[...] = ...)")
+                           f"your function changed its argument `grad` (at step {t + 1}): "
+                           "the contract says a rule reads grad and never writes to it "
+                           "(write g = grad + ..., not grad += ...)", notes)
+        if watch.rebound and not any(n.startswith(REBOUND) for n in notes):
+            notes.append(f"{REBOUND} {t + 1} {watch.name}")
+        if KEPT_GRAD not in notes and any(
+                isinstance(v, np.ndarray) and np.shares_memory(v, grad) for v in _values(state)):
+            notes.append(KEPT_GRAD)
         trajectory.append(np.array(param, copy=True))
-    return Outcome(np.stack(trajectory))
+    return Outcome(np.stack(trajectory), None, notes)
+
+
+def _values(state) -> list:
+    """The values in a rule's state, one level into lists, tuples and dicts."""
+    out = []
+    for v in (state.values() if isinstance(state, dict) else []):
+        out += list(v.values()) if isinstance(v, dict) else list(v) if isinstance(
+            v, list | tuple) else [v]
+    return out
+
+
+class _RebindingWatch:
+    """Records whether ``fn``'s first parameter still names the caller's object when it returns.
+
+    ``param = param - lr * g`` rebinds a local name and leaves the caller's array as
+    it was; the profiler sees the frame's locals at its ``return`` event.
+    """
+
+    def __init__(self, fn) -> None:
+        self.code = getattr(fn, "__code__", None)
+        self.name = self.code.co_varnames[0] if self.code and self.code.co_argcount else None
+        self.rebound = False
+        self._arg, self._depth, self._old = None, 0, None
+
+    def _profile(self, frame, event, arg):
+        if frame.f_code is not self.code:
+            return
+        if event == "call":
+            self._depth += 1
+            if self._depth == 1:
+                self._arg = frame.f_locals.get(self.name)
+        elif event == "return":
+            if self._depth == 1 and frame.f_locals.get(self.name) is not self._arg:
+                self.rebound = True
+            self._depth -= 1
+
+    def __enter__(self):
+        self._on = False
+        if self.name is not None:
+            try:  # a hint only: where profiling is unavailable, the grade is the same
+                self._old = sys.getprofile()
+                sys.setprofile(self._profile)
+                self._on = True
+            except Exception:
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        if self._on:
+            sys.setprofile(self._old)
+        self._arg = None
+        return False
 
 
 def _run_calls(task: CallTask, fn) -> Outcome:
     results = []
+    earlier: list[np.ndarray] = []  # arrays returned by earlier calls
     for i, (args, kwargs) in enumerate(task.calls):
-        args = [_materialize_arg(a) for a in args]
-        kwargs = {k: _materialize_arg(v) for k, v in kwargs.items()}
+        where = f" (at call {i + 1})" if len(task.calls) > 1 else ""
+        given_args = [_materialize_arg(a) for a in args]
+        given_kwargs = {k: _materialize_arg(v) for k, v in kwargs.items()}
         try:
-            results.append(plain(fn(*args, **kwargs)))
+            raw = _drawn(fn(*given_args, **given_kwargs))
         except Exception as exc:
-            where = f" (at call {i})" if len(task.calls) > 1 else ""
             return Outcome(results, f"{describe_exception(exc)}{where}")
+        named = [(_arg_name(task, j), a, g) for j, (a, g) in enumerate(zip(args, given_args))]
+        named += [(k, kwargs[k], given_kwargs[k]) for k in kwargs]
+        for name, original, given in named:
+            if name not in task.may_modify and not _same(original, given):
+                return Outcome(results, f"your function changed its argument `{name}`{where}: "
+                                        f"the contract says {name} is read, never written; "
+                                        "compute into new arrays (y = x * m, not x *= m)")
+        outputs = list(_arrays_in(raw))
+        for out in outputs:
+            for name, _, given in named:
+                if name in task.may_alias:
+                    continue
+                if any(np.shares_memory(out, a) for a in _arrays_in(given)):
+                    return Outcome(results, f"your function returned an array that shares memory "
+                                            f"with its argument `{name}`{where}: the contract "
+                                            "says every returned array is new (return "
+                                            f"{name}.copy() or a computed array, not {name} "
+                                            "itself or a view of it)")
+            if any(np.shares_memory(out, e) for e in earlier):
+                return Outcome(results, f"your function returned an array that an earlier call "
+                                        f"also returned{where} (a buffer reused across calls): "
+                                        "the contract says every call returns new arrays, so "
+                                        "the caller's earlier results stay as they were")
+        earlier += outputs
+        results.append(plain(raw))
     return Outcome(results)
 
 
+def _arg_name(task: CallTask, j: int) -> str:
+    return task.arg_names[j] if j < len(task.arg_names) else f"argument {j + 1}"
+
+
+def _same(a, b) -> bool:
+    """Whether ``b`` still equals the pristine ``a`` (arrays exactly, NaN equal to NaN)."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype and \
+            bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(
+            _same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, Rng):
+        return True  # a generator is meant to advance
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _arrays_in(x):
+    """The arrays in ``x``, through nested lists, tuples and dicts."""
+    if isinstance(x, np.ndarray):
+        yield x
+    elif isinstance(x, list | tuple):
+        for v in x:
+            yield from _arrays_in(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _arrays_in(v)
+
+
+def _drawn(x):
+    """A returned generator or iterator drawn into a list (at most :data:`MAX_ITEMS` items)."""
+    if isinstance(x, np.ndarray | list | tuple | dict | str) or x is None:
+        return x
+    if hasattr(x, "__next__") or hasattr(x, "gi_code"):
+        items = list(itertools.islice(x, MAX_ITEMS + 1))
+        if len(items) > MAX_ITEMS:
+            raise RuntimeError(f"the iterator yielded more than {MAX_ITEMS} items")
+        return items
+    return x
+
+
 def _materialize_arg(a):
+    """A fresh deep copy of a task's argument for one call (``Rng`` becomes a generator)."""
     if isinstance(a, Rng):
         return np.random.default_rng(a.seed)
     if isinstance(a, np.ndarray):
         return a.copy()  # an answer that writes into its input must not change the task
-    if isinstance(a, list):
-        return list(a)
+    if isinstance(a, list | tuple):
+        return type(a)(_materialize_arg(v) for v in a)
+    if isinstance(a, dict):
+        return {k: _materialize_arg(v) for k, v in a.items()}
     return a
 
 
@@ -206,10 +377,7 @@ def plain(x):
     if isinstance(x, list | tuple):
         return [plain(v) for v in x]
     if hasattr(x, "__next__") or hasattr(x, "gi_code"):
-        items = list(itertools.islice(x, MAX_ITEMS + 1))
-        if len(items) > MAX_ITEMS:
-            raise RuntimeError(f"the iterator yielded more than {MAX_ITEMS} items")
-        return [plain(v) for v in items]
+        return [plain(v) for v in _drawn(x)]
     return Unsupported(type(x).__name__)
 
 

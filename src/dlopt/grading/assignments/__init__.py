@@ -1,0 +1,55 @@
+"""The registry of graded assignments: one module per assignment, found by name.
+
+Each module ``dlopt.grading.assignments.<assignment>`` (the folder name of its notebook in
+``exercises/source/``) holds everything its exercises need: the reference functions, the
+case makers, ``EXERCISES`` (a list of :class:`~dlopt.grading.core.Exercise`) and
+``MISTAKES`` (a list of :class:`~dlopt.grading.core.Mistake`). :mod:`dlopt.grading.exercises`,
+:mod:`dlopt.grading.references` and :mod:`dlopt.grading.mistakes` collect them from here,
+and the trusted grader finds an exercise by its test cell's grade id
+(:data:`dlopt.grading.exercises.BY_GRADE_ID`).
+
+To add an exercise: write its reference, its case maker and its mistakes in its
+assignment's module and add an ``Exercise`` to that module's ``EXERCISES``; then the
+notebook (answer cell ``<name>``, test cell ``test_<name>``) and a correct variant in
+``tests/exercise_cases/variants.py``. A new assignment is a new module named in
+:data:`NAMES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+#: The assignments, in the course's order (the folder names under ``exercises/source``).
+NAMES = ("gradient_descent", "optimizers", "activations", "initialization", "batch_norm",
+         "regularization", "fine_tuning")
+
+
+@cache
+def modules() -> tuple:
+    """The assignment modules of :data:`NAMES`, imported."""
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in NAMES)
+
+
+def exercises() -> dict:
+    """Every registered exercise, by function name, in the course's order."""
+    found = {}
+    for module in modules():
+        for exercise in module.EXERCISES:
+            if exercise.name in found:
+                raise ValueError(f"exercise {exercise.name!r} is registered twice")
+            if exercise.assignment != module.__name__.rsplit(".", 1)[1]:
+                raise ValueError(f"exercise {exercise.name!r} names the assignment "
+                                 f"{exercise.assignment!r} but lives in {module.__name__}")
+            found[exercise.name] = exercise
+    return found
+
+
+def mistakes() -> list:
+    """Every catalogued mistake, assignment by assignment."""
+    return [m for module in modules() for m in module.MISTAKES]
+
+
+def mistakes_for(exercise: str) -> list:
+    """The catalogued mistakes of one exercise."""
+    return [m for m in mistakes() if m.exercise == exercise]
