@@ -279,7 +279,10 @@ class SequentialSchedule(Schedule):
 
     With milestones :math:`m_1 < \dots < m_{k}` and :math:`m_0 = 0`, the step
     :math:`t \in [m_i, m_{i+1})` uses schedule :math:`i` at its own step
-    :math:`t - m_i`, with the same :math:`\eta_0`.
+    :math:`t - m_i`, with the same :math:`\eta_0`. The exception is torch's:
+    a ``LambdaProductSchedule`` (``MultiplicativeLR``) after a milestone
+    multiplies the rate the previous schedule left, starting with
+    :math:`\lambda(0)`, rather than :math:`\eta_0`.
     """
 
     schedules: tuple[Schedule, ...]
@@ -304,7 +307,15 @@ class SequentialSchedule(Schedule):
     def _lr(self, t, base_lr):
         i = bisect_right(self.milestones, t)
         start = self.milestones[i - 1] if i > 0 else 0
-        return self.schedules[i]._lr(t - start, base_lr)
+        schedule = self.schedules[i]
+        if i > 0 and isinstance(schedule, LambdaProductSchedule):
+            # torch's MultiplicativeLR has no closed form: at its milestone it multiplies the
+            # rate in force by lr_lambda(0), then goes on multiplying from there
+            lr = self._lr(start - 1, base_lr) * float(schedule.lr_lambda(0))
+            for s in range(1, t - start + 1):
+                lr = lr * float(schedule.lr_lambda(s))
+            return lr
+        return schedule._lr(t - start, base_lr)
 
 
 @dataclass(frozen=True)
@@ -860,7 +871,17 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, schedule, last_epoch)
 
 
-class LambdaLR(LRScheduler):
+class _LambdaState:
+    """A state dict torch's ``LambdaLR``/``MultiplicativeLR`` can load: it pops ``lr_lambdas``.
+
+    Like torch, it stores ``None`` for each function (the functions come from the constructor).
+    """
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "lr_lambdas": [None] * len(self.schedules)}
+
+
+class LambdaLR(_LambdaState, LRScheduler):
     """``torch.optim.lr_scheduler.LambdaLR``: ``lr = initial_lr * lr_lambda(t)``.
 
     ``lr_lambda`` is one function, or a list with one per param group.
@@ -937,7 +958,7 @@ def _lambdas(lr_lambda, num_groups: int) -> list:
     return [lr_lambda] * num_groups
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaState, LRScheduler):
     """``torch.optim.lr_scheduler.MultiplicativeLR``: each step multiplies lr by ``lr_lambda(t)``.
 
     ``lr_lambda`` is one function, or a list with one per param group; it must
@@ -1036,8 +1057,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             epoch = check_real("epoch", epoch, low=0.0)
             self.T_cur, self.T_i = self.schedules[0].cycle(epoch)
             self.last_epoch = math.floor(epoch)
-        self._step_count += 1
-        self._write_lrs()
+        self._write_lrs()  # like torch's, this step() leaves _step_count alone
 
     def _write_lrs(self) -> None:
         groups = self.optimizer.param_groups
@@ -1165,6 +1185,14 @@ class CyclicLR(_MomentumCycle, LRScheduler):
     def _write_lrs(self) -> None:
         self._write_momentums(self.last_epoch)
         super()._write_lrs()
+
+    def state_dict(self) -> dict:
+        """``LRScheduler.state_dict``, plus the ``_scale_fn_custom`` entry torch's loader pops.
+
+        Torch saves a ``scale_fn`` only when it is a callable object (its
+        ``__dict__``), never a function; the function comes from the constructor.
+        """
+        return {**super().state_dict(), "_scale_fn_custom": None}
 
 
 class OneCycleLR(_MomentumCycle, LRScheduler):
