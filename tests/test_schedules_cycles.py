@@ -247,7 +247,7 @@ def _metrics(mode):
         np.linspace(0.5, 0.3, 6),
         0.3 + 0.01 * rng.random(15),
     ])  # fmt: skip
-    values = list(curve if mode == "min" else -curve)
+    values = list(curve if mode == "min" else 2.0 - curve)  # "max": an accuracy-like rise
     values[20] = torch.tensor(values[20], dtype=torch.float64)  # torch accepts 0-d tensors
     return values
 
@@ -259,6 +259,11 @@ PLATEAU = [
     for p, c in ((0, 0), (2, 3))
 ] + [
     dict(threshold=0.0, patience=1, factor=0.5),
+    *[
+        dict(mode=m, threshold=0.08, threshold_mode=tm, patience=1, factor=0.5)
+        for m in ("min", "max")
+        for tm in ("rel", "abs")
+    ],
     dict(threshold=1e-2, threshold_mode="abs", patience=1, min_lr=[0.02, 0.01], factor=0.5),
     dict(patience=0, factor=0.5, min_lr=0.01, eps=1e-3),  # eps: the last small cuts are skipped
     dict(mode="max", patience=1, factor=0.0, min_lr=[0.0, 0.005]),
