@@ -13,6 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlopt import optim_numpy, optim_torch
 from dlopt import schedules as S
@@ -621,3 +623,79 @@ def test_one_cycle_schedule_refuses_its_arguments_directly():
         S.CyclicSchedule(0.1, 4).momentum(1.5, 0.8, 0.9)
     with pytest.raises(ValueError, match="Invalid t"):
         S.CosineAnnealingWarmRestartsSchedule(3).lr(-0.5, 0.1)
+
+
+# --------------------------------------------------------------------------- random options
+
+
+def _outcome(build, num_steps):
+    """The (lr, momentum) trajectory, or the exception class if building or stepping fails."""
+    opt = _torch_opt()
+    try:
+        return _run(opt, build(opt), num_steps)
+    except (ValueError, ZeroDivisionError) as error:
+        return type(error)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    total=st.integers(1, 40),
+    pct_start=st.floats(0.0, 1.0),
+    three_phase=st.booleans(),
+    anneal=st.sampled_from(["cos", "linear"]),
+)
+def test_one_cycle_equals_torch_for_random_phase_boundaries(total, pct_start, three_phase, anneal):
+    """Phase ends pct_start * total - 1 fall anywhere, also below 0; both refuse the same cases."""
+
+    def build(lib):
+        return lambda opt: lib.OneCycleLR(
+            opt, [0.3, 0.1], total, pct_start=pct_start, three_phase=three_phase,
+            anneal_strategy=anneal,
+        )  # fmt: skip
+
+    expected, got = _outcome(build(TS), total + 1), _outcome(build(S), total + 1)
+    if isinstance(expected, type):  # torch divides by zero where a phase has no length
+        assert expected is ZeroDivisionError and got is ValueError
+    else:
+        _same(got[0], expected[0])
+        _same(got[1], expected[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    up=st.floats(0.5, 12.0),
+    down=st.one_of(st.none(), st.floats(0.5, 12.0)),
+    mode=st.sampled_from(["triangular", "triangular2", "exp_range"]),
+    gamma=st.floats(0.8, 1.0),
+)
+def test_cyclic_equals_torch_for_random_step_sizes(up, down, mode, gamma):
+    def build(lib):
+        return lambda opt: lib.CyclicLR(opt, 0.01, [0.2, 0.05], up, down, mode, gamma)
+
+    expected, got = _outcome(build(TS), 40), _outcome(build(S), 40)
+    _same(got[0], expected[0])
+    _same(got[1], expected[1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    T_0=st.integers(1, 6),
+    T_mult=st.integers(1, 3),
+    epochs=st.lists(st.floats(0.0, 60.0), min_size=1, max_size=12),
+)
+def test_warm_restarts_equal_torch_at_random_fractional_epochs(T_0, T_mult, epochs):
+    """Away from restart points, where torch's logarithm can land on the wrong side."""
+    schedule = S.CosineAnnealingWarmRestartsSchedule(T_0, T_mult)
+    opt_t, opt_o = _torch_opt(), _torch_opt()
+    sched_t = TS.CosineAnnealingWarmRestarts(opt_t, T_0, T_mult)
+    sched_o = S.CosineAnnealingWarmRestarts(opt_o, T_0, T_mult)
+    for epoch in epochs:
+        T_cur, _ = schedule.cycle(epoch)
+        if min(T_cur, abs(T_cur - schedule.cycle(epoch)[1])) < 1e-9 and epoch >= T_0:
+            continue  # a restart point: torch's step(epoch) may put it in the previous cycle
+        opt_t.step()
+        sched_t.step(epoch)
+        sched_o.step(epoch)
+        sched_t.step()  # and one plain step after the jump
+        sched_o.step()
+        _same(sched_o.get_last_lr(), sched_t.get_last_lr())
