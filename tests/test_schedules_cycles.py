@@ -8,6 +8,7 @@ momentum a scheduler writes is the one the update rule then uses.
 """
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -699,3 +700,54 @@ def test_warm_restarts_equal_torch_at_random_fractional_epochs(T_0, T_mult, epoc
         sched_t.step()  # and one plain step after the jump
         sched_o.step()
         _same(sched_o.get_last_lr(), sched_t.get_last_lr())
+
+
+# --------------------------------------------------------------------------- tensor rates
+
+TENSOR_LR = [
+    lambda lib, o: lib.StepLR(o, 3, 0.5),
+    lambda lib, o: lib.OneCycleLR(o, 0.5, total_steps=20),
+    lambda lib, o: lib.CyclicLR(o, 0.01, 0.1, step_size_up=4),
+    lambda lib, o: lib.CosineAnnealingWarmRestarts(o, 4, 2),
+    lambda lib, o: lib.ChainedScheduler([lib.LinearLR(o, 0.5, total_iters=4), lib.StepLR(o, 5)]),
+]
+
+
+@pytest.mark.parametrize("build", TENSOR_LR)
+@pytest.mark.parametrize("front_end", [torch.optim, optim_torch])
+def test_a_tensor_lr_is_filled_in_place_like_torch(build, front_end):
+    rates = []
+    for lib in (TS, S):
+        p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        p.grad = torch.ones_like(p)
+        lr = torch.tensor(0.1)
+        opt = front_end.SGD([p], lr=lr, momentum=0.5, foreach=False)
+        sched = build(lib, opt)
+        rows = []
+        for _ in range(20):
+            rows.append(float(opt.param_groups[0]["lr"]))
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] is lr  # the same tensor, filled in place
+        rates.append(rows)
+    # torch computes with its float32 tensors, the package in float64: float32 round-off
+    np.testing.assert_allclose(rates[1], rates[0], rtol=1e-6)
+
+
+def test_plateau_with_a_tensor_lr_and_torch_s_epoch_argument():
+    runs = []
+    for lib in (TS, S):
+        p = torch.zeros(2, requires_grad=True)
+        lr = torch.tensor(0.1)
+        opt = torch.optim.SGD([p], lr=lr, foreach=False)
+        sched = lib.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+        rows = []
+        for epoch, value in enumerate([1.0, 1.0, 0.5, 0.6, 0.7, 0.4], start=10):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torch deprecates the argument
+                sched.step(torch.tensor(value), epoch)
+            rows.append((float(lr), sched.last_epoch))
+        assert opt.param_groups[0]["lr"] is lr
+        runs.append(rows)
+    assert runs[1] == runs[0]
+    assert runs[0][-1] == (pytest.approx(0.0125, rel=1e-7), 15)

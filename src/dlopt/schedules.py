@@ -726,14 +726,14 @@ class LRScheduler:
         self._step_count = 0
         for i, group in enumerate(groups):
             if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _clone(group["lr"]))
             elif "initial_lr" not in group:
                 raise KeyError(
                     f"param_groups[{i}] has no 'initial_lr': resuming with last_epoch >= 0 "
                     "needs the optimizer state the previous scheduler wrote"
                 )
         self.base_lrs = [
-            check_real(f"param_groups[{i}]['initial_lr']", g["initial_lr"], low=0.0)
+            check_real(f"param_groups[{i}]['initial_lr']", _scalar(g["initial_lr"]), low=0.0)
             for i, g in enumerate(groups)
         ]
         if _base_lrs is not None:  # CyclicLR: the lower bounds it was given, as in torch
@@ -790,8 +790,8 @@ class LRScheduler:
     def _write_lrs(self) -> None:
         groups = self.optimizer.param_groups
         for group, schedule, base_lr in zip(groups, self.schedules, self.base_lrs, strict=True):
-            group["lr"] = schedule.lr(self.last_epoch, base_lr)
-        self._last_lr = [group["lr"] for group in groups]
+            _set_lr(group, schedule.lr(self.last_epoch, base_lr))
+        self._last_lr = _lrs(groups)
 
 
 def _param_groups(optimizer) -> list[dict]:
@@ -803,8 +803,30 @@ def _param_groups(optimizer) -> list[dict]:
     for i, group in enumerate(groups):
         if not isinstance(group, dict) or "lr" not in group:
             raise TypeError(f"optimizer.param_groups[{i}] must be a dict with an 'lr' entry")
-        check_real(f"param_groups[{i}]['lr']", group["lr"], low=0.0)
+        check_real(f"param_groups[{i}]['lr']", _scalar(group["lr"]), low=0.0)
     return groups
+
+
+def _scalar(value):
+    """A number, or the value of a one-element tensor (torch accepts a tensor ``lr``)."""
+    return value.item() if hasattr(value, "fill_") and hasattr(value, "item") else value
+
+
+def _clone(value):
+    return value.clone() if hasattr(value, "fill_") and hasattr(value, "clone") else value
+
+
+def _set_lr(group: dict, lr: float) -> None:
+    """Write ``lr`` into the group; a tensor ``lr`` is filled in place, as torch does."""
+    if hasattr(group["lr"], "fill_"):
+        group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
+
+
+def _lrs(groups) -> list[float]:
+    """Every group's rate as a float (torch's ``get_last_lr`` gives tensor copies instead)."""
+    return [float(_scalar(group["lr"])) for group in groups]
 
 
 def _per_group(schedule, num_groups: int) -> list[Schedule]:
@@ -1062,8 +1084,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def _write_lrs(self) -> None:
         groups = self.optimizer.param_groups
         for group, schedule, base_lr in zip(groups, self.schedules, self.base_lrs, strict=True):
-            group["lr"] = schedule.cosine(self.T_cur, self.T_i, base_lr)
-        self._last_lr = [group["lr"] for group in groups]
+            _set_lr(group, schedule.cosine(self.T_cur, self.T_i, base_lr))
+        self._last_lr = _lrs(groups)
 
     def state_dict(self) -> dict:
         """``LRScheduler.state_dict`` plus the cycle state ``T_cur`` and ``T_i``."""
@@ -1175,7 +1197,7 @@ class CyclicLR(_MomentumCycle, LRScheduler):
         ]
         if last_epoch == -1:
             for group, lr in zip(groups, base_lrs, strict=True):
-                group["lr"] = lr
+                _set_lr(group, lr)
         self.optimizer = optimizer
         self.schedules = schedules
         self._setup_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
@@ -1251,9 +1273,9 @@ class OneCycleLR(_MomentumCycle, LRScheduler):
         groups = self.optimizer.param_groups
         schedule = self.schedules[0]
         for group, base_lr, peak in zip(groups, self.base_lrs, self.max_lrs, strict=True):
-            group["lr"] = schedule.rate(self.last_epoch, base_lr, peak)
+            _set_lr(group, schedule.rate(self.last_epoch, base_lr, peak))
         self._write_momentums(self.last_epoch)
-        self._last_lr = [group["lr"] for group in groups]
+        self._last_lr = _lrs(groups)
 
 
 class ReduceLROnPlateau:
@@ -1301,7 +1323,7 @@ class ReduceLROnPlateau:
         self.cooldown = check_int("cooldown", cooldown, low=0)
         self.eps = check_real("eps", eps, low=0.0)
         self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in groups]
+        self._last_lr = _lrs(groups)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
@@ -1330,13 +1352,19 @@ class ReduceLROnPlateau:
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics) -> None:
-        """Record one epoch's metric (a number or a 0-d tensor) and cut the rate if it stalls."""
+    def step(self, metrics, epoch: int | None = None) -> None:
+        """Record one epoch's metric (a number or a 0-d tensor) and cut the rate if it stalls.
+
+        ``epoch`` sets ``last_epoch`` instead of counting up, as torch's (deprecated) argument does.
+        """
         try:
             current = float(metrics)
         except (TypeError, ValueError):
             raise TypeError(f"metrics must be a real number, got {metrics!r}") from None
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            self.last_epoch = check_int("epoch", epoch, low=0)
         if self.is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
@@ -1349,7 +1377,7 @@ class ReduceLROnPlateau:
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _lrs(self.optimizer.param_groups)
 
     def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
@@ -1362,10 +1390,10 @@ class ReduceLROnPlateau:
                 )
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs, strict=True):
-            old_lr = float(group["lr"])
+            old_lr = float(_scalar(group["lr"]))
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _set_lr(group, new_lr)
 
     def get_last_lr(self) -> list[float]:
         """The rates after the last ``step``, one per param group."""
