@@ -282,16 +282,30 @@ class SequentialSchedule(Schedule):
     :math:`t - m_i`, with the same :math:`\eta_0`. The exception is torch's:
     a ``LambdaProductSchedule`` (``MultiplicativeLR``) after a milestone
     multiplies the rate the previous schedule left, starting with
-    :math:`\lambda(0)`, rather than :math:`\eta_0`.
+    :math:`\lambda(0)`, rather than :math:`\eta_0`. ``scales`` (one per
+    schedule) start schedule :math:`i` from :math:`c_i \eta_0` instead: torch's
+    schedulers restart from their own base rates at their milestones, and
+    ``CyclicLR``'s or ``OneCycleLR``'s differ from the optimizer's.
     """
 
     schedules: tuple[Schedule, ...]
     milestones: tuple[int, ...]
+    scales: tuple[float, ...] | None = None
 
     def __post_init__(self):
         schedules = tuple(self.schedules)
         if not schedules:
             raise ValueError("SequentialSchedule expects at least one schedule, got none")
+        if self.scales is not None:
+            scales = tuple(
+                check_real(f"scales[{i}]", c, low=0.0) for i, c in enumerate(self.scales)
+            )
+            if len(scales) != len(schedules):
+                raise ValueError(
+                    f"Invalid scales: expected {len(schedules)} (one per schedule), "
+                    f"got {len(scales)}"
+                )
+            object.__setattr__(self, "scales", scales)
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedules[{i}] must be a Schedule, got {s!r}")
@@ -315,7 +329,8 @@ class SequentialSchedule(Schedule):
             for s in range(1, t - start + 1):
                 lr = lr * float(schedule.lr_lambda(s))
             return lr
-        return schedule._lr(t - start, base_lr)
+        scale = 1.0 if self.scales is None else self.scales[i]
+        return schedule._lr(t - start, base_lr * scale)
 
 
 @dataclass(frozen=True)
@@ -920,8 +935,10 @@ class LambdaLR(_LambdaState, LRScheduler):
 class SequentialLR(LRScheduler):
     """``torch.optim.lr_scheduler.SequentialLR``: ``schedulers[i]`` from ``milestones[i-1]`` on.
 
-    The schedulers must drive ``optimizer``; only their schedules are used,
-    each restarted at its milestone (see ``SequentialSchedule``).
+    The schedulers must drive ``optimizer``; their schedules are restarted at
+    their milestones (see ``SequentialSchedule``), as in torch from each
+    scheduler's own ``base_lrs`` (the first from the groups' ``initial_lr``),
+    and a ``OneCycleLR`` or ``CyclicLR`` cycles the momentum during its phase.
     """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
@@ -933,11 +950,24 @@ class SequentialLR(LRScheduler):
                 raise ValueError(f"schedulers[{i}] drives a different optimizer")
         if not schedulers:
             raise ValueError("SequentialLR expects at least one scheduler, got none")
-        per_group = [
-            SequentialSchedule(tuple(s.schedules[g] for s in schedulers), milestones)
-            for g in range(len(optimizer.param_groups))
-        ]
+        groups = _param_groups(optimizer)
+        per_group = []
+        for g, group in enumerate(groups):
+            base = _scalar(group.get("initial_lr", group["lr"]))
+            scales = [1.0] + [s.base_lrs[g] / base if base else 1.0 for s in schedulers[1:]]
+            phases = tuple(s.schedules[g] for s in schedulers)
+            per_group.append(SequentialSchedule(phases, milestones, tuple(scales)))
+        self._schedulers = list(schedulers)
         super().__init__(optimizer, per_group, last_epoch)
+
+    def _write_lrs(self) -> None:
+        super()._write_lrs()
+        milestones = self.schedules[0].milestones
+        i = bisect_right(milestones, self.last_epoch)
+        scheduler = self._schedulers[i]
+        if isinstance(scheduler, _MomentumCycle):
+            start = milestones[i - 1] if i > 0 else 0
+            scheduler._write_momentums(self.last_epoch - start)
 
 
 class InverseTimeLR(LRScheduler):
