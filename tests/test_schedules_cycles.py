@@ -757,3 +757,21 @@ def test_plateau_with_a_tensor_lr_and_torch_s_epoch_argument():
         runs.append(rows)
     assert runs[1] == runs[0]
     assert runs[0][-1] == (pytest.approx(0.0125, rel=1e-7), 15)
+
+
+@pytest.mark.parametrize("min_lr", [0.01, [0.01, 0.0]])
+def test_plateau_after_a_param_group_is_added_behaves_like_torch(min_lr):
+    outcomes = []
+    for lib in (TS, S):
+        opt = _torch_opt()
+        sched = lib.ReduceLROnPlateau(opt, patience=0, factor=0.5, min_lr=min_lr)
+        sched.step(1.0)
+        opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.2})
+        try:
+            sched.step(2.0)  # a bad epoch: the rates are cut, in three groups now
+            outcomes.append([g["lr"] for g in opt.param_groups])
+        except RuntimeError as error:
+            outcomes.append(RuntimeError)
+            assert lib is TS or "min_lr" in str(error)
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0] == (RuntimeError if isinstance(min_lr, list) else [0.05, 0.015, 0.1])

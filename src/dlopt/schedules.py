@@ -28,6 +28,26 @@ also cycle the momentum (``group["momentum"]``, or the first entry of
 ``group["betas"]`` for Adam-like optimizers) unless ``cycle_momentum=False``,
 and ``ReduceLROnPlateau`` is not a function of the step at all: it reads a
 metric at every ``step(metric)`` and cuts the rate when the metric stalls.
+
+Where this module and torch part ways, on purpose (each case is a test):
+
+- ``ChainedScheduler`` chains only schedules torch updates recursively
+  (``chainable``); torch also takes ``LambdaLR``, ``OneCycleLR``,
+  ``CyclicLR``, ..., whose chain is not a product but whichever steps last.
+- ``CosineAnnealingWarmRestarts.step(epoch)`` counts cycles exactly; torch's
+  floating-point logarithm puts some restart epochs at the end of the
+  previous cycle.
+- Arguments torch accepts but that mean nothing are refused (a negative
+  ``power``, ``patience``, ``cooldown``, ``threshold`` or ``factor``,
+  ``PolynomialLR(total_iters=0)``, an unknown ``scale_mode``); a wrong type
+  raises ``TypeError`` where torch raises ``ValueError``; where torch divides by
+  zero (a one-cycle phase without steps, ``step_size_up=0``,
+  ``div_factor=0``) a ``ValueError`` names the argument.
+- ``get_last_lr()`` gives floats, also for a tensor ``lr`` (which, as in
+  torch, is filled in place).
+- ``state_dict()`` uses torch's key names and loads torch's state dicts
+  (and torch loads these), except for ``SequentialLR`` and
+  ``ChainedScheduler``, whose torch state nests their schedulers'.
 """
 
 from __future__ import annotations
