@@ -57,6 +57,7 @@ NAMESAKES = [
     ("StepLR", dict(step_size=1, gamma=0.9)),
     ("MultiStepLR", dict(milestones=[3, 10, 11, 40])),
     ("MultiStepLR", dict(milestones=[0, 25], gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[5, 5, 9, 30, 30, 30], gamma=0.7)),  # repeats: gamma**count
     ("ExponentialLR", dict(gamma=0.95)),
     ("ExponentialLR", dict(gamma=1.05)),
     ("LinearLR", {}),
@@ -67,6 +68,16 @@ NAMESAKES = [
     ("CosineAnnealingLR", dict(T_max=70)),
     ("CosineAnnealingLR", dict(T_max=20, eta_min=0.005)),
     ("CosineAnnealingLR", dict(T_max=1)),
+    ("PolynomialLR", {}),
+    ("PolynomialLR", dict(total_iters=50, power=0.9)),
+    ("PolynomialLR", dict(total_iters=30, power=2.0)),
+    ("PolynomialLR", dict(total_iters=1, power=0.5)),
+    ("MultiplicativeLR", dict(lr_lambda=lambda t: 0.95)),
+    ("MultiplicativeLR", dict(lr_lambda=[lambda t: 1.0 - 0.01 * (t % 3), lambda t: 1.02])),
+    ("CosineAnnealingWarmRestarts", dict(T_0=10)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=1, T_mult=3)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7, T_mult=1, eta_min=0.01)),
 ]
 
 
@@ -258,7 +269,6 @@ def _opt():
         (lambda o: S.StepLR(o, step_size=5, gamma=0.0), "gamma"),
         (lambda o: S.ExponentialLR(o, gamma=-0.5), "gamma"),
         (lambda o: S.MultiStepLR(o, milestones=[10, 5]), "milestones"),
-        (lambda o: S.MultiStepLR(o, milestones=[5, 5]), "milestones"),
         (lambda o: S.MultiStepLR(o, milestones=[-1, 5]), "milestones"),
         (lambda o: S.CosineAnnealingLR(o, T_max=0), "T_max"),
         (lambda o: S.CosineAnnealingLR(o, T_max=10, eta_min=-1.0), "eta_min"),
