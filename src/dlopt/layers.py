@@ -11,6 +11,12 @@ names of ``torch.nn``):
   :math:`\\partial L/\\partial \\theta` for every parameter ``layer.params[name]``.
   Gradients are written in place, so the arrays that ``gradients()`` returned
   stay valid from one step to the next; they are never accumulated.
+- each ``forward`` saves the values for **one** ``backward``: a second ``backward``
+  without a new ``forward`` raises ``RuntimeError`` (as torch does without
+  ``retain_graph``). A layer called twice in one forward pass (a weight-tied
+  ``Sequential(lin, act, lin)``) keeps only its last input, so the backward pass
+  through its first use would be silently wrong; that second ``backward`` is the
+  error instead. Use one layer object per use.
 
 Parameters are NumPy arrays that optimizers update in place. ``parameters()``
 and ``gradients()`` are aligned lists of the trainable (not ``frozen``) ones,
@@ -200,6 +206,7 @@ class Module:
         self.frozen = False
         self._saved: tuple | None = None
         self._output_shape: tuple[int, ...] | None = None
+        self._backward_done = False  # True once backward used what the last forward saved
 
     # -- the contract subclasses implement
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -234,6 +241,7 @@ class Module:
         """Save what ``backward`` needs and the output shape; return ``y``."""
         self._saved = saved
         self._output_shape = y.shape
+        self._backward_done = False
         return y
 
     def _recall(self, grad_out) -> tuple[np.ndarray, tuple]:
@@ -243,7 +251,16 @@ class Module:
                 f"{type(self).__name__}.backward() was called before forward(): "
                 "call forward(x) first, backward uses the values forward saved"
             )
+        if self._backward_done:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called twice after one forward(): "
+                "forward saves its input for one backward only. If this layer object is "
+                "used twice in one forward pass, the second use overwrote what the first "
+                "saved and its gradients would be wrong: use a separate layer for each use "
+                "(or call forward again before each backward)"
+            )
         grad_out = check_array("grad_out", grad_out, shape=self._output_shape)
+        self._backward_done = True
         return grad_out, self._saved
 
     def _check_dtype(self, x: np.ndarray) -> None:
