@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -62,11 +64,21 @@ def test_descend_with_zero_steps_is_the_start_and_leaves_the_landscape_alone():
     np.testing.assert_array_equal(bowl.start, start)
 
 
+def test_descend_from_another_start_is_the_same_run_from_there():
+    ravine = landscapes.ravine()
+    path = descend(ravine, 20, SGD, start=(0.5, -1.0), lr=0.02, momentum=0.9)
+    np.testing.assert_array_equal(path[0], [0.5, -1.0])
+    moved = dataclasses.replace(ravine, start=(0.5, -1.0))
+    np.testing.assert_array_equal(path, descend(moved, 20, SGD, lr=0.02, momentum=0.9))
+
+
 def test_descend_names_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         descend(landscapes.ravine(), -1, SGD, lr=0.1)
     with pytest.raises(TypeError, match="landscape must be a dlopt.landscapes.Landscape"):
         descend(lambda theta: theta, 5, SGD, lr=0.1)
+    with pytest.raises(ValueError, match="start must be a point"):
+        descend(landscapes.ravine(), 5, SGD, start=(1.0, 2.0, 3.0), lr=0.1)
 
 
 def settles_by_definition(losses, target):
@@ -80,9 +92,7 @@ def settles_by_definition(losses, target):
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.one_of(
-            st.floats(0.0, 2.0), st.just(float("nan")), st.just(float("inf"))
-        ),
+        st.one_of(st.floats(0.0, 2.0), st.just(float("nan")), st.just(float("inf"))),
         min_size=1,
         max_size=30,
     ),

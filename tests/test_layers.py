@@ -628,3 +628,38 @@ def test_frozen_linear_still_returns_input_gradient_but_leaves_its_grads():
 def test_module_is_in_train_mode_and_not_frozen_at_first():
     for layer in (L.ReLU(), L.Linear(1, 1, rng=np.random.default_rng(0)), L.Sequential()):
         assert layer.training and not layer.frozen
+
+
+def test_mlp_is_the_sequential_of_its_sizes_and_matches_torch():
+    rng = np.random.default_rng(40)
+    ours = L.mlp([4, 6, 5, 2], rng=np.random.default_rng(1), activation=L.Tanh)
+    by_hand_rng = np.random.default_rng(1)
+    by_hand = L.Sequential(
+        L.Linear(4, 6, rng=by_hand_rng), L.Tanh(), L.Linear(6, 5, rng=by_hand_rng), L.Tanh(),
+        L.Linear(5, 2, rng=by_hand_rng),
+    )
+    assert [type(m) for m in ours] == [type(m) for m in by_hand]
+    for (name, a), (_, b) in zip(ours.named_parameters(), by_hand.named_parameters(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)  # the same draws in the same order
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 5), torch.nn.Tanh(),
+        torch.nn.Linear(5, 2),
+    ).double()
+    assert_matches_torch(ours, theirs, rng.standard_normal((7, 4)), rng)
+
+
+def test_mlp_with_dropout_puts_it_after_every_hidden_activation():
+    model = L.mlp([2, 8, 8, 3], rng=np.random.default_rng(0), dropout=0.5)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert L.mlp([3, 1], rng=np.random.default_rng(0))[0].params["weight"].shape == (1, 3)
+
+
+def test_mlp_names_bad_arguments():
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        L.mlp([3], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"sizes\[1\]"):
+        L.mlp([3, 0, 2], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="dropout"):
+        L.mlp([3, 2], rng=np.random.default_rng(0), dropout=1.5)
+

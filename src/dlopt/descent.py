@@ -15,19 +15,22 @@ from dlopt._checks import check_array, check_int, check_real
 __all__ = ["descend", "settles_at"]
 
 
-def descend(landscape, steps: int, optimizer_class, **hyperparameters) -> np.ndarray:
+def descend(landscape, steps: int, optimizer_class, *, start=None, **hyperparameters) -> np.ndarray:
     """The iterates :math:`\\theta_0, \\dots, \\theta_T` of an optimizer on ``landscape``.
 
-    :math:`\\theta_0` is ``landscape.start``; each of the :math:`T` = ``steps`` steps feeds
-    ``landscape.grad`` at the current point to ``optimizer_class([theta], **hyperparameters)``
-    (a :mod:`dlopt.optim_numpy` class). Returns an array of shape (T + 1, 2).
+    :math:`\\theta_0` is ``start`` (``landscape.start`` by default); each of the
+    :math:`T` = ``steps`` steps feeds ``landscape.grad`` at the current point to
+    ``optimizer_class([theta], **hyperparameters)`` (a :mod:`dlopt.optim_numpy` class).
+    Returns an array of shape (T + 1, 2).
     """
     steps = check_int("steps", steps, low=0)
-    if not callable(getattr(landscape, "grad", None)) or not hasattr(landscape, "start"):
+    if not callable(getattr(landscape, "grad", None)):
         raise TypeError(
             f"landscape must be a dlopt.landscapes.Landscape, got {type(landscape).__name__}"
         )
-    theta = np.array(landscape.start, dtype=float)
+    theta = np.array(landscape.start if start is None else start, dtype=float)
+    if theta.shape != (2,):
+        raise ValueError(f"start must be a point (x, y) of the landscape, got shape {theta.shape}")
     optimizer = optimizer_class([theta], **hyperparameters)
     path = [theta.copy()]
     for _ in range(steps):
