@@ -635,14 +635,20 @@ def test_mlp_is_the_sequential_of_its_sizes_and_matches_torch():
     ours = L.mlp([4, 6, 5, 2], rng=np.random.default_rng(1), activation=L.Tanh)
     by_hand_rng = np.random.default_rng(1)
     by_hand = L.Sequential(
-        L.Linear(4, 6, rng=by_hand_rng), L.Tanh(), L.Linear(6, 5, rng=by_hand_rng), L.Tanh(),
+        L.Linear(4, 6, rng=by_hand_rng),
+        L.Tanh(),
+        L.Linear(6, 5, rng=by_hand_rng),
+        L.Tanh(),
         L.Linear(5, 2, rng=by_hand_rng),
     )
     assert [type(m) for m in ours] == [type(m) for m in by_hand]
     for (name, a), (_, b) in zip(ours.named_parameters(), by_hand.named_parameters(), strict=True):
         np.testing.assert_array_equal(a, b, err_msg=name)  # the same draws in the same order
     theirs = torch.nn.Sequential(
-        torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 5), torch.nn.Tanh(),
+        torch.nn.Linear(4, 6),
+        torch.nn.Tanh(),
+        torch.nn.Linear(6, 5),
+        torch.nn.Tanh(),
         torch.nn.Linear(5, 2),
     ).double()
     assert_matches_torch(ours, theirs, rng.standard_normal((7, 4)), rng)
@@ -662,4 +668,3 @@ def test_mlp_names_bad_arguments():
         L.mlp([3, 0, 2], rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="dropout"):
         L.mlp([3, 2], rng=np.random.default_rng(0), dropout=1.5)
-
