@@ -3,6 +3,7 @@ from a CDN. Rendered with the Agg backend and few frames, so the file runs in se
 
 import re
 
+import IPython.core.formatters
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -229,6 +230,9 @@ def test_html_table_has_a_header_row_and_escapes_its_cells():
         "<tr><td>x &amp; y</td><td>3</td></tr></table>"
     )
     assert html._repr_html_() == html
+    formatted, _ = IPython.core.formatters.DisplayFormatter().format(html)
+    assert formatted["text/html"] == html
+    assert formatted["text/plain"] == f"<HTML, {len(html)} characters>"  # not a second copy
 
 
 # --- per-layer statistics and activation functions ---------------------------------------

@@ -335,6 +335,12 @@ class HtmlString(str):
     def _repr_html_(self) -> str:
         return str(self)
 
+    def __repr__(self) -> str:  # the notebook's text/plain copy: short, not the whole page
+        return f"<HTML, {len(self)} characters>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
 
 def race_html(landscape, paths: Mapping, *, frames: int = 60) -> HtmlString:
     """The :func:`race` of ``paths`` on ``landscape`` as an animation embedded in a page.
