@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +15,6 @@ from dlopt import layers as L
 from dlopt import optim_numpy
 from dlopt.finetune import (
     LoRALinear,
-    TorchLoRALinear,
     discriminative_lr_groups,
     freeze,
     gradual_unfreezing,
@@ -21,6 +22,7 @@ from dlopt.finetune import (
     trainable_parameter_count,
     unfreeze,
 )
+from dlopt.finetune_torch import TorchLoRALinear
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -319,3 +321,19 @@ def test_gradual_unfreezing_validates_arguments():
         gradual_unfreezing(blocks, 0, every=0)
     with pytest.raises(ValueError, match="blocks"):
         gradual_unfreezing([], 0)
+
+
+def test_finetune_imports_without_torch_and_still_recognises_torch_modules():
+    # a fresh interpreter: importing dlopt.finetune must not import torch (about 5 s a kernel)
+    code = (
+        "import sys\n"
+        "import dlopt.finetune as ft, dlopt.layers as L, numpy as np\n"
+        "assert 'torch' not in sys.modules, 'dlopt.finetune imported torch'\n"
+        "layer = ft.freeze(L.Linear(2, 2, rng=np.random.default_rng(0)))\n"
+        "assert ft.trainable_parameter_count(layer) == 0\n"
+        "import torch\n"
+        "lin = ft.freeze(torch.nn.Linear(2, 3))\n"
+        "assert ft.parameter_count(lin) == 9 and ft.trainable_parameter_count(lin) == 0\n"
+        "assert len(ft.discriminative_lr_groups([ft.unfreeze(lin)], 0.1)[0]['params']) == 2\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

@@ -116,6 +116,7 @@ def test_linear_backward_overwrites_gradients_in_place_instead_of_accumulating()
     layer.forward(x)
     layer.backward(g)
     once = [a.copy() for a in layer.gradients()]
+    layer.forward(x)
     layer.backward(g)
     for a, b, same in zip(layer.gradients(), once, grads_before, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -153,6 +154,73 @@ def test_backward_before_forward_raises_runtime_error():
     for layer in (L.Linear(3, 2, rng=np.random.default_rng(0)), L.ReLU(), L.BatchNorm1d(2)):
         with pytest.raises(RuntimeError, match="before forward"):
             layer.backward(np.ones((1, 2)))
+
+
+def test_backward_twice_after_one_forward_raises_runtime_error():
+    rng = np.random.default_rng(0)
+    for layer in (L.Linear(3, 2, rng=rng), L.ReLU(), L.BatchNorm1d(2), L.Dropout(0.5, rng=rng)):
+        x = rng.standard_normal((4, 3 if isinstance(layer, L.Linear) else 2))
+        g = np.ones_like(layer.forward(x))
+        layer.backward(g)
+        with pytest.raises(RuntimeError, match=r"backward\(\) was called twice after one forward"):
+            layer.backward(g)
+        layer.forward(x)  # a new forward allows the next backward
+        layer.backward(g)
+
+
+def tied_mlp_in_torch(weight, bias):
+    """x -> lin -> tanh -> lin with ONE torch.nn.Linear used twice (weights tied)."""
+    lin = torch.nn.Linear(*weight.shape[::-1]).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(weight))
+        lin.bias.copy_(torch.from_numpy(bias))
+    return lin, lambda x: lin(torch.tanh(lin(x)))
+
+
+def test_a_layer_reused_in_one_forward_pass_refuses_backward_instead_of_wrong_gradients():
+    rng = np.random.default_rng(30)
+    lin = L.Linear(4, 4, rng=rng)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    reused = L.Sequential(lin, L.Tanh(), lin)
+    reused.forward(x)
+    with pytest.raises(RuntimeError, match="used twice in one forward pass"):
+        reused.backward(g)
+    # the same reuse by hand, outside a Sequential
+    y = lin(np.tanh(lin(x)))
+    grad_h = lin.backward(np.ones_like(y))
+    with pytest.raises(RuntimeError, match="use a separate layer for each use"):
+        lin.backward(grad_h * (1 - np.tanh(x @ lin.params["weight"].T) ** 2))
+
+
+def test_one_layer_per_use_gives_torch_gradients_of_a_weight_tied_network():
+    # what the error message advises: two layers with the same weights, their gradients added,
+    # equal torch autograd through one nn.Linear used twice (autograd accumulates both uses)
+    rng = np.random.default_rng(31)
+    weight, bias = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    first, second = L.Linear.from_arrays(weight, bias), L.Linear.from_arrays(weight, bias)
+    ours = L.Sequential(first, L.Tanh(), second)
+    lin, tied = tied_mlp_in_torch(weight, bias)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = tied(x_t)
+    y_t.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(ours.forward(x), y_t.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(ours.backward(g), x_t.grad.numpy(), rtol=RTOL, atol=ATOL)
+    for name in ("weight", "bias"):
+        tied_grad = getattr(lin, name).grad.numpy()
+        np.testing.assert_allclose(
+            first.grads[name] + second.grads[name], tied_grad, rtol=RTOL, atol=ATOL
+        )
+        # each use alone is only part of it: the gradient the old code silently returned
+        assert not np.allclose(second.grads[name], tied_grad)
+
+
+def test_forwards_without_backward_before_a_training_step_do_not_disturb_its_gradients():
+    # an evaluation forward (no backward) then a training forward: backward uses the last one
+    rng = np.random.default_rng(32)
+    ours, theirs = make_mlp(rng)
+    ours.forward(rng.standard_normal((9, 4)))
+    assert_matches_torch(ours, theirs, rng.standard_normal((7, 4)), rng)
 
 
 def test_backward_rejects_grad_out_of_the_wrong_shape():
@@ -237,8 +305,9 @@ def test_relu_gradient_at_exactly_zero_is_zero_like_torch():
     relu(x)
     x_t = torch.tensor(x, requires_grad=True)
     torch.relu(x_t).sum().backward()
-    np.testing.assert_array_equal(relu.backward(np.ones_like(x)), x_t.grad.numpy())
-    np.testing.assert_array_equal(relu.backward(np.ones_like(x)), [[0.0, 0.0, 1.0]])
+    grad = relu.backward(np.ones_like(x))
+    np.testing.assert_array_equal(grad, x_t.grad.numpy())
+    np.testing.assert_array_equal(grad, [[0.0, 0.0, 1.0]])
 
 
 @pytest.mark.parametrize(
@@ -314,8 +383,8 @@ def test_dropout_matches_torch_inverted_dropout_with_the_same_mask():
     np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=RTOL, atol=0)
     g = rng.standard_normal(x.shape)
     y_t.backward(torch.from_numpy(g))
+    # backward multiplies by the mask forward drew (torch's), not by a fresh one
     np.testing.assert_allclose(layer.backward(g), x_t.grad.numpy(), rtol=RTOL, atol=0)
-    np.testing.assert_allclose(layer.backward(g), x_t.grad.numpy(), rtol=RTOL, atol=0)  # same mask
 
 
 def test_dropout_scales_kept_units_by_the_same_factor_as_torch():
@@ -559,3 +628,43 @@ def test_frozen_linear_still_returns_input_gradient_but_leaves_its_grads():
 def test_module_is_in_train_mode_and_not_frozen_at_first():
     for layer in (L.ReLU(), L.Linear(1, 1, rng=np.random.default_rng(0)), L.Sequential()):
         assert layer.training and not layer.frozen
+
+
+def test_mlp_is_the_sequential_of_its_sizes_and_matches_torch():
+    rng = np.random.default_rng(40)
+    ours = L.mlp([4, 6, 5, 2], rng=np.random.default_rng(1), activation=L.Tanh)
+    by_hand_rng = np.random.default_rng(1)
+    by_hand = L.Sequential(
+        L.Linear(4, 6, rng=by_hand_rng),
+        L.Tanh(),
+        L.Linear(6, 5, rng=by_hand_rng),
+        L.Tanh(),
+        L.Linear(5, 2, rng=by_hand_rng),
+    )
+    assert [type(m) for m in ours] == [type(m) for m in by_hand]
+    for (name, a), (_, b) in zip(ours.named_parameters(), by_hand.named_parameters(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)  # the same draws in the same order
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(4, 6),
+        torch.nn.Tanh(),
+        torch.nn.Linear(6, 5),
+        torch.nn.Tanh(),
+        torch.nn.Linear(5, 2),
+    ).double()
+    assert_matches_torch(ours, theirs, rng.standard_normal((7, 4)), rng)
+
+
+def test_mlp_with_dropout_puts_it_after_every_hidden_activation():
+    model = L.mlp([2, 8, 8, 3], rng=np.random.default_rng(0), dropout=0.5)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert L.mlp([3, 1], rng=np.random.default_rng(0))[0].params["weight"].shape == (1, 3)
+
+
+def test_mlp_names_bad_arguments():
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        L.mlp([3], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"sizes\[1\]"):
+        L.mlp([3, 0, 2], rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="dropout"):
+        L.mlp([3, 2], rng=np.random.default_rng(0), dropout=1.5)

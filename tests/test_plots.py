@@ -3,6 +3,7 @@ from a CDN. Rendered with the Agg backend and few frames, so the file runs in se
 
 import re
 
+import IPython.core.formatters
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -210,6 +211,28 @@ def test_animation_html_embeds_every_frame_and_loads_nothing_from_a_cdn(race_pat
     assert re.search(r"https?://", html) is None
     assert html.count("data:image/") == 4  # the frames are embedded, not linked
     assert "<script" in html and "fa-play" in html  # the player is still there
+
+
+def test_race_html_is_a_light_player_that_a_notebook_renders(race_paths):
+    f, paths = race_paths
+    before = dict(matplotlib.rcParams)
+    html = plots.race_html(f, paths, frames=3)
+    assert isinstance(html, str) and html._repr_html_() == str(html)
+    assert html.count("data:image/jpeg") == 3 and re.search(r"https?://", html) is None
+    assert dict(matplotlib.rcParams) == before  # the light-frame settings do not leak out
+
+
+def test_html_table_has_a_header_row_and_escapes_its_cells():
+    html = plots.html_table(["lr", "a < b"], [(0.1, "<script>"), ("x & y", 3)])
+    assert html == (
+        "<table><tr><th>lr</th><th>a &lt; b</th></tr>"
+        "<tr><td>0.1</td><td>&lt;script&gt;</td></tr>"
+        "<tr><td>x &amp; y</td><td>3</td></tr></table>"
+    )
+    assert html._repr_html_() == html
+    formatted, _ = IPython.core.formatters.DisplayFormatter().format(html)
+    assert formatted["text/html"] == html
+    assert formatted["text/plain"] == f"<HTML, {len(html)} characters>"  # not a second copy
 
 
 # --- per-layer statistics and activation functions ---------------------------------------

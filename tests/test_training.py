@@ -9,6 +9,7 @@ import torch
 
 from dlopt import layers, losses, optim_numpy
 from dlopt.data import minibatches
+from dlopt.schedules import lr_range_test_values
 from dlopt.training import EarlyStopping, evaluate, fit, lr_range_test
 
 
@@ -141,6 +142,38 @@ def test_lr_range_test_sweeps_geometrically_and_stops_when_the_loss_explodes():
     assert len(lrs) == len(values) < 80
     np.testing.assert_allclose(lrs, np.geomspace(1e-4, 1e3, 80)[: len(lrs)])
     assert values[-1] > 4 * values.min() or not np.isfinite(values[-1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(max_lr=np.inf), "max_lr: inf"),
+        (dict(min_lr=0.0), "min_lr"),
+        (dict(max_lr=1e-5), "max_lr"),
+        (dict(num_steps=1), "num_steps"),
+    ],
+)
+def test_lr_range_test_checks_its_grid_like_schedules_and_leaves_the_model_untouched(
+    kwargs, match
+):
+    X, y = make_data()
+    model = make_model()
+    before = [p.copy() for p in model.parameters()]
+    opt = optim_numpy.SGD(model.parameters(), lr=1e-5)
+    args = dict(min_lr=1e-4, max_lr=1.0, num_steps=10, rng=np.random.default_rng(0)) | kwargs
+    with pytest.raises(ValueError, match=match):
+        lr_range_test(model, losses.CrossEntropyLoss(), opt, X, y, **args)
+    for a, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lr_range_test_uses_the_grid_of_schedules():
+    X, y = make_data()
+    opt_model = make_model()
+    opt = optim_numpy.SGD(opt_model.parameters(), lr=1e-5)
+    lrs, _ = lr_range_test(opt_model, losses.CrossEntropyLoss(), opt, X, y, min_lr=1e-3,
+                           max_lr=1e-2, num_steps=7, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(lrs, lr_range_test_values(1e-3, 1e-2, 7))
 
 
 def test_an_optimizer_on_other_parameters_is_rejected():

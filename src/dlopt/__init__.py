@@ -8,7 +8,10 @@ One module per concept, so a chapter's imports read like its table of contents:
 - ``schedules``, ``clipping``: learning-rate schedules, gradient clipping
 - ``layers``, ``losses``, ``init``, ``gradcheck``: networks from scratch in NumPy
 - ``landscapes``, ``data``: test functions and small data sets (no downloads)
+- ``descent``: an optimizer's path on a landscape, and when its loss settles
 - ``training``, ``search``, ``finetune``: the loop, hyperparameter search, LoRA
+  (``finetune_torch``: LoRA for ``torch.nn.Linear``)
+- ``digit_transfer``: the fine-tuning chapter's source and target tasks
 - ``plots``: the book's figures and animations
 - ``grading``: what exercise test cells call
 """

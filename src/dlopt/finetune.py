@@ -20,12 +20,14 @@ linear layer, which then costs nothing extra at inference.
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from dlopt._checks import check_array, check_int, check_real, check_rng
-from dlopt.layers import Linear, Module, _uniform_fan_in
+from dlopt.init import uniform
+from dlopt.layers import Linear, Module
 
 __all__ = [
     "freeze",
@@ -33,7 +35,8 @@ __all__ = [
     "parameter_count",
     "trainable_parameter_count",
     "LoRALinear",
-    "TorchLoRALinear",
+    "lora_scaling",
+    "lora_A_init",
     "discriminative_lr_groups",
     "gradual_unfreezing",
 ]
@@ -42,8 +45,17 @@ __all__ = [
 # --------------------------------------------------------------------------- freezing
 
 
+def _is_torch(x, kind: str) -> bool:
+    """``isinstance(x, torch.<kind>)`` without importing torch: if no one imported it,
+    ``x`` cannot be a torch object (this module works without paying torch's import)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(
+        x, torch.nn.Module if kind == "Module" else torch.Tensor
+    )
+
+
 def _check_module(module) -> None:
-    if not isinstance(module, Module | torch.nn.Module):
+    if not (isinstance(module, Module) or _is_torch(module, "Module")):
         raise TypeError(
             "module must be a dlopt.layers.Module or a torch.nn.Module, "
             f"got {type(module).__name__}"
@@ -52,7 +64,7 @@ def _check_module(module) -> None:
 
 def _set_frozen(module, frozen: bool):
     _check_module(module)
-    if isinstance(module, torch.nn.Module):
+    if _is_torch(module, "Module"):
         module.requires_grad_(not frozen)
         return module
     module.frozen = frozen
@@ -79,7 +91,7 @@ def unfreeze(module):
 def parameter_count(module) -> int:
     """The number of scalars in all parameters of ``module``, frozen or not."""
     _check_module(module)
-    if isinstance(module, torch.nn.Module):
+    if _is_torch(module, "Module"):
         return sum(p.numel() for p in module.parameters())
     return sum(p.size for _, p in module.named_parameters())
 
@@ -87,7 +99,7 @@ def parameter_count(module) -> int:
 def trainable_parameter_count(module) -> int:
     """The number of scalars an optimizer would update (not frozen / ``requires_grad``)."""
     _check_module(module)
-    if isinstance(module, torch.nn.Module):
+    if _is_torch(module, "Module"):
         return sum(p.numel() for p in module.parameters() if p.requires_grad)
     return sum(p.size for p in module.parameters())
 
@@ -95,8 +107,9 @@ def trainable_parameter_count(module) -> int:
 # --------------------------------------------------------------------------- LoRA
 
 
-def _lora_hyperparameters(in_features: int, out_features: int, r, alpha) -> tuple[int, float]:
-    """Validate ``r`` (1 <= r <= min(in, out)) and ``alpha`` (> 0); return ``(r, alpha / r)``."""
+def lora_scaling(in_features: int, out_features: int, r, alpha) -> tuple[int, float]:
+    """Validate ``r`` (1 <= r <= min(in, out)) and ``alpha`` (> 0); return ``(r, s)``,
+    :math:`s = \\alpha / r` (shared by :class:`LoRALinear` and its torch twin)."""
     r = check_int("r", r, low=1)
     if r > min(in_features, out_features):
         raise ValueError(
@@ -107,9 +120,14 @@ def _lora_hyperparameters(in_features: int, out_features: int, r, alpha) -> tupl
     return r, alpha / r
 
 
-def _lora_A_init(r: int, in_features: int, rng, dtype) -> np.ndarray:
-    """``kaiming_uniform_(A, a=sqrt(5))`` on shape (r, in): :math:`U(\\pm 1/\\sqrt{\\text{in}})`."""
-    return _uniform_fan_in((r, in_features), in_features, check_rng(rng), dtype)
+def lora_A_init(r: int, in_features: int, *, rng, dtype=np.float64) -> np.ndarray:
+    """``kaiming_uniform_(A, a=sqrt(5))`` on shape (r, in): :math:`U(\\pm 1/\\sqrt{\\text{in}})`.
+
+    Drawn in float64 from ``rng``, then cast to ``dtype``, so both LoRA classes start from
+    the same numbers for the same seed.
+    """
+    bound = 1.0 / math.sqrt(in_features)
+    return uniform((r, in_features), -bound, bound, rng=check_rng(rng), dtype=dtype)
 
 
 class LoRALinear(Module):
@@ -134,13 +152,15 @@ class LoRALinear(Module):
         super().__init__()
         if not isinstance(base, Linear):
             raise TypeError(f"base must be a dlopt.layers.Linear, got {type(base).__name__}")
-        self.r, self.scaling = _lora_hyperparameters(base.in_features, base.out_features, r, alpha)
+        self.r, self.scaling = lora_scaling(base.in_features, base.out_features, r, alpha)
         self.alpha = float(alpha)
         self.base = freeze(base)
         self.in_features, self.out_features = base.in_features, base.out_features
         self.dtype = base.dtype
-        self._add_parameter("lora_A", _lora_A_init(self.r, self.in_features, rng, self.dtype))
-        self._add_parameter("lora_B", np.zeros((self.out_features, self.r), dtype=self.dtype))
+        self.add_parameter(
+            "lora_A", lora_A_init(self.r, self.in_features, rng=rng, dtype=self.dtype)
+        )
+        self.add_parameter("lora_B", np.zeros((self.out_features, self.r), dtype=self.dtype))
 
     def named_children(self) -> list[tuple[str, Module]]:
         return [("base", self.base)]
@@ -156,12 +176,12 @@ class LoRALinear(Module):
         y = self.base.forward(x)  # checks the shape and dtype of x
         h = x @ self.params["lora_A"].T
         y = y + self.scaling * (h @ self.params["lora_B"].T)
-        return self._remember(y, x, h)
+        return self.save_for_backward(y, x, h)
 
     def backward(self, grad_out):
-        g, (x, h) = self._recall(grad_out)
+        g, (x, h) = self.saved_for_backward(grad_out)
         g_B = g @ self.params["lora_B"]  # (*, r): the gradient reaching H = x A^T, over s
-        self._store_grads(
+        self.store_grads(
             lora_A=self.scaling * g_B.reshape(-1, self.r).T @ x.reshape(-1, self.in_features),
             lora_B=self.scaling * g.reshape(-1, self.out_features).T @ h.reshape(-1, self.r),
         )
@@ -175,61 +195,15 @@ class LoRALinear(Module):
         return Linear.from_arrays(weight, self.base.params.get("bias"))
 
 
-class TorchLoRALinear(torch.nn.Module):
-    """:class:`LoRALinear` for a ``torch.nn.Linear`` base, trained by autograd and ``torch.optim``.
-
-    ``base.requires_grad_(False)`` is applied to the module passed in; ``lora_A`` is
-    drawn from ``rng`` exactly as in :class:`LoRALinear` (so both classes start from
-    the same numbers for the same seed) and ``lora_B`` is zeros.
-    """
-
-    def __init__(
-        self, base: torch.nn.Linear, r: int, alpha: float = 1.0, *, rng: np.random.Generator
-    ):
-        super().__init__()
-        if not isinstance(base, torch.nn.Linear):
-            raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
-        self.r, self.scaling = _lora_hyperparameters(base.in_features, base.out_features, r, alpha)
-        self.alpha = float(alpha)
-        self.base = base.requires_grad_(False)
-        like = {"dtype": base.weight.dtype, "device": base.weight.device}
-        a = _lora_A_init(self.r, base.in_features, rng, np.float64)
-        self.lora_A = torch.nn.Parameter(torch.as_tensor(a).to(**like))
-        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, self.r, **like))
-
-    def extra_repr(self) -> str:
-        return f"r={self.r}, alpha={self.alpha}"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) + self.scaling * F.linear(F.linear(x, self.lora_A), self.lora_B)
-
-    @torch.no_grad()
-    def merge(self) -> torch.nn.Linear:
-        """A new ``torch.nn.Linear`` with weight :math:`W + s\\,BA` (base untouched)."""
-        base = self.base
-        merged = torch.nn.utils.skip_init(  # skip_init: no draw from torch's global RNG
-            torch.nn.Linear,
-            base.in_features,
-            base.out_features,
-            bias=base.bias is not None,
-            dtype=base.weight.dtype,
-            device=base.weight.device,
-        )
-        merged.weight.copy_(base.weight + self.scaling * (self.lora_B @ self.lora_A))
-        if base.bias is not None:
-            merged.bias.copy_(base.bias)
-        return merged
-
-
 # --------------------------------------------------------------------------- learning rates
 
 
 def _block_parameters(block, k: int) -> list:
-    if isinstance(block, np.ndarray | torch.Tensor):
+    if isinstance(block, np.ndarray) or _is_torch(block, "Tensor"):
         raise TypeError(
             f"blocks[{k}] must be a list of parameters, got a single array: wrap it in a list"
         )
-    if isinstance(block, Module | torch.nn.Module):
+    if isinstance(block, Module) or _is_torch(block, "Module"):
         return list(block.parameters())
     return list(block)
 

@@ -115,13 +115,13 @@ def check_layer(
     analytic = copy.deepcopy(pristine)
     r = rng.standard_normal(analytic.forward(x).shape)
     analytic_input = analytic.backward(r)
-    analytic_grads = {name: module.grads[key] for name, module, key in analytic._slots()}
+    analytic_grads = {name: module.grads[key] for name, module, key in analytic.parameter_slots()}
 
     def projected_loss(_) -> float:
         return float(np.sum(copy.deepcopy(pristine).forward(x) * r))
 
     errors = {"input": relative_error(analytic_input, numerical_gradient(projected_loss, x, eps))}
-    for name, module, key in pristine._slots():
+    for name, module, key in pristine.parameter_slots():
         if module.frozen:
             continue
         numeric = numerical_gradient(projected_loss, module.params[key], eps)

@@ -11,6 +11,17 @@ names of ``torch.nn``):
   :math:`\\partial L/\\partial \\theta` for every parameter ``layer.params[name]``.
   Gradients are written in place, so the arrays that ``gradients()`` returned
   stay valid from one step to the next; they are never accumulated.
+- each ``forward`` saves the values for **one** ``backward``: a second ``backward``
+  without a new ``forward`` raises ``RuntimeError`` (as torch does without
+  ``retain_graph``). A layer called twice in one forward pass (a weight-tied
+  ``Sequential(lin, act, lin)``) keeps only its last input, so the backward pass
+  through its first use would be silently wrong; that second ``backward`` is the
+  error instead. Use one layer object per use.
+
+A layer of one's own subclasses :class:`Module`: ``__init__`` registers each parameter
+with ``add_parameter``, ``forward`` ends with ``return self.save_for_backward(y, *values)``,
+``backward`` starts with ``g, values = self.saved_for_backward(grad_out)`` and writes the
+parameter gradients with ``store_grads`` (``dlopt.finetune.LoRALinear`` is one).
 
 Parameters are NumPy arrays that optimizers update in place. ``parameters()``
 and ``gradients()`` are aligned lists of the trainable (not ``frozen``) ones,
@@ -40,6 +51,7 @@ from dlopt._checks import (
     check_real,
     check_rng,
 )
+from dlopt.init import uniform
 
 __all__ = [
     "sigmoid",
@@ -68,6 +80,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "Sequential",
+    "mlp",
 ]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -169,7 +182,7 @@ def _uniform_fan_in(shape: tuple[int, ...], fan_in: int, rng, dtype) -> np.ndarr
     gain :math:`g = \\sqrt{2/(1+5)}`. Drawn in float64, then cast to ``dtype``.
     """
     bound = 1.0 / math.sqrt(fan_in)
-    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+    return uniform(shape, -bound, bound, rng=rng, dtype=dtype)
 
 
 # --------------------------------------------------------------------------- the base class
@@ -200,6 +213,7 @@ class Module:
         self.frozen = False
         self._saved: tuple | None = None
         self._output_shape: tuple[int, ...] | None = None
+        self._backward_done = False  # True once backward used what the last forward saved
 
     # -- the contract subclasses implement
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -218,32 +232,50 @@ class Module:
     def children(self) -> list[Module]:
         return [child for _, child in self.named_children()]
 
-    # -- helpers for subclasses
-    def _add_parameter(self, name: str, value: np.ndarray) -> None:
+    # -- for subclasses, in this module or another (dlopt.finetune.LoRALinear)
+    def add_parameter(self, name: str, value: np.ndarray) -> None:
+        """Register ``value`` as the parameter ``name``, with a zero gradient of its shape."""
         self.params[name] = value
         self.grads[name] = np.zeros_like(value)
 
-    def _store_grads(self, **grads: np.ndarray) -> None:
+    def store_grads(self, **grads: np.ndarray) -> None:
         """Overwrite ``self.grads`` in place (the arrays keep their identity); no-op if frozen."""
         if self.frozen:
             return
         for name, value in grads.items():
             self.grads[name][...] = value
 
-    def _remember(self, y: np.ndarray, *saved) -> np.ndarray:
-        """Save what ``backward`` needs and the output shape; return ``y``."""
+    def save_for_backward(self, y: np.ndarray, *saved) -> np.ndarray:
+        """Save what ``backward`` needs and the output shape; return ``y``.
+
+        ``forward`` ends with ``return self.save_for_backward(y, *values)``.
+        """
         self._saved = saved
         self._output_shape = y.shape
+        self._backward_done = False
         return y
 
-    def _recall(self, grad_out) -> tuple[np.ndarray, tuple]:
-        """Check ``grad_out`` against the last output and return it with the saved values."""
+    def saved_for_backward(self, grad_out) -> tuple[np.ndarray, tuple]:
+        """Check ``grad_out`` against the last output and return it with the saved values.
+
+        ``backward`` starts with ``g, values = self.saved_for_backward(grad_out)``; it
+        raises ``RuntimeError`` before any forward, or if a backward already used them.
+        """
         if self._saved is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward() was called before forward(): "
                 "call forward(x) first, backward uses the values forward saved"
             )
+        if self._backward_done:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called twice after one forward(): "
+                "forward saves its input for one backward only. If this layer object is "
+                "used twice in one forward pass, the second use overwrote what the first "
+                "saved and its gradients would be wrong: use a separate layer for each use "
+                "(or call forward again before each backward)"
+            )
         grad_out = check_array("grad_out", grad_out, shape=self._output_shape)
+        self._backward_done = True
         return grad_out, self._saved
 
     def _check_dtype(self, x: np.ndarray) -> None:
@@ -255,27 +287,29 @@ class Module:
             )
 
     # -- parameters
-    def _slots(self, prefix: str = "") -> list[tuple[str, Module, str]]:
+    def parameter_slots(self, prefix: str = "") -> list[tuple[str, Module, str]]:
         """``(full name, owning module, key)`` for every parameter, own ones first (as torch)."""
         slots = [(prefix + key, self, key) for key in self.params]
         for name, child in self.named_children():
-            slots += child._slots(f"{prefix}{name}.")
+            slots += child.parameter_slots(f"{prefix}{name}.")
         return slots
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:
         """Every parameter, frozen or not, with torch's names (``"0.weight"``)."""
-        return [(name, module.params[key]) for name, module, key in self._slots()]
+        return [(name, module.params[key]) for name, module, key in self.parameter_slots()]
 
     def parameters(self) -> list[np.ndarray]:
         """The trainable parameters (owner not frozen), in ``named_parameters`` order."""
-        return [module.params[key] for _, module, key in self._slots() if not module.frozen]
+        return [
+            module.params[key] for _, module, key in self.parameter_slots() if not module.frozen
+        ]
 
     def gradients(self) -> list[np.ndarray]:
         """The gradients of ``parameters()``, aligned with it."""
-        return [module.grads[key] for _, module, key in self._slots() if not module.frozen]
+        return [module.grads[key] for _, module, key in self.parameter_slots() if not module.frozen]
 
     def zero_grad(self) -> None:
-        for _, module, key in self._slots():
+        for _, module, key in self.parameter_slots():
             module.grads[key].fill(0)
 
     def train(self, mode: bool = True) -> Module:
@@ -348,9 +382,9 @@ class Linear(Module):
         Module.__init__(self)
         self.out_features, self.in_features = weight.shape
         self.dtype = weight.dtype
-        self._add_parameter("weight", weight)
+        self.add_parameter("weight", weight)
         if bias is not None:
-            self._add_parameter("bias", bias)
+            self.add_parameter("bias", bias)
 
     def extra_repr(self) -> str:
         return (
@@ -369,15 +403,15 @@ class Linear(Module):
         y = x @ self.params["weight"].T
         if "bias" in self.params:
             y = y + self.params["bias"]
-        return self._remember(y, x)
+        return self.save_for_backward(y, x)
 
     def backward(self, grad_out):
-        g, (x,) = self._recall(grad_out)
+        g, (x,) = self.saved_for_backward(grad_out)
         g2 = g.reshape(-1, self.out_features)
         grads = {"weight": g2.T @ x.reshape(-1, self.in_features)}
         if "bias" in self.params:
             grads["bias"] = g2.sum(axis=0)
-        self._store_grads(**grads)
+        self.store_grads(**grads)
         return g @ self.params["weight"]
 
 
@@ -401,10 +435,10 @@ class Activation(Module):
     def forward(self, x):
         x = check_array("x", x)
         y = self.function(x)
-        return self._remember(y, x, y)
+        return self.save_for_backward(y, x, y)
 
     def backward(self, grad_out):
-        g, (x, y) = self._recall(grad_out)
+        g, (x, y) = self.saved_for_backward(grad_out)
         return g * self.derivative(x, y)
 
 
@@ -515,10 +549,10 @@ class Identity(Module):
 
     def forward(self, x):
         x = check_array("x", x)
-        return self._remember(x)
+        return self.save_for_backward(x)
 
     def backward(self, grad_out):
-        g, _ = self._recall(grad_out)
+        g, _ = self.saved_for_backward(grad_out)
         return g
 
 
@@ -539,10 +573,10 @@ class Softmax(Module):
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Softmax(dim={self.dim}) needs x with more dimensions, got {x.shape}")
         y = softmax(x, axis=self.dim)
-        return self._remember(y, y)
+        return self.save_for_backward(y, y)
 
     def backward(self, grad_out):
-        g, (y,) = self._recall(grad_out)
+        g, (y,) = self.saved_for_backward(grad_out)
         return y * (g - np.sum(g * y, axis=self.dim, keepdims=True))
 
 
@@ -567,10 +601,10 @@ class Flatten(Module):
                 f"x of shape {x.shape}"
             )
         shape = x.shape[:start] + (math.prod(x.shape[start : end + 1]),) + x.shape[end + 1 :]
-        return self._remember(x.reshape(shape), x.shape)
+        return self.save_for_backward(x.reshape(shape), x.shape)
 
     def backward(self, grad_out):
-        g, (input_shape,) = self._recall(grad_out)
+        g, (input_shape,) = self.saved_for_backward(grad_out)
         return g.reshape(input_shape)
 
 
@@ -597,13 +631,13 @@ class Dropout(Module):
     def forward(self, x):
         x = check_array("x", x)
         if not self.training:
-            return self._remember(x, None)
+            return self.save_for_backward(x, None)
         keep = self.rng.random(x.shape) >= self.p  # P(u >= p) = 1 - p
         scaled_mask = keep.astype(x.dtype) / (1 - self.p)
-        return self._remember(x * scaled_mask, scaled_mask)
+        return self.save_for_backward(x * scaled_mask, scaled_mask)
 
     def backward(self, grad_out):
-        g, (scaled_mask,) = self._recall(grad_out)
+        g, (scaled_mask,) = self.saved_for_backward(grad_out)
         return g if scaled_mask is None else g * scaled_mask
 
 
@@ -663,8 +697,8 @@ class _BatchNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         self.dtype = _float_dtype(dtype)
         if self.affine:
-            self._add_parameter("weight", np.ones(num_features, dtype=self.dtype))
-            self._add_parameter("bias", np.zeros(num_features, dtype=self.dtype))
+            self.add_parameter("weight", np.ones(num_features, dtype=self.dtype))
+            self.add_parameter("bias", np.zeros(num_features, dtype=self.dtype))
         self.running_mean: np.ndarray | None = None
         self.running_var: np.ndarray | None = None
         self.num_batches_tracked: int | None = None
@@ -722,15 +756,15 @@ class _BatchNorm(Module):
         if self.affine:
             y = x_hat * self._per_channel(self.params["weight"], x.ndim)
             y = y + self._per_channel(self.params["bias"], x.ndim)
-        return self._remember(y, x_hat, inv_std, use_batch_stats)
+        return self.save_for_backward(y, x_hat, inv_std, use_batch_stats)
 
     def backward(self, grad_out):
-        g, (x_hat, inv_std, used_batch_stats) = self._recall(grad_out)
+        g, (x_hat, inv_std, used_batch_stats) = self.saved_for_backward(grad_out)
         ndim = g.ndim
         axes = (0,) + tuple(range(2, ndim))
         g_hat = g
         if self.affine:
-            self._store_grads(weight=np.sum(g * x_hat, axis=axes), bias=np.sum(g, axis=axes))
+            self.store_grads(weight=np.sum(g * x_hat, axis=axes), bias=np.sum(g, axis=axes))
             g_hat = g * self._per_channel(self.params["weight"], ndim)
         if not used_batch_stats:
             return g_hat * self._per_channel(inv_std, ndim)
@@ -800,3 +834,26 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self.layers)
+
+
+def mlp(
+    sizes, *, rng: np.random.Generator, activation=ReLU, dropout: float = 0.0, dtype=np.float64
+) -> Sequential:
+    """A multilayer perceptron: ``Linear`` layers of the given ``sizes``, each hidden one
+    followed by ``activation()`` (and by ``Dropout(dropout)`` if ``dropout > 0``).
+
+    ``mlp([2, 64, 64, 3], rng=rng)`` is ``Sequential(Linear(2, 64), ReLU(), Linear(64, 64),
+    ReLU(), Linear(64, 3))``; the layers draw their weights from ``rng`` in that order, and
+    the Dropout layers draw their masks from it too.
+    """
+    sizes = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must hold at least an input and an output size, got {sizes}")
+    dropout = check_probability("dropout", dropout)
+    layers: list[Module] = []
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers += [Linear(n_in, n_out, rng=rng, dtype=dtype), activation()]
+        if dropout > 0:
+            layers.append(Dropout(dropout, rng=rng))
+    layers.append(Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype))
+    return Sequential(*layers)

@@ -12,6 +12,7 @@ and loads nothing from a CDN (the book theme already ships the player's icons).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Mapping
 
@@ -25,13 +26,16 @@ from ._checks import check_array, check_choice, check_int
 
 __all__ = [
     "COLORS",
+    "HtmlString",
     "animation_html",
     "color_for",
     "contour",
     "function_and_derivative",
+    "html_table",
     "layer_statistics",
     "loss_curves",
     "race",
+    "race_html",
     "trajectories",
     "use_style",
 ]
@@ -267,7 +271,8 @@ def race(
     in the page, so ``figsize``, ``dpi`` and ``frames`` set its weight (about 50 kB a
     frame with the defaults). The figure is laid out once, not per frame, and closed so
     a notebook does not also show it as a still image; display with
-    :func:`animation_html`. ``legend_loc`` moves the legend off a minimum it would hide.
+    :func:`animation_html` (or use :func:`race_html`, which does both). The legend sits in
+    the upper right corner.
     """
     paths = _check_paths(paths)
     interval = check_int("interval", interval, low=1)
@@ -310,6 +315,56 @@ def animation_html(
     if url:  # a new matplotlib template would otherwise leak requests to the outside
         raise RuntimeError(f"animation HTML still references an external URL: {url.group()}")
     return html
+
+
+#: What :func:`race_html` changes for its frames: every frame redraws all text and tick
+#: labels are most of it, so they go; frames are saved at the figure's own dpi; a small
+#: legend keeps its upper right corner off the minimum.
+_LIGHT_FRAMES = {
+    "figure.constrained_layout.use": False,
+    "savefig.dpi": "figure",
+    "xtick.labelbottom": False,
+    "ytick.labelleft": False,
+    "legend.fontsize": 8,
+}
+
+
+class HtmlString(str):
+    """A string of HTML that a notebook shows rendered (it has ``_repr_html_``)."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:  # the notebook's text/plain copy: short, not the whole page
+        return f"<HTML, {len(self)} characters>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+def race_html(landscape, paths: Mapping, *, frames: int = 60) -> HtmlString:
+    """The :func:`race` of ``paths`` on ``landscape`` as an animation embedded in a page.
+
+    About ``frames`` frames of 6.4 x 4.6 inches at 72 dpi, without tick labels, so the
+    page stays light and quick to build. A notebook cell ending with it shows the player.
+    """
+    with mpl.rc_context(_LIGHT_FRAMES):
+        anim = race(landscape, paths, frames=frames, dpi=72, figsize=(6.4, 4.6))
+        return HtmlString(animation_html(anim))
+
+
+def html_table(header, rows) -> HtmlString:
+    """A small HTML table: one header row, then one row per entry of ``rows``.
+
+    Every cell is written with ``str`` and escaped. A notebook cell ending with it shows
+    the table.
+    """
+
+    def cells(row, tag: str) -> str:
+        return "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)
+
+    lines = [f"<tr>{cells(header, 'th')}</tr>"] + [f"<tr>{cells(r, 'td')}</tr>" for r in rows]
+    return HtmlString("<table>" + "".join(lines) + "</table>")
 
 
 # --- per-layer statistics and activation functions --------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 from dlopt._checks import check_int, check_real, check_rng
 from dlopt.data import minibatches
 from dlopt.losses import BCEWithLogitsLoss, CrossEntropyLoss
+from dlopt.schedules import lr_range_test_values
 
 __all__ = ["History", "EarlyStopping", "accuracy", "evaluate", "fit", "lr_range_test"]
 
@@ -211,14 +212,13 @@ def lr_range_test(model, loss_fn, optimizer, X, y, *, min_lr: float = 1e-5, max_
     record the loss. Stops early once the loss exceeds ``diverge_factor`` times
     the best seen. The model is changed: build a fresh one for real training.
 
-    Returns ``(lrs, losses)`` as arrays of equal length.
+    The learning rates are :func:`dlopt.schedules.lr_range_test_values`, which checks
+    ``min_lr``, ``max_lr`` (finite) and ``num_steps``. Returns ``(lrs, losses)`` as arrays
+    of equal length.
     """
-    min_lr = check_real("min_lr", min_lr, low=0.0, low_open=True)
-    max_lr = check_real("max_lr", max_lr, low=min_lr, low_open=True)
-    num_steps = check_int("num_steps", num_steps, low=2)
+    lrs = lr_range_test_values(min_lr, max_lr, num_steps)
     rng = check_rng(rng)
     _check_optimizer_matches(model, optimizer)
-    lrs = np.geomspace(min_lr, max_lr, num_steps)
     losses: list[float] = []
     batches = iter(())
     model.train()
