@@ -312,3 +312,20 @@ def test_visible_check_and_sandboxed_grade_give_the_same_message_for_an_import(l
 def test_an_answer_that_writes_to_stderr_keeps_its_grade():
     verdict, run = sandboxed(VARIANTS["should_stop"]["logs_to_stderr"])
     assert verdict.passed and run.cell_errors == []
+
+
+# --------------------------------------------------------------------------- the class command
+
+
+def test_autograde_class_takes_its_options_in_any_order():
+    from dlopt.grading.autograde_class import default_jobs, parse_args
+
+    for argv in (["optimizers", "--jobs", "3"], ["--jobs", "3", "optimizers"]):
+        args, extra = parse_args(argv)
+        assert (args.assignment, args.jobs, extra) == ("optimizers", 3, [])
+    args, extra = parse_args(["optimizers", "--", "--force", "--jobs=9"])
+    assert (args.jobs, extra) == (default_jobs(), ["--force", "--jobs=9"])
+    with pytest.raises(SystemExit):
+        parse_args(["optimizers", "--jobs", "0"])
+    with pytest.raises(SystemExit):
+        parse_args(["optimizers", "--force"])  # nbgrader's options only after --

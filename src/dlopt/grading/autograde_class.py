@@ -187,18 +187,25 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our options (in any order) and, after ``--``, the arguments for nbgrader."""
     parser = argparse.ArgumentParser(prog="python -m dlopt.grading.autograde_class",
                                      description=__doc__.split("\n\n")[1])
     parser.add_argument("assignment")
     parser.add_argument("--jobs", type=_positive, default=None,
                         help="workers (default: one more than the cores, see default_jobs)")
     parser.add_argument("--root", default=".", help="the course root (default: .)")
-    argv = sys.argv[1:] if argv is None else list(argv)
     ours, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
         else (argv, [])
-    args = parser.parse_args(ours)  # options in any order; nbgrader's only after --
-    jobs = default_jobs() if args.jobs is None else args.jobs
+    args = parser.parse_args(ours)
+    if args.jobs is None:
+        args.jobs = default_jobs()
+    return args, extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = parse_args(sys.argv[1:] if argv is None else list(argv))
+    jobs = args.jobs
     start = time.perf_counter()
     code = autograde_class(Path(args.root), args.assignment, jobs=jobs, extra=extra)
     print(f"autograded {args.assignment} with {jobs} job(s) in "
