@@ -10,7 +10,8 @@ import itertools
 import numpy as np
 import torch
 
-NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
+         "ASGD", "Rprop", "Adafactor"]
 
 
 def grid(**options):
@@ -39,6 +40,20 @@ OPTION_GRID = {
                  decoupled_weight_decay=[False, True]),
     "AdamW": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.01, 0.1],
                   amsgrad=[False, True], maximize=[False, True]),
+    "NAdam": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.1],
+                  momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True],
+                  maximize=[False, True]),
+    "RAdam": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
+                  weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+                  maximize=[False, True]),
+    "Adamax": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
+                   weight_decay=[0.0, 0.1], maximize=[False, True]),
+    "ASGD": grid(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75, 0.5], t0=[1e6, 5.0],
+                 weight_decay=[0.0, 0.1], maximize=[False, True]),
+    "Rprop": grid(lr=[0.01, 0.05], etas=[(0.5, 1.2), (0.3, 1.5)],
+                  step_sizes=[(1e-6, 50), (1e-3, 0.02)], maximize=[False, True]),
+    "Adafactor": grid(lr=[0.05, 0.5], beta2_decay=[-0.8, -0.5], eps=[(None, 1e-3), (1e-4, 0.1)],
+                      d=[1.0, 1.5], weight_decay=[0.0, 0.1], maximize=[False, True]),
 }
 CASES = [(name, opts) for name in NAMES for opts in OPTION_GRID[name]]
 

@@ -12,7 +12,8 @@ aligned with the parameters, and updates the parameters in place::
 
 Parameter groups work as in PyTorch (``[{"params": [w1], "lr": 0.1}, {"params":
 [w2]}]``), so learning-rate schedules and discriminative learning rates apply
-to both front ends alike.
+to both front ends alike. The classes are built from the definitions in
+:mod:`dlopt.optimizers`, shared with :mod:`dlopt.optim_torch`.
 """
 
 from __future__ import annotations
@@ -21,16 +22,7 @@ import copy as _copy
 
 import numpy as np
 
-from dlopt._optim_args import (
-    AdadeltaArgs,
-    AdagradArgs,
-    AdamArgs,
-    AdamWArgs,
-    RMSpropArgs,
-    SGDArgs,
-)
-
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+from dlopt import optimizers
 
 
 class Optimizer:
@@ -40,7 +32,8 @@ class Optimizer:
     :meth:`parameters`, with the key names PyTorch uses.
     """
 
-    rule = None  # set by each optimizer's Args mixin
+    rule = None  # set by each optimizer's definition (dlopt.optimizers)
+    sparse_gradients = False
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -142,25 +135,11 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-class SGD(SGDArgs, Optimizer):
-    __doc__ = SGDArgs.__doc__
+def _front_end(definition: type) -> type:
+    name = definition.__name__
+    return type(name, (definition, Optimizer),
+                {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__})
 
 
-class Adagrad(AdagradArgs, Optimizer):
-    __doc__ = AdagradArgs.__doc__
-
-
-class Adadelta(AdadeltaArgs, Optimizer):
-    __doc__ = AdadeltaArgs.__doc__
-
-
-class RMSprop(RMSpropArgs, Optimizer):
-    __doc__ = RMSpropArgs.__doc__
-
-
-class Adam(AdamArgs, Optimizer):
-    __doc__ = AdamArgs.__doc__
-
-
-class AdamW(AdamWArgs, Optimizer):
-    __doc__ = AdamWArgs.__doc__
+globals().update({name: _front_end(d) for name, d in optimizers.DEFINITIONS.items()})
+__all__ = ["Optimizer", *optimizers.DEFINITIONS]

@@ -1,4 +1,4 @@
-"""The torch front end: drop-in replacements for six ``torch.optim`` optimizers.
+"""The torch front end: drop-in replacements for the ``torch.optim`` optimizers.
 
 Each class subclasses ``torch.optim.Optimizer`` and takes exactly the
 arguments, defaults and validation of its namesake, keeps its state under the
@@ -8,26 +8,21 @@ rule in :mod:`dlopt.rules` that the NumPy front end calls too::
     model = torch.nn.Linear(3, 1)
     opt = dlopt.optim_torch.Adam(model.parameters(), lr=1e-3)
     loss = model(x).pow(2).mean(); opt.zero_grad(); loss.backward(); opt.step()
+
+The classes are built from the definitions in :mod:`dlopt.optimizers` (one
+per optimizer, shared with :mod:`dlopt.optim_numpy`); ``help()`` on any of
+them shows its signature and its algorithm.
 """
 
 from __future__ import annotations
 
 import torch
 
-from dlopt._optim_args import (
-    AdadeltaArgs,
-    AdagradArgs,
-    AdamArgs,
-    AdamWArgs,
-    RMSpropArgs,
-    SGDArgs,
-)
-
-__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+from dlopt import optimizers
 
 
-class _RuleOptimizer(torch.optim.Optimizer):
-    """Runs ``self.rule`` on every parameter that has a gradient."""
+class RuleOptimizer(torch.optim.Optimizer):
+    """Runs the definition's rule on every parameter that has a gradient."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -35,36 +30,25 @@ class _RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        name = type(self).__name__
         for group in self.param_groups:
             hyper = self.hyperparameters(group)
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                if p.grad.is_sparse != self.sparse_gradients:
+                    raise RuntimeError(
+                        f"{name} does not support sparse gradients" if p.grad.is_sparse else
+                        f"{name} does not support dense gradients, please consider Adam instead")
                 self.rule(p, p.grad, self.state[p], **hyper)
         return loss
 
 
-class SGD(SGDArgs, _RuleOptimizer):
-    __doc__ = SGDArgs.__doc__
+def _front_end(definition: type) -> type:
+    name = definition.__name__
+    return type(name, (definition, RuleOptimizer),
+                {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__})
 
 
-class Adagrad(AdagradArgs, _RuleOptimizer):
-    __doc__ = AdagradArgs.__doc__
-
-
-class Adadelta(AdadeltaArgs, _RuleOptimizer):
-    __doc__ = AdadeltaArgs.__doc__
-
-
-class RMSprop(RMSpropArgs, _RuleOptimizer):
-    __doc__ = RMSpropArgs.__doc__
-
-
-class Adam(AdamArgs, _RuleOptimizer):
-    __doc__ = AdamArgs.__doc__
-
-
-class AdamW(AdamWArgs, _RuleOptimizer):
-    __doc__ = AdamWArgs.__doc__
+globals().update({name: _front_end(d) for name, d in optimizers.DEFINITIONS.items()})
+__all__ = list(optimizers.DEFINITIONS)

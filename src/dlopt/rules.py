@@ -88,6 +88,87 @@ def maximum_(out, other):
     return np.maximum(out, other, out=out)
 
 
+def rsqrt_(x):
+    """Elementwise ``1 / sqrt(x)``, in place."""
+    if _is_torch(x):
+        return x.rsqrt_()
+    np.sqrt(x, out=x)
+    return np.reciprocal(x, out=x)
+
+
+def numel(x) -> int:
+    """The number of elements."""
+    return x.numel() if _is_torch(x) else x.size
+
+
+def clamp_(x, low=None, high=None):
+    """Clip ``x`` into ``[low, high]`` in place (``None``: no bound on that side)."""
+    if _is_torch(x):
+        return x.clamp_(low, high)
+    return np.clip(x, low, high, out=x)
+
+
+def sign(x):
+    """Elementwise sign, -1, 0 or 1 (a new array)."""
+    return x.sign() if _is_torch(x) else np.sign(x)
+
+
+def norm(x, axis=None, keepdims=False):
+    """Euclidean norm of ``x`` (a Python float), or along ``axis`` (an array)."""
+    if _is_torch(x):
+        return x.norm().item() if axis is None else x.norm(dim=axis, keepdim=keepdims)
+    if axis is None:
+        return float(np.sqrt(np.vdot(x, x)))
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def mean(x, axis, keepdims=True):
+    """Mean along ``axis`` (a new array)."""
+    if _is_torch(x):
+        return x.mean(dim=axis, keepdim=keepdims)
+    return x.mean(axis=axis, keepdims=keepdims)
+
+
+def machine_eps(x) -> float:
+    """The spacing of floating-point numbers near 1 in ``x``'s dtype."""
+    if _is_torch(x):
+        import torch
+
+        return torch.finfo(x.dtype).eps
+    return float(np.finfo(x.dtype).eps)
+
+
+def scalar32(like, value):
+    """A 0-d float32 array or tensor holding ``value``: where PyTorch keeps a hyperparameter that
+    changes during training (NAdam's momentum product, ASGD's eta and mu) in float32."""
+    if _is_torch(like):
+        import torch
+
+        return torch.tensor(value, dtype=torch.float32)
+    return np.array(value, dtype=np.float32)
+
+
+def _round32(value: float) -> float:
+    """``value`` rounded to float32, as PyTorch rounds a Python float it stores in a tensor."""
+    return float(np.float32(value))
+
+
+def fill_(x, value):
+    """Overwrite every element of ``x`` with ``value``, keeping its dtype."""
+    if _is_torch(x):
+        return x.fill_(value)
+    x[...] = value
+    return x
+
+
+def copy_(x, y):
+    """``x[...] = y``, in place."""
+    if _is_torch(x):
+        return x.copy_(y)
+    x[...] = y
+    return x
+
+
 def zeros_like(x):
     return x.new_zeros(x.shape) if _is_torch(x) else np.zeros_like(x)
 
@@ -305,11 +386,250 @@ def adamw(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
          amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
-RULES = {
-    "sgd": sgd,
-    "adagrad": adagrad,
-    "adadelta": adadelta,
-    "rmsprop": rmsprop,
-    "adam": adam,
-    "adamw": adamw,
-}
+def nadam(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+          momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False) -> None:
+    r"""NAdam (Dozat, 2016): Adam with Nesterov momentum and a warming momentum schedule.
+
+    .. math::
+
+        \mu_t &= \beta_1 \left(1 - \tfrac12\, 0.96^{\,t\psi}\right), \qquad
+        \Pi_t = \textstyle\prod_{i \le t} \mu_i \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \theta_t &= \theta_{t-1} - \eta \left(\frac{1-\mu_t}{1-\Pi_t}\, g_t
+                    + \frac{\mu_{t+1}}{1-\Pi_t\,\mu_{t+1}}\, m_t\right)
+                    \Big/ \left(\sqrt{v_t / (1-\beta_2^t)} + \epsilon\right)
+
+    with momentum decay :math:`\psi`; weight decay as in :func:`adam` (L2, or
+    decoupled). State: ``"step"``, ``"mu_product"`` (:math:`\Pi_t`, float32 as
+    in PyTorch), ``"exp_avg"``, ``"exp_avg_sq"``.
+    """
+    if "exp_avg" not in state:
+        state["mu_product"] = scalar32(param, 1.0)
+        state["exp_avg"] = zeros_like(param)
+        state["exp_avg_sq"] = zeros_like(param)
+    step = _advance(state, param)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            g = axpy_(copy(g), weight_decay, param)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    state["mu_product"] *= mu
+    mu_product = float(state["mu_product"])
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    lerp_(m, g, 1 - beta1)
+    v *= beta2
+    addcmul_(v, 1 - beta2, g, g)
+    denom = sqrt_(v / (1 - beta2**step))
+    denom += eps
+    addcdiv_(param, -lr * (1.0 - mu) / (1.0 - mu_product), g, denom)
+    addcdiv_(param, -lr * mu_next / (1.0 - mu_product * mu_next), m, denom)
+
+
+def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+          decoupled_weight_decay=False, maximize=False) -> None:
+    r"""RAdam (Liu et al., 2020): Adam whose adaptive step is switched on, and rectified, only
+    once the variance of :math:`v_t` is tractable.
+
+    .. math::
+
+        m_t, v_t &\text{ as in Adam}, \qquad \rho_\infty = \frac{2}{1-\beta_2} - 1, \qquad
+        \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1-\beta_2^t} \\
+        r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}\\
+        \theta_t &= \theta_{t-1} - \eta \frac{m_t}{1-\beta_1^t}
+            \cdot \begin{cases} r_t \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon) & \rho_t > 5 \\
+                                1 & \text{otherwise (plain momentum SGD)} \end{cases}
+
+    Weight decay as in :func:`adam`. State: ``"step"``, ``"exp_avg"``, ``"exp_avg_sq"``.
+    """
+    if "exp_avg" not in state:
+        state["exp_avg"] = zeros_like(param)
+        state["exp_avg_sq"] = zeros_like(param)
+    step = _advance(state, param)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            g = axpy_(copy(g), weight_decay, param)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    lerp_(m, g, 1 - beta1)
+    v *= beta2
+    addcmul_(v, 1 - beta2, g, g)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    update = m / bias_correction1
+    update *= lr
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        denom = sqrt(v)
+        denom += eps
+        adaptive = bias_correction2**0.5 / denom
+        update *= adaptive
+        update *= rect
+    param -= update
+
+
+def adamax(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+           maximize=False) -> None:
+    r"""Adamax (Kingma & Ba, 2015): Adam with the infinity norm in place of the second moment.
+
+    .. math::
+
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        u_t &= \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
+        \theta_t &= \theta_{t-1} - \frac{\eta}{1-\beta_1^t} \frac{m_t}{u_t}
+
+    with L2 weight decay (:math:`g_t + \lambda\theta`). State: ``"step"``, ``"exp_avg"``,
+    ``"exp_inf"`` (u).
+    """
+    if "exp_avg" not in state:
+        state["exp_avg"] = zeros_like(param)
+        state["exp_inf"] = zeros_like(param)
+    step = _advance(state, param)
+    g = _effective_grad(param, grad, weight_decay=weight_decay, maximize=maximize)
+    m, u = state["exp_avg"], state["exp_inf"]
+    lerp_(m, g, 1 - beta1)
+    u *= beta2
+    norm_g = abs(g)
+    norm_g += eps
+    maximum_(u, norm_g)
+    addcdiv_(param, -lr / (1 - beta1**step), m, u)
+
+
+def asgd(param, grad, state, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+         maximize=False) -> None:
+    r"""Averaged SGD (Polyak & Juditsky, 1992) with PyTorch's decaying step size.
+
+    .. math::
+
+        \theta_t &= (1 - \lambda_d \eta_t)\, \theta_{t-1} - \eta_t g_t \\
+        \bar\theta_t &= \bar\theta_{t-1} + \mu_t (\theta_t - \bar\theta_{t-1}) \\
+        \eta_{t+1} &= \frac{\eta}{(1 + \lambda_d \eta t)^{\alpha}}, \qquad
+        \mu_{t+1} = \frac{1}{\max(1,\ t - t_0)}
+
+    with :math:`\eta_1 = \eta`, :math:`\mu_1 = 1` and decay :math:`\lambda_d`
+    (``lambd``); :math:`g_t` carries the L2 term. The optimizer moves
+    :math:`\theta`; the average :math:`\bar\theta` (state ``"ax"``), which
+    starts at :math:`t_0`, is what to evaluate. State: ``"step"``, ``"eta"``,
+    ``"mu"`` (float32 as in PyTorch), ``"ax"``.
+    """
+    if "ax" not in state:
+        state["eta"] = scalar32(param, lr)
+        state["mu"] = scalar32(param, 1.0)
+        state["ax"] = zeros_like(param)
+    step = _advance(state, param)
+    g = _effective_grad(param, grad, weight_decay=weight_decay, maximize=maximize)
+    eta = float(state["eta"])
+    param *= 1 - lambd * eta
+    axpy_(param, -eta, g)
+    ax, mu = state["ax"], state["mu"]
+    if float(mu) != 1:
+        diff = param - ax
+        diff *= mu
+        ax += diff
+    else:
+        copy_(ax, param)
+    fill_(state["eta"], _round32(lr / ((1 + lambd * lr * step) ** alpha)))
+    fill_(mu, _round32(1 / max(1, step - t0)))
+
+
+def rprop(param, grad, state, *, lr=1e-2, etaminus=0.5, etaplus=1.2, step_size_min=1e-6,
+          step_size_max=50.0, maximize=False) -> None:
+    r"""Rprop (Riedmiller & Braun, 1993): a per-coordinate step size, grown while the gradient
+    keeps its sign and shrunk when it flips; only the sign of the gradient is used.
+
+    .. math::
+
+        \Delta_t &= \operatorname{clip}\left(\Delta_{t-1} \cdot
+            \begin{cases} \eta_+ & g_t g_{t-1} > 0 \\ \eta_- & g_t g_{t-1} < 0 \\
+            1 & \text{otherwise} \end{cases},\ \Delta_{\min},\ \Delta_{\max}\right) \\
+        g_t &\leftarrow 0 \text{ where } g_t g_{t-1} < 0, \qquad
+        \theta_t = \theta_{t-1} - \Delta_t \operatorname{sign}(g_t)
+
+    with :math:`\Delta_0 = \eta`; the zeroed gradient is what the next step compares with.
+    State: ``"step"``, ``"prev"`` (:math:`g_{t-1}`), ``"step_size"`` (:math:`\Delta`).
+    """
+    if "prev" not in state:
+        state["prev"] = zeros_like(param)
+        state["step_size"] = fill_(zeros_like(grad), lr)
+    _advance(state, param)
+    g = -grad if maximize else grad
+    prev, step_size = state["prev"], state["step_size"]
+    factor = sign(g * prev)
+    factor[factor > 0] = etaplus
+    factor[factor < 0] = etaminus
+    factor[factor == 0] = 1
+    step_size *= factor
+    clamp_(step_size, step_size_min, step_size_max)
+    g = copy(g)
+    g[factor == etaminus] = 0
+    addcmul_(param, -1, sign(g), step_size)
+    copy_(prev, g)
+
+
+def adafactor(param, grad, state, *, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0,
+              weight_decay=0.0, maximize=False) -> None:
+    r"""Adafactor (Shazeer & Stern, 2018) as in PyTorch: a second moment stored as one row and one
+    column vector per matrix, a relative step size and update clipping.
+
+    For a matrix gradient :math:`G \in \mathbb{R}^{n\times m}` (the last two axes):
+
+    .. math::
+
+        \hat\beta_t &= 1 - t^{c}, \qquad
+        \rho_t = \min(\eta,\ 1/\sqrt t), \qquad
+        a_t = \max\!\left(\epsilon_2,\ \mathrm{RMS}(\theta_{t-1})\right) \rho_t \\
+        R_t &= \hat\beta_t R_{t-1} + (1-\hat\beta_t)\, \mathrm{mean}_j\, G_{ij}^2, \qquad
+        C_t = \hat\beta_t C_{t-1} + (1-\hat\beta_t)\, \mathrm{mean}_i\, G_{ij}^2 \\
+        \hat V_t &= \frac{R_t C_t}{\max(\mathrm{mean}_i R_t,\ \epsilon_1)}, \qquad
+        U_t = \frac{G_t}{\sqrt{\max(\hat V_t, \epsilon_1^2)}} \\
+        \theta_t &= (1 - \eta\lambda)\,\theta_{t-1}
+                    - \frac{a_t}{\max(1,\ \mathrm{RMS}(U_t) / d)}\, U_t
+
+    with decay exponent :math:`c` (``beta2_decay``, negative), :math:`\epsilon_1`
+    the dtype's machine epsilon when ``None``, and clipping threshold :math:`d`.
+    A vector keeps the full :math:`V_t` (an EMA of :math:`g^2`) instead. The
+    memory of the second moment is :math:`n + m` numbers per matrix instead of
+    :math:`nm`. State: ``"step"``, ``"row_var"`` and ``"col_var"`` (matrices) or
+    ``"variance"`` (vectors).
+    """
+    if "step" not in state:
+        if grad.ndim > 1:
+            state["row_var"] = zeros_like(mean(grad, -1))
+            state["col_var"] = zeros_like(mean(grad, -2))
+        else:
+            state["variance"] = zeros_like(grad)
+    step = float(_advance(state, param))
+    g = -grad if maximize else grad
+    if eps1 is None:
+        eps1 = machine_eps(param)
+    one_minus_beta2 = step**beta2_decay
+    rho = min(lr, 1 / step**0.5)
+    alpha = max(eps2, norm(param) / numel(param) ** 0.5) * rho
+    if weight_decay != 0:
+        param *= 1 - lr * weight_decay
+    if g.ndim > 1:
+        row_mean = norm(g, axis=-1, keepdims=True)
+        row_mean *= row_mean
+        row_mean /= g.shape[-1]
+        lerp_(state["row_var"], row_mean, one_minus_beta2)
+        col_mean = norm(g, axis=-2, keepdims=True)
+        col_mean *= col_mean
+        col_mean /= g.shape[-2]
+        lerp_(state["col_var"], col_mean, one_minus_beta2)
+        var_estimate = state["row_var"] @ state["col_var"]
+        var_estimate /= clamp_(mean(state["row_var"], -2), eps1)
+    else:
+        lerp_(state["variance"], g * g, one_minus_beta2)
+        var_estimate = copy(state["variance"])
+    update = rsqrt_(clamp_(var_estimate, eps1 * eps1))
+    update *= g
+    denom = max(1.0, norm(update) / (numel(update) ** 0.5 * d))
+    axpy_(param, -alpha / denom, update)

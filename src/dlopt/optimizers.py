@@ -1,0 +1,372 @@
+"""Every optimizer defined once: its constructor, its rule, its algorithm.
+
+Each class below is the whole definition of one optimizer: the arguments,
+defaults and checks of its ``torch.optim`` namesake (with the same error
+messages), the rule in :mod:`dlopt.rules` that performs its step, and how a
+parameter group's entries become that rule's keyword arguments. Its docstring
+ends with the rule's algorithm in the book's notation.
+
+The two front ends build their classes from these definitions, so a new
+optimizer is a rule plus one class here (and its tests)::
+
+    dlopt.optim_torch.Adam   # Adam + torch.optim.Optimizer: p.grad, step(closure)
+    dlopt.optim_numpy.Adam   # Adam + optim_numpy.Optimizer: step(grads) on arrays
+
+``foreach``, ``capturable``, ``differentiable`` and ``fused`` choose among
+PyTorch's implementations of the same arithmetic; they are accepted so that
+code written for ``torch.optim`` runs unchanged. ``foreach`` has no effect
+(the result is the same); ``differentiable``, ``capturable`` and ``fused``
+are not implemented and raise if set.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from dlopt import rules
+
+DEFINITIONS: dict[str, type] = {}
+"""Every optimizer definition by name, in the order they are defined here."""
+
+
+def _value(x) -> float:
+    """A Python float from a float or a one-element tensor."""
+    if hasattr(x, "numel"):
+        if x.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        return float(x.item())
+    return x
+
+
+def _check_lr(lr, message="Invalid learning rate: {}") -> None:
+    lr = _value(lr)
+    if not 0.0 <= lr:  # also catches NaN
+        raise ValueError(message.format(lr))
+
+
+def _check_nonneg(what: str, value) -> None:
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what} value: {value}")
+
+
+def _check_eps(eps) -> None:
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+
+
+def _check_betas(betas) -> None:
+    for i, beta in enumerate(betas):
+        if not 0.0 <= _value(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {_value(beta)}")
+
+
+def _reject_unsupported(cls_name: str, **flags) -> None:
+    for name, value in flags.items():
+        if value:
+            raise ValueError(
+                f"{cls_name}({name}=True) is not implemented in dlopt; "
+                f"use torch.optim.{cls_name} for that code path"
+            )
+
+
+class Definition:
+    """Base of every definition: registers it and appends its rule's algorithm to its docstring.
+
+    A subclass sets ``rule`` and writes ``__init__`` (which ends with
+    ``super().__init__(params, defaults)``, reaching the front end's base class).
+    ``hyperparameters(group)`` passes the group's entries that the rule takes by
+    name (``lr`` as a float, ``betas`` as ``beta1, beta2``); a definition whose
+    group keys differ from its rule's arguments overrides it.
+    """
+
+    rule = None
+    sparse_gradients = False  # True: the rule takes only sparse gradients (SparseAdam)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ != __name__:  # a front end's class, built from a definition
+            return
+        rule = cls.rule
+        cls._rule_keys = tuple(inspect.signature(rule).parameters)[3:]
+        algorithm = inspect.cleandoc(rule.__doc__)
+        cls.__doc__ = (inspect.cleandoc(cls.__doc__)
+                       + f"\n\nAlgorithm (:func:`dlopt.rules.{rule.__name__}`)\n\n" + algorithm)
+        DEFINITIONS[cls.__name__] = cls
+
+    @classmethod
+    def hyperparameters(cls, group) -> dict:
+        hyper = {}
+        if "betas" in group:
+            hyper["beta1"], hyper["beta2"] = (_value(b) for b in group["betas"])
+        for key in cls._rule_keys:
+            if key in group:
+                hyper[key] = _value(group[key]) if key == "lr" else group[key]
+        return hyper
+
+
+class SGD(Definition):
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+    maximize=False, foreach=None, differentiable=False, fused=None)``"""
+
+    rule = staticmethod(rules.sgd)
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        _check_lr(lr)
+        _check_nonneg("momentum", momentum)
+        _check_nonneg("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _reject_unsupported("SGD", differentiable=differentiable, fused=fused)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+
+class Adagrad(Definition):
+    """``Adagrad(params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+    eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None)``"""
+
+    rule = staticmethod(rules.adagrad)
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check_lr(lr)
+        _check_nonneg("lr_decay", lr_decay)
+        _check_nonneg("weight_decay", weight_decay)
+        _check_nonneg("initial_accumulator_value", initial_accumulator_value)
+        _check_eps(eps)
+        _reject_unsupported("Adagrad", differentiable=differentiable, fused=fused)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+
+class Adadelta(Definition):
+    """``Adadelta(params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+    capturable=False, maximize=False, differentiable=False)``"""
+
+    rule = staticmethod(rules.adadelta)
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        _check_lr(lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check_eps(eps)
+        _check_nonneg("weight_decay", weight_decay)
+        _reject_unsupported("Adadelta", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+
+class RMSprop(Definition):
+    """``RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+    centered=False, capturable=False, foreach=None, maximize=False, differentiable=False)``"""
+
+    rule = staticmethod(rules.rmsprop)
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_nonneg("momentum", momentum)
+        _check_nonneg("weight_decay", weight_decay)
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        _reject_unsupported("RMSprop", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+
+def _check_adam(lr, betas, eps, weight_decay) -> None:
+    _check_lr(lr)
+    _check_eps(eps)
+    _check_betas(betas)
+    _check_nonneg("weight_decay", weight_decay)
+    tensors = [hasattr(b, "numel") for b in betas]
+    if any(tensors) and not all(tensors):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i, beta in enumerate(betas):
+        if tensors[i] and beta.numel() != 1:
+            raise ValueError(f"Tensor betas[{i}] must be 1-element")
+
+
+class Adam(Definition):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False)``"""
+
+    rule = staticmethod(rules.adam)
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        _check_adam(lr, betas, eps, weight_decay)
+        _reject_unsupported(type(self).__name__, capturable=capturable,
+                            differentiable=differentiable, fused=fused)
+        defaults = dict(lr=lr, betas=tuple(_value(b) for b in betas), eps=eps,
+                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+
+class AdamW(Adam):
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+    maximize=False, foreach=None, capturable=False, differentiable=False, fused=None)``
+
+    Adam with ``decoupled_weight_decay=True`` and a default decay of 0.01."""
+
+    rule = staticmethod(rules.adam)
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+
+class NAdam(Definition):
+    """``NAdam(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+    momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None, maximize=False,
+    capturable=False, differentiable=False)``"""
+
+    rule = staticmethod(rules.nadam)
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_betas(betas)
+        _check_nonneg("weight_decay", weight_decay)
+        _check_nonneg("momentum_decay", momentum_decay)
+        _reject_unsupported("NAdam", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+
+class RAdam(Definition):
+    """``RAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+    decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+    differentiable=False)``"""
+
+    rule = staticmethod(rules.radam)
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_betas(betas)
+        _check_nonneg("weight_decay", weight_decay)
+        _reject_unsupported("RAdam", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+
+class Adamax(Definition):
+    """``Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+    maximize=False, differentiable=False, capturable=False)``"""
+
+    rule = staticmethod(rules.adamax)
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_betas(betas)
+        _check_nonneg("weight_decay", weight_decay)
+        _reject_unsupported("Adamax", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+
+class ASGD(Definition):
+    """``ASGD(params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+    maximize=False, differentiable=False, capturable=False)``
+
+    The averaged parameters are in ``optimizer.state[p]["ax"]``."""
+
+    rule = staticmethod(rules.asgd)
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
+                 foreach=None, maximize=False, differentiable=False, capturable=False):
+        _check_lr(lr)
+        _check_nonneg("weight_decay", weight_decay)
+        _reject_unsupported("ASGD", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                        foreach=foreach, maximize=maximize, differentiable=differentiable,
+                        capturable=capturable)
+        super().__init__(params, defaults)
+
+
+class Rprop(Definition):
+    """``Rprop(params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
+    foreach=None, maximize=False, differentiable=False)``"""
+
+    rule = staticmethod(rules.rprop)
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        _check_lr(lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        _reject_unsupported("Rprop", capturable=capturable, differentiable=differentiable)
+        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def hyperparameters(group) -> dict:
+        (etaminus, etaplus), (low, high) = group["etas"], group["step_sizes"]
+        return dict(lr=_value(group["lr"]), etaminus=etaminus, etaplus=etaplus,
+                    step_size_min=low, step_size_max=high, maximize=group["maximize"])
+
+
+class Adafactor(Definition):
+    """``Adafactor(params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+    weight_decay=0.0, *, foreach=None, maximize=False)``"""
+
+    rule = staticmethod(rules.adafactor)
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+                 weight_decay=0.0, *, foreach=None, maximize=False):
+        _check_lr(lr, "Learning rate should be >= 0 but is: {}")
+        if not 0.0 >= beta2_decay:
+            raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        if eps[0] is not None and not 0.0 <= eps[0]:
+            raise ValueError(f"epsilon1 should be >= 0 but is: {eps[0]}")
+        if not 0.0 <= eps[1]:
+            raise ValueError(f"epsilon2 should be >= 0 but is: {eps[1]}")
+        if not 1.0 <= d:
+            raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
+        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
+                        foreach=foreach, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def hyperparameters(group) -> dict:
+        eps1, eps2 = group["eps"]
+        return dict(lr=_value(group["lr"]), beta2_decay=group["beta2_decay"], eps1=eps1,
+                    eps2=eps2, d=group["d"], weight_decay=group["weight_decay"],
+                    maximize=group["maximize"])
