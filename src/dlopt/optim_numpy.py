@@ -93,6 +93,9 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads)):
             if g is None:
                 continue
+            if self.sparse_gradients:
+                grads[i] = _coalesced(i, g, p.shape, p.dtype)
+                continue
             g = np.asarray(g)
             if g.shape != p.shape:
                 raise ValueError(f"grads[{i}] has shape {g.shape}, expected {p.shape}")
@@ -104,7 +107,9 @@ class Optimizer:
             for p in group["params"]:
                 g = grads[index]
                 if g is not None:
-                    self.rule(p, np.asarray(g, dtype=p.dtype), self.state[index], **hyper)
+                    if not self.sparse_gradients:
+                        g = np.asarray(g, dtype=p.dtype)
+                    self.rule(p, g, self.state[index], **hyper)
                 index += 1
 
     def state_dict(self) -> dict:
@@ -133,6 +138,31 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def _coalesced(i: int, grad, shape, dtype):
+    """A sparse gradient ``(indices, values)`` checked, with repeated indices summed and the
+    columns sorted (what ``torch.Tensor.coalesce`` does)."""
+    if not (isinstance(grad, tuple) and len(grad) == 2):
+        raise TypeError(f"grads[{i}] must be a sparse gradient (indices, values), got "
+                        f"{type(grad).__name__}")
+    indices, values = np.asarray(grad[0]), np.asarray(grad[1])
+    if indices.ndim != 2 or indices.dtype.kind not in "iu" or indices.shape[0] > len(shape):
+        raise ValueError(f"grads[{i}] indices must be an integer array of shape (k, nnz) with "
+                         f"k <= {len(shape)}, got {indices.dtype} {indices.shape}")
+    k = indices.shape[0]
+    if values.shape != (indices.shape[1], *shape[k:]):
+        raise ValueError(f"grads[{i}] values have shape {values.shape}, expected "
+                         f"{(indices.shape[1], *shape[k:])}")
+    if np.isnan(values).any():
+        raise ValueError(f"grads[{i}] contains NaN")
+    if indices.size and (indices.min() < 0 or np.any(indices.max(axis=1) >= shape[:k])):
+        raise ValueError(f"grads[{i}] has an index out of range for a parameter of shape {shape}")
+    flat = np.ravel_multi_index(tuple(indices), shape[:k])
+    unique, where = np.unique(flat, return_inverse=True)
+    summed = np.zeros((unique.size, *values.shape[1:]), dtype=dtype)
+    np.add.at(summed, where, values)
+    return np.array(np.unravel_index(unique, shape[:k])).reshape(k, -1), summed
 
 
 def _front_end(definition: type) -> type:

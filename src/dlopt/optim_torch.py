@@ -40,7 +40,11 @@ class RuleOptimizer(torch.optim.Optimizer):
                     raise RuntimeError(
                         f"{name} does not support sparse gradients" if p.grad.is_sparse else
                         f"{name} does not support dense gradients, please consider Adam instead")
-                self.rule(p, p.grad, self.state[p], **hyper)
+                grad = p.grad
+                if grad.is_sparse:
+                    grad = grad.coalesce()
+                    grad = (grad._indices(), grad._values())
+                self.rule(p, grad, self.state[p], **hyper)
         return loss
 
 

@@ -186,7 +186,9 @@ class RMSprop(Definition):
         super().__init__(params, defaults)
 
 
-def _check_adam(lr, betas, eps, weight_decay) -> None:
+def _check_adam(lr, betas, eps, weight_decay, *, foreach, capturable) -> None:
+    if hasattr(lr, "numel") and foreach and not capturable:
+        raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
     _check_lr(lr)
     _check_eps(eps)
     _check_betas(betas)
@@ -195,6 +197,9 @@ def _check_adam(lr, betas, eps, weight_decay) -> None:
     if any(tensors) and not all(tensors):
         raise ValueError("betas must be either both floats or both Tensors")
     for i, beta in enumerate(betas):
+        if tensors[i] and foreach and not capturable:
+            raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
         if tensors[i] and beta.numel() != 1:
             raise ValueError(f"Tensor betas[{i}] must be 1-element")
 
@@ -209,7 +214,7 @@ class Adam(Definition):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        _check_adam(lr, betas, eps, weight_decay)
+        _check_adam(lr, betas, eps, weight_decay, foreach=foreach, capturable=capturable)
         _reject_unsupported(type(self).__name__, capturable=capturable,
                             differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, betas=tuple(_value(b) for b in betas), eps=eps,
@@ -370,3 +375,35 @@ class Adafactor(Definition):
         return dict(lr=_value(group["lr"]), beta2_decay=group["beta2_decay"], eps1=eps1,
                     eps2=eps2, d=group["d"], weight_decay=group["weight_decay"],
                     maximize=group["maximize"])
+
+
+class SparseAdam(Definition):
+    """``SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False)``
+
+    For embeddings and other layers with sparse gradients (``torch.nn.Embedding(...,
+    sparse=True)``); a dense gradient is refused. The NumPy front end takes each
+    gradient as a pair ``(indices, values)`` in PyTorch's COO layout."""
+
+    rule = staticmethod(rules.sparse_adam)
+    sparse_gradients = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        if hasattr(lr, "numel") and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 < _value(lr):
+            raise ValueError(f"Invalid learning rate: {_value(lr)}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_betas(betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
+        super().__init__(params, defaults)
+        located = [(i, j, p) for i, group in enumerate(self.param_groups)
+                   for j, p in enumerate(group["params"])]
+        sparse = [[i, j] for i, j, p in located if getattr(p, "is_sparse", False)]
+        if sparse:
+            raise ValueError(
+                f"Sparse params at indices {sparse}: SparseAdam requires dense parameter tensors")
+        complex_ = [[i, j] for i, j, p in located if hasattr(p, "is_complex") and p.is_complex()]
+        if complex_:
+            raise ValueError(f"Complex params at indices {complex_}: SparseAdam does not support "
+                             "complex parameters")

@@ -19,6 +19,8 @@ count starting at 1; all operations are elementwise.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # --- the only places where NumPy and torch differ -------------------------
@@ -633,3 +635,56 @@ def adafactor(param, grad, state, *, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=
     update *= g
     denom = max(1.0, norm(update) / (numel(update) ** 0.5 * d))
     axpy_(param, -alpha / denom, update)
+
+
+def sparse_adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                maximize=False) -> None:
+    r"""Adam for sparse gradients (PyTorch's SparseAdam): only the rows that have a gradient
+    are touched, moments included.
+
+    ``grad`` is a pair ``(indices, values)`` in PyTorch's coalesced COO layout:
+    ``indices`` has one row per sparse dimension and no repeated column, and
+    ``values[k]`` is the gradient at ``param[indices[:, k]]``. For those entries
+    :math:`S`, with the step count :math:`t` of the parameter:
+
+    .. math::
+
+        m_S &\leftarrow \beta_1 m_S + (1-\beta_1) g_S, \qquad
+        v_S \leftarrow \beta_2 v_S + (1-\beta_2) g_S^2 \\
+        \theta_S &\leftarrow \theta_S - \eta \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+                   \frac{m_S}{\sqrt{v_S} + \epsilon}
+
+    and every entry outside :math:`S` keeps its value *and its moments*: unlike
+    Adam, a row without gradient does not decay. No weight decay (it would touch
+    every row). State: ``"step"`` (an int, as in PyTorch), ``"exp_avg"``,
+    ``"exp_avg_sq"``.
+    """
+    indices, values = grad
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = zeros_like(param)
+        state["exp_avg_sq"] = zeros_like(param)
+    state["step"] += 1
+    step = state["step"]
+    if numel(values) == 0:
+        return
+    if maximize:
+        values = -values
+    at = tuple(indices)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m_old = m[at]
+    m_update = values - m_old
+    m_update *= 1 - beta1
+    m[at] += m_update
+    v_old = v[at]
+    v_update = values * values
+    v_update -= v_old
+    v_update *= 1 - beta2
+    v[at] += v_update
+    m_update += m_old
+    v_update += v_old
+    denom = sqrt_(v_update)
+    denom += eps
+    m_update /= denom
+    m_update *= -(lr * math.sqrt(1 - beta2**step) / (1 - beta1**step))
+    param[at] += m_update
