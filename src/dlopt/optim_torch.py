@@ -36,6 +36,8 @@ class RuleOptimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.is_complex():
+                    raise RuntimeError(f"{name} does not support complex parameters")
                 if p.grad.is_sparse != self.sparse_gradients:
                     raise RuntimeError(
                         f"{name} does not support sparse gradients" if p.grad.is_sparse else

@@ -407,3 +407,34 @@ class SparseAdam(Definition):
         if complex_:
             raise ValueError(f"Complex params at indices {complex_}: SparseAdam does not support "
                              "complex parameters")
+
+
+class Muon(Definition):
+    """``Muon(params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+    ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None)``
+
+    Only for 2-D parameters (weight matrices); give biases and embeddings to another
+    optimizer. The orthogonalization runs in bfloat16 as in PyTorch (emulated on NumPy)."""
+
+    rule = staticmethod(rules.muon)
+
+    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                 ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
+                 adjust_lr_fn=None):
+        _check_lr(lr, "Learning rate should be >= 0 but is: {}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"momentum should be >= 0 but is: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight decay should be >= 0 but is: {weight_decay}")
+        if adjust_lr_fn is not None and adjust_lr_fn not in ["original", "match_rms_adamw"]:
+            raise ValueError(f"Adjust learning rate function {adjust_lr_fn} is not supported")
+        defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                        ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
+                        adjust_lr_fn=adjust_lr_fn)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.ndim != 2:
+                    size = p.size() if callable(p.size) else p.shape
+                    raise ValueError("Muon only supports 2D parameters whereas we found a "
+                                     f"parameter with size: {size}")

@@ -688,3 +688,107 @@ def sparse_adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8
     m_update /= denom
     m_update *= -(lr * math.sqrt(1 - beta2**step) / (1 - beta1**step))
     param[at] += m_update
+
+
+def _bfloat16(x):
+    """``x`` rounded to bfloat16 (8 significant bits, round to nearest even), the precision in
+    which PyTorch's Muon orthogonalizes: a bfloat16 tensor on torch, float32 values on NumPy
+    (which has no bfloat16 type)."""
+    if _is_torch(x):
+        import torch
+
+        return x.to(torch.bfloat16)
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))
+    return (rounded & np.uint32(0xFFFF0000)).view(np.float32)
+
+
+def _addmm(c, a, b, *, beta=1.0, alpha=1.0):
+    """``beta * c + alpha * (a @ b)`` with one rounding to the inputs' precision at the end."""
+    if _is_torch(c):
+        import torch
+
+        return torch.addmm(c, a, b, beta=beta, alpha=alpha)
+    return _bfloat16(beta * c + alpha * (a @ b))
+
+
+def newton_schulz(g, *, coefficients=(3.4445, -4.7750, 2.0315), steps=5, eps=1e-7):
+    r"""The orthogonal factor :math:`UV^\top` of :math:`G = U\Sigma V^\top`, approximately, by
+    ``steps`` iterations of the quintic Newton–Schulz map, in bfloat16 as PyTorch's Muon does:
+
+    .. math::
+
+        X_0 = G / \max(\lVert G\rVert_F, \epsilon), \qquad
+        X_{k+1} = a X_k + (b A_k + c A_k^2) X_k, \quad A_k = X_k X_k^\top
+
+    (on the wider side's transpose, so :math:`A_k` is the smaller Gram matrix).
+    The coefficients :math:`(a, b, c)` push every singular value towards 1
+    quickly rather than exactly: they end up between about 0.7 and 1.2.
+    """
+    if steps >= 100:
+        raise ValueError("Number of steps must be less than 100 for computational efficiency")
+    if g.ndim != 2:
+        raise ValueError("Input tensor gradient must be a 2D matrix")
+    if len(coefficients) != 3:
+        raise ValueError("Coefficients must be a tuple of exactly 3 values")
+    a, b, c = coefficients
+    x = _bfloat16(g)
+    tall = g.shape[0] > g.shape[1]
+    if tall:
+        x = x.T
+    if _is_torch(x):
+        x.div_(x.norm().clamp(min=eps))
+    else:
+        x = _bfloat16(x / _bfloat16(np.maximum(_bfloat16(np.sqrt(np.sum(x * x))), eps)))
+    for _ in range(steps):
+        gram = x @ x.T
+        if not _is_torch(x):
+            gram = _bfloat16(gram)
+        update = _addmm(gram, gram, gram, beta=b, alpha=c)
+        x = _addmm(x, update, x, beta=a)
+    return x.T if tall else x
+
+
+def muon(param, grad, state, *, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+         ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5,
+         adjust_lr_fn=None) -> None:
+    r"""Muon (Jordan et al., 2024): momentum whose update matrix is orthogonalized.
+
+    For a weight matrix :math:`\Theta \in \mathbb{R}^{A\times B}`:
+
+    .. math::
+
+        B_t &= \mu B_{t-1} + (1-\mu) G_t, \qquad
+        D_t = \begin{cases} (1-\mu) G_t + \mu B_t & \text{(Nesterov)} \\ B_t \end{cases} \\
+        O_t &= \mathrm{NS}(D_t) \approx U V^\top \quad (D_t = U\Sigma V^\top) \\
+        \Theta_t &= (1 - \eta\lambda)\,\Theta_{t-1} - \eta\, s\, O_t, \qquad
+        s = \sqrt{\max(1, A/B)} \ \text{(original)} \text{ or } 0.2\sqrt{\max(A, B)}
+        \ \text{(match\_rms\_adamw)}
+
+    :math:`\mathrm{NS}` is :func:`newton_schulz`. Every singular value of the
+    step is about one, whatever the gradient's spectrum. Only for matrices:
+    biases and embeddings belong to another optimizer such as AdamW.
+    State: ``"momentum_buffer"``.
+    """
+    if grad.ndim != 2:
+        raise ValueError("Param gradient must be a 2D matrix")
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = zeros_like(grad)
+    buf = state["momentum_buffer"]
+    lerp_(buf, grad, 1 - momentum)
+    if nesterov:
+        update = lerp_(copy(grad), buf, momentum)
+    else:
+        update = buf
+    update = newton_schulz(update, coefficients=ns_coefficients, steps=ns_steps, eps=eps)
+    rows, cols = param.shape[:2]
+    if adjust_lr_fn is None or adjust_lr_fn == "original":
+        ratio = math.sqrt(max(1, rows / cols))
+    elif adjust_lr_fn == "match_rms_adamw":
+        ratio = 0.2 * math.sqrt(max(rows, cols))
+    else:
+        ratio = 1.0
+    param *= 1 - lr * weight_decay
+    if not _is_torch(param):
+        update = update.astype(param.dtype)
+    axpy_(param, -lr * ratio, update)
