@@ -83,9 +83,32 @@ class Optimizer:
         """Update every parameter in place from ``grads`` (aligned with :meth:`parameters`).
 
         A ``None`` gradient skips its parameter, as a missing ``.grad`` does in PyTorch.
+        An optimizer that evaluates the loss several times a step (``LBFGS``) takes
+        instead a closure returning ``(loss, grads)`` at the current parameters, and
+        returns the first loss.
         """
+        if self.needs_closure:
+            if not callable(grads):
+                raise TypeError(f"{type(self).__name__}.step() needs a closure returning "
+                                f"(loss, grads), got {type(grads).__name__}")
+            return self.rule(_FlatProblem(self, grads), self.state[0],
+                             **self.hyperparameters(self.param_groups[0]))
+        grads = self._check_dense(list(grads))
+        index = 0
+        for group in self.param_groups:
+            hyper = self.hyperparameters(group)
+            for p in group["params"]:
+                g = grads[index]
+                if g is not None:
+                    if not self.sparse_gradients:
+                        g = np.asarray(g, dtype=p.dtype)
+                    self.rule(p, g, self.state[index], **hyper)
+                index += 1
+
+    def _check_dense(self, grads: list) -> list:
+        """``grads`` checked against the parameters (count, shapes, NaN) before anything moves;
+        sparse ones coalesced."""
         params = self.parameters()
-        grads = list(grads)
         if len(grads) != len(params):
             raise ValueError(
                 f"step() expected {len(params)} gradients (one per parameter), got {len(grads)}"
@@ -101,16 +124,7 @@ class Optimizer:
                 raise ValueError(f"grads[{i}] has shape {g.shape}, expected {p.shape}")
             if np.isnan(g).any():
                 raise ValueError(f"grads[{i}] contains NaN")
-        index = 0
-        for group in self.param_groups:
-            hyper = self.hyperparameters(group)
-            for p in group["params"]:
-                g = grads[index]
-                if g is not None:
-                    if not self.sparse_gradients:
-                        g = np.asarray(g, dtype=p.dtype)
-                    self.rule(p, g, self.state[index], **hyper)
-                index += 1
+        return grads
 
     def state_dict(self) -> dict:
         """A deep copy of the state and of the groups' hyperparameters (params by index)."""
@@ -138,6 +152,34 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+class _FlatProblem:
+    """All parameters seen as one flat vector, as a closure-driven rule (L-BFGS) needs them."""
+
+    def __init__(self, optimizer, closure):
+        self.optimizer, self.params, self.closure = optimizer, optimizer.parameters(), closure
+
+    def evaluate(self):
+        loss, grads = self.closure()
+        grads = list(grads)
+        self.optimizer._check_dense(grads)
+        return loss, np.concatenate([np.zeros(p.size, p.dtype) if g is None else
+                                     np.asarray(g, dtype=p.dtype).ravel()
+                                     for p, g in zip(self.params, grads)])
+
+    def add_(self, t, d):
+        offset = 0
+        for p in self.params:
+            p += t * d[offset:offset + p.size].reshape(p.shape)
+            offset += p.size
+
+    def clone(self):
+        return [p.copy() for p in self.params]
+
+    def restore(self, saved):
+        for p, value in zip(self.params, saved):
+            p[...] = value
 
 
 def _coalesced(i: int, grad, shape, dtype):

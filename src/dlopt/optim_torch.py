@@ -26,6 +26,14 @@ class RuleOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        if self.needs_closure:
+            if closure is None:
+                raise RuntimeError(f"{type(self).__name__}.step() needs a closure that "
+                                   "re-evaluates the model and returns the loss")
+            params = self.param_groups[0]["params"]
+            problem = _FlatProblem(params, torch.enable_grad()(closure))
+            return self.rule(problem, self.state[params[0]],
+                             **self.hyperparameters(self.param_groups[0]))
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -48,6 +56,33 @@ class RuleOptimizer(torch.optim.Optimizer):
                     grad = (grad._indices(), grad._values())
                 self.rule(p, grad, self.state[p], **hyper)
         return loss
+
+
+class _FlatProblem:
+    """All parameters seen as one flat vector, as a closure-driven rule (L-BFGS) needs them."""
+
+    def __init__(self, params, closure):
+        self.params, self.closure = params, closure
+
+    def evaluate(self):
+        loss = self.closure()
+        grads = [p.new_zeros(p.numel()) if p.grad is None else
+                 p.grad.to_dense().view(-1) if p.grad.is_sparse else p.grad.view(-1)
+                 for p in self.params]
+        return loss, torch.cat(grads)
+
+    def add_(self, t, d):
+        offset = 0
+        for p in self.params:
+            p.add_(d[offset:offset + p.numel()].view_as(p), alpha=t)
+            offset += p.numel()
+
+    def clone(self):
+        return [p.clone(memory_format=torch.contiguous_format) for p in self.params]
+
+    def restore(self, saved):
+        for p, value in zip(self.params, saved):
+            p.copy_(value)
 
 
 def _front_end(definition: type) -> type:

@@ -81,13 +81,15 @@ class Definition:
 
     rule = None
     sparse_gradients = False  # True: the rule takes only sparse gradients (SparseAdam)
+    needs_closure = False  # True: the rule takes the whole problem and a closure (LBFGS)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__module__ != __name__:  # a front end's class, built from a definition
             return
         rule = cls.rule
-        cls._rule_keys = tuple(inspect.signature(rule).parameters)[3:]
+        skip = 2 if cls.__dict__.get("needs_closure") else 3  # (problem, state) or (p, g, state)
+        cls._rule_keys = tuple(inspect.signature(rule).parameters)[skip:]
         algorithm = inspect.cleandoc(rule.__doc__)
         cls.__doc__ = (inspect.cleandoc(cls.__doc__)
                        + f"\n\nAlgorithm (:func:`dlopt.rules.{rule.__name__}`)\n\n" + algorithm)
@@ -438,3 +440,26 @@ class Muon(Definition):
                     size = p.size() if callable(p.size) else p.shape
                     raise ValueError("Muon only supports 2D parameters whereas we found a "
                                      f"parameter with size: {size}")
+
+
+class LBFGS(Definition):
+    """``LBFGS(params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+    tolerance_change=1e-9, history_size=100, line_search_fn=None)``
+
+    ``step(closure)`` needs the closure (it evaluates the loss several times) and
+    treats all parameters as one vector: one parameter group only."""
+
+    rule = staticmethod(rules.lbfgs)
+    needs_closure = True
+
+    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+        _check_lr(lr)
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4
+        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
+                        tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                        history_size=history_size, line_search_fn=line_search_fn)
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")

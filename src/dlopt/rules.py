@@ -792,3 +792,204 @@ def muon(param, grad, state, *, lr=1e-3, weight_decay=0.1, momentum=0.95, nester
     if not _is_torch(param):
         update = update.astype(param.dtype)
     axpy_(param, -lr * ratio, update)
+
+
+# --- L-BFGS: a rule over all parameters at once, driven by a closure --------------------------
+
+
+def _cubic_minimizer(x1, f1, g1, x2, f2, g2, bounds=None):
+    """Minimizer of the cubic through two points with their values and slopes, clipped to
+    ``bounds`` (by default the interval between the points); the midpoint if it has none."""
+    low, high = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1**2 - g1 * g2
+    if d2_square < 0:
+        return (low + high) / 2.0
+    d2 = sqrt(d2_square)
+    if x1 <= x2:
+        at = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    else:
+        at = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return min(max(at, low), high)
+
+
+def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change=1e-9,
+                 max_ls=25):
+    r"""A step size :math:`t` along ``d`` meeting the strong Wolfe conditions,
+    :math:`f(t) \le f(0) + c_1 t f'(0)` and :math:`|f'(t)| \le c_2 |f'(0)|`.
+
+    ``evaluate(t)`` returns the loss and the gradient at :math:`\theta + t d`.
+    First the step grows (by cubic extrapolation) until an interval brackets
+    acceptable steps, then the interval shrinks by cubic interpolation (the
+    "zoom" of Nocedal & Wright, Algorithm 3.5, as minFunc and PyTorch do it).
+    Returns ``(loss, grad, t, evaluations)``.
+    """
+    d_norm = abs(d).max()
+    g = copy(g)
+    f_new, g_new = evaluate(t)
+    evals, iters = 1, 0
+    gtd_new = g_new @ d
+    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
+    done = False
+    while iters < max_ls:  # bracketing phase
+        sufficient = not (f_new > f + c1 * t * gtd or (iters > 1 and f_new >= f_prev))
+        if sufficient and abs(gtd_new) <= -c2 * gtd:
+            bracket, done = [[t, f_new, g_new, gtd_new]], True
+            break
+        if not sufficient or gtd_new >= 0:  # acceptable steps lie between t_prev and t
+            bracket = [[t_prev, f_prev, g_prev, gtd_prev], [t, f_new, copy(g_new), gtd_new]]
+            break
+        t_next = _cubic_minimizer(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
+                                  bounds=(t + 0.01 * (t - t_prev), t * 10))
+        t_prev, f_prev, g_prev, gtd_prev = t, f_new, copy(g_new), gtd_new
+        t = t_next
+        f_new, g_new = evaluate(t)
+        evals, iters = evals + 1, iters + 1
+        gtd_new = g_new @ d
+    if iters == max_ls:
+        bracket = [[0, f, g, None], [t, f_new, g_new, None]]
+    low, high = (0, 1) if bracket[0][1] <= bracket[-1][1] else (1, 0)
+    stalled = False
+    while not done and iters < max_ls:  # zoom phase
+        ends = [bracket[0][0], bracket[1][0]]
+        if abs(ends[1] - ends[0]) * d_norm < tolerance_change:
+            break
+        t = _cubic_minimizer(bracket[0][0], bracket[0][1], bracket[0][3],
+                             bracket[1][0], bracket[1][1], bracket[1][3])
+        # keep t at least a tenth of the interval away from its ends
+        margin = 0.1 * (max(ends) - min(ends))
+        if min(max(ends) - t, t - min(ends)) < margin:
+            if stalled or t >= max(ends) or t <= min(ends):
+                t = max(ends) - margin if abs(t - max(ends)) < abs(t - min(ends)) \
+                    else min(ends) + margin
+                stalled = False
+            else:
+                stalled = True
+        else:
+            stalled = False
+        f_new, g_new = evaluate(t)
+        evals, iters = evals + 1, iters + 1
+        gtd_new = g_new @ d
+        if f_new > f + c1 * t * gtd or f_new >= bracket[low][1]:
+            bracket[high] = [t, f_new, copy(g_new), gtd_new]
+            low, high = (0, 1) if bracket[0][1] <= bracket[1][1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high][0] - bracket[low][0]) >= 0:
+                bracket[high] = bracket[low]
+            bracket[low] = [t, f_new, copy(g_new), gtd_new]
+    t, f_new, g_new, _ = bracket[low]
+    return f_new, g_new, t, evals
+
+
+def lbfgs(problem, state, *, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+          tolerance_change=1e-9, history_size=100, line_search_fn=None):
+    r"""Up to ``max_iter`` iterations of L-BFGS (Liu & Nocedal, 1989), as ``torch.optim.LBFGS``.
+
+    With the last pairs :math:`s_i = \theta_{i+1} - \theta_i`,
+    :math:`y_i = g_{i+1} - g_i` (kept only when :math:`y_i^\top s_i > 10^{-10}`):
+
+    .. math::
+
+        d_k &= -H_k g_k \quad\text{(two-loop recursion, } H_0 = \gamma I,\
+               \gamma = \tfrac{s^\top y}{y^\top y} \text{ of the newest pair)} \\
+        \theta_{k+1} &= \theta_k + t_k d_k, \qquad
+        t_k = \begin{cases} \eta \min(1, 1/\lVert g_1\rVert_1) & k = 1 \\ \eta & k > 1
+              \end{cases}
+
+    or :math:`t_k` from :func:`strong_wolfe` starting there. Stops when
+    :math:`\max|g| \le` ``tolerance_grad``, when the step or the loss change
+    falls below ``tolerance_change``, or after ``max_eval`` evaluations.
+
+    ``problem`` is the front end's view of the parameters as one flat vector:
+    ``evaluate()`` (loss and flat gradient, calling the closure), ``add_(t, d)``,
+    ``clone()`` and ``restore(saved)``. State (PyTorch's keys): ``"func_evals"``,
+    ``"n_iter"``, ``"d"``, ``"t"``, ``"old_dirs"`` (y), ``"old_stps"`` (s),
+    ``"ro"``, ``"H_diag"``, ``"prev_flat_grad"``, ``"prev_loss"``, ``"al"``.
+    Returns the loss of the first evaluation.
+    """
+    if max_eval is None:
+        max_eval = max_iter * 5 // 4
+    state.setdefault("func_evals", 0)
+    state.setdefault("n_iter", 0)
+    first_loss, flat_grad = problem.evaluate()
+    loss = float(first_loss)
+    evals = 1
+    state["func_evals"] += 1
+    if abs(flat_grad).max() <= tolerance_grad:
+        return first_loss
+    d, t = state.get("d"), state.get("t")
+    old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
+    h_diag, prev_flat_grad = state.get("H_diag"), state.get("prev_flat_grad")
+    prev_loss = state.get("prev_loss")
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        state["n_iter"] += 1
+        if state["n_iter"] == 1:
+            d = -flat_grad
+            old_dirs, old_stps, ro, h_diag = [], [], [], 1
+        else:
+            y = flat_grad - prev_flat_grad
+            s = d * t
+            ys = y @ s
+            if ys > 1e-10:
+                if len(old_dirs) == history_size:
+                    del old_dirs[0], old_stps[0], ro[0]
+                old_dirs.append(y)
+                old_stps.append(s)
+                ro.append(1.0 / ys)
+                h_diag = ys / (y @ y)
+            if "al" not in state:
+                state["al"] = [None] * history_size
+            al = state["al"]
+            q = -flat_grad
+            for i in reversed(range(len(old_dirs))):
+                al[i] = (old_stps[i] @ q) * ro[i]
+                axpy_(q, -al[i], old_dirs[i])
+            d = q * h_diag
+            for i in range(len(old_dirs)):
+                beta = (old_dirs[i] @ d) * ro[i]
+                axpy_(d, al[i] - beta, old_stps[i])
+        if prev_flat_grad is None:
+            prev_flat_grad = copy(flat_grad)
+        else:
+            copy_(prev_flat_grad, flat_grad)
+        prev_loss = loss
+        t = min(1.0, 1.0 / abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
+        gtd = flat_grad @ d
+        if gtd > -tolerance_change:
+            break
+        ls_evals = 0
+        if line_search_fn is not None:
+            if line_search_fn != "strong_wolfe":
+                raise RuntimeError("only 'strong_wolfe' is supported")
+            start = problem.clone()
+
+            def evaluate_at(step, start=start, d=d):
+                problem.add_(step, d)
+                value, grad_there = problem.evaluate()
+                problem.restore(start)
+                return float(value), grad_there
+
+            loss, flat_grad, t, ls_evals = strong_wolfe(evaluate_at, t, d, loss, flat_grad, gtd,
+                                                        max_ls=max_eval - evals)
+            problem.add_(t, d)
+            optimal = abs(flat_grad).max() <= tolerance_grad
+        else:
+            problem.add_(t, d)
+            if n_iter != max_iter:
+                loss, flat_grad = problem.evaluate()
+                loss = float(loss)
+                optimal = abs(flat_grad).max() <= tolerance_grad
+                ls_evals = 1
+        evals += ls_evals
+        state["func_evals"] += ls_evals
+        if n_iter == max_iter or evals >= max_eval or optimal:
+            break
+        if abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            break
+    state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
+                 prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+    return first_loss
