@@ -76,6 +76,14 @@ class Optimizer:
         self.param_groups.append(group)
         self.state.extend({} for _ in params)
 
+    def _for_each_parameter(self, fn) -> None:
+        """``fn(group, param, state)`` for every parameter."""
+        index = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                fn(group, p, self.state[index])
+                index += 1
+
     def parameters(self) -> list[np.ndarray]:
         return [p for group in self.param_groups for p in group["params"]]
 

@@ -25,6 +25,13 @@ class RuleOptimizer(torch.optim.Optimizer):
     """Runs the definition's rule on every parameter that has a gradient."""
 
     @torch.no_grad()
+    def _for_each_parameter(self, fn) -> None:
+        """``fn(group, param, state)`` for every parameter, without autograd."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                fn(group, p, self.state[p])
+
+    @torch.no_grad()
     def step(self, closure=None):
         if self.needs_closure:
             if closure is None:

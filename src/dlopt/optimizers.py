@@ -85,7 +85,7 @@ class Definition:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__ != __name__:  # a front end's class, built from a definition
+        if cls.__module__ != __name__ or cls.rule is None:  # a front end's class, or a base
             return
         rule = cls.rule
         skip = 2 if cls.__dict__.get("needs_closure") else 3  # (problem, state) or (p, g, state)
@@ -463,3 +463,126 @@ class LBFGS(Definition):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+
+
+# --- beyond torch.optim -----------------------------------------------------------------------
+
+
+class Lion(Definition):
+    """``Lion(params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, use_triton=False,
+    decoupled_weight_decay=False)``, the arguments of the ``lion-pytorch`` package.
+
+    With ``decoupled_weight_decay`` the decay is divided by the constructor's ``lr``,
+    so that the decay per step, ``lr * weight_decay / lr_0``, follows a schedule."""
+
+    rule = staticmethod(rules.lion)
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, use_triton=False,
+                 decoupled_weight_decay=False):
+        if not 0.0 < _value(lr):
+            raise ValueError(f"Invalid learning rate: {_value(lr)} (Lion needs lr > 0)")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta <= 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        _check_nonneg("weight_decay", weight_decay)
+        _reject_unsupported("Lion", use_triton=use_triton)
+        defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, init_lr=_value(lr))
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def hyperparameters(group) -> dict:
+        beta1, beta2 = group["betas"]
+        decay = group["weight_decay"]
+        if group.get("decoupled_weight_decay", False):
+            decay /= group["init_lr"]
+        return dict(lr=_value(group["lr"]), beta1=beta1, beta2=beta2, weight_decay=decay)
+
+
+class _ScheduleFree(Definition):
+    """Shared by the schedule-free optimizers: the group counters, and ``train()``/``eval()``."""
+
+    _momentum_key = None
+
+    def __init__(self, params, defaults):
+        defaults.update(k=0, train_mode=False, weight_sum=0.0, lr_max=-1.0, scheduled_lr=0.0)
+        super().__init__(params, defaults)
+
+    @classmethod
+    def hyperparameters(cls, group) -> dict:
+        if not group["train_mode"]:
+            raise RuntimeError("Optimizer was not in train mode when step is called. "
+                               "Please insert .train() and .eval() calls on the optimizer. "
+                               "See documentation for details.")
+        beta2 = group["betas"][1] if "betas" in group else None
+        hyper = rules.schedule_free_weights(
+            group, lr=_value(group["lr"]), beta2=beta2, warmup_steps=group["warmup_steps"],
+            r=group["r"], weight_lr_power=group["weight_lr_power"])
+        if "betas" in group:
+            hyper.update(beta1=group["betas"][0], beta2=beta2, eps=group["eps"])
+        else:
+            hyper["momentum"] = group["momentum"]
+        hyper["weight_decay"] = group["weight_decay"]
+        return hyper
+
+    def _swap(self, train: bool) -> None:
+        def swap(group, param, state):
+            if group["train_mode"] != train:
+                momentum = group["betas"][0] if "betas" in group else group["momentum"]
+                rules.schedule_free_swap(param, state, momentum=momentum, to_average=not train)
+
+        self._for_each_parameter(swap)
+        for group in self.param_groups:
+            group["train_mode"] = train
+
+    def train(self) -> None:
+        """Put the training point y in the parameters (call before training steps)."""
+        self._swap(True)
+
+    def eval(self) -> None:
+        """Put the average x in the parameters (call before evaluating or saving the model)."""
+        self._swap(False)
+
+
+class SGDScheduleFree(_ScheduleFree):
+    """``SGDScheduleFree(params, lr=1.0, momentum=0.9, weight_decay=0, warmup_steps=0, r=0.0,
+    weight_lr_power=2, foreach=None)``, the arguments of Meta's ``schedulefree`` package.
+
+    Call ``optimizer.train()`` before training and ``optimizer.eval()`` before
+    evaluating: the parameters hold y while training and the average x after eval()."""
+
+    rule = staticmethod(rules.sgd_schedule_free)
+
+    def __init__(self, params, lr=1.0, momentum=0.9, weight_decay=0, warmup_steps=0, r=0.0,
+                 weight_lr_power=2, foreach=None):
+        if _value(lr) < 0.0:
+            raise ValueError(f"Invalid learning rate: {_value(lr)}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if momentum <= 0 or momentum >= 1:
+            raise ValueError(f"Momentum must be between 0 and 1 exclusive: {momentum}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, r=r, warmup_steps=warmup_steps,
+                                      weight_lr_power=weight_lr_power,
+                                      weight_decay=weight_decay, foreach=foreach))
+
+
+class AdamWScheduleFree(_ScheduleFree):
+    """``AdamWScheduleFree(params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+    warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None)``, the arguments of Meta's
+    ``schedulefree`` package.
+
+    Call ``optimizer.train()`` before training and ``optimizer.eval()`` before
+    evaluating: the parameters hold y while training and the average x after eval()."""
+
+    rule = staticmethod(rules.adamw_schedule_free)
+
+    def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_betas(betas)
+        _check_nonneg("weight_decay", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, r=r,
+                                      warmup_steps=warmup_steps,
+                                      weight_lr_power=weight_lr_power,
+                                      weight_decay=weight_decay, foreach=foreach))

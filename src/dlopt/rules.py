@@ -993,3 +993,133 @@ def lbfgs(problem, state, *, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=
     state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
                  prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
     return first_loss
+
+
+# --- beyond torch.optim: Lion and schedule-free -----------------------------------------------
+
+
+def lion(param, grad, state, *, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0) -> None:
+    r"""Lion (Chen et al., 2023), found by program search: the sign of an interpolated momentum.
+
+    .. math::
+
+        \theta_t &= (1 - \eta\lambda)\,\theta_{t-1}
+                    - \eta\, \operatorname{sign}\!\big(\beta_1 m_{t-1} + (1-\beta_1) g_t\big) \\
+        m_t &= \beta_2 m_{t-1} + (1-\beta_2) g_t
+
+    Every coordinate moves by exactly :math:`\eta` (plus decay): the update
+    has the largest possible norm for its learning rate, so Lion's
+    :math:`\eta` is typically 3 to 10 times smaller than AdamW's. One buffer
+    instead of Adam's two. State: ``"exp_avg"`` (m).
+    """
+    if "exp_avg" not in state:
+        state["exp_avg"] = zeros_like(param)
+    m = state["exp_avg"]
+    param *= 1.0 - lr * weight_decay
+    update = copy(m)
+    update *= beta1
+    axpy_(update, 1.0 - beta1, grad)
+    axpy_(param, -lr, sign(update))
+    m *= beta2
+    axpy_(m, 1.0 - beta2, grad)
+
+
+def schedule_free_weights(group: dict, *, lr, beta2=None, warmup_steps=0, r=0.0,
+                          weight_lr_power=2.0) -> dict:
+    r"""Advance a parameter group's schedule-free counters one step; return this step's numbers.
+
+    With step :math:`k` (from 0), warm-up :math:`\eta_k = \eta \min(1, (k+1)/W)`
+    and :math:`\eta_{\max} = \max_{i \le k} \eta_i`, the average's weight is
+
+    .. math::
+
+        w_k = (k+1)^r\, \eta_{\max}^{p}, \qquad c_{k+1} = \frac{w_k}{\sum_{i \le k} w_i}
+
+    (:math:`p` = ``weight_lr_power``): with :math:`r = 0` and no warm-up,
+    :math:`c_{k+1} = 1/(k+1)`, a plain running average. ``group`` keeps
+    ``"k"``, ``"lr_max"``, ``"weight_sum"`` and ``"scheduled_lr"`` as Meta's
+    ``schedulefree`` package does. Returns ``lr`` (:math:`\eta_k`), ``ckp1``
+    (:math:`c_{k+1}`) and, given ``beta2``, Adam's ``bias_correction2``.
+    """
+    k = group["k"]
+    lr = lr * ((k + 1) / warmup_steps if k < warmup_steps else 1.0)
+    group["scheduled_lr"] = lr
+    lr_max = group["lr_max"] = max(lr, group["lr_max"])
+    weight = ((k + 1) ** r) * (lr_max**weight_lr_power)
+    weight_sum = group["weight_sum"] = group["weight_sum"] + weight
+    group["k"] = k + 1
+    out = dict(lr=lr, ckp1=weight / weight_sum if weight_sum != 0 else 0)
+    if beta2 is not None:
+        out["bias_correction2"] = 1 - beta2 ** (k + 1)
+    return out
+
+
+def _schedule_free_step(param, g, z, *, lr, ckp1, momentum):
+    # y = (1 - c) y + c z + lr (momentum (1 - c) - 1) g, then z -= lr g: the same as
+    # z -= lr g; x = (1 - c) x + c z; y = momentum x + (1 - momentum) z, with y the parameter
+    lerp_(param, z, ckp1)
+    axpy_(param, lr * (momentum * (1 - ckp1) - 1), g)
+    axpy_(z, -lr, g)
+
+
+def sgd_schedule_free(param, grad, state, *, lr, ckp1, momentum=0.9, weight_decay=0.0) -> None:
+    r"""Schedule-free SGD (Defazio et al., 2024): no learning-rate schedule, an average instead.
+
+    Three sequences: :math:`z` takes plain SGD steps, :math:`x` is the running
+    average of the :math:`z` (weights :math:`c_{t+1}` from
+    :func:`schedule_free_weights`), and the gradient is taken at their
+    interpolation :math:`y`, the parameter during training:
+
+    .. math::
+
+        z_{t+1} &= z_t - \eta\, (g(y_t) + \lambda y_t) \\
+        x_{t+1} &= (1 - c_{t+1})\, x_t + c_{t+1}\, z_{t+1} \\
+        y_{t+1} &= \beta x_{t+1} + (1 - \beta)\, z_{t+1}
+
+    with momentum :math:`\beta`. Evaluate at :math:`x` (``optimizer.eval()``
+    swaps it in), train at :math:`y` (``optimizer.train()``). The average does
+    what a decaying schedule does, without knowing the run's length.
+    State: ``"z"``.
+    """
+    if "z" not in state:
+        state["z"] = copy(param)
+    g = axpy_(copy(grad), weight_decay, param) if weight_decay != 0 else grad
+    _schedule_free_step(param, g, state["z"], lr=lr, ckp1=ckp1, momentum=momentum)
+
+
+def adamw_schedule_free(param, grad, state, *, lr, ckp1, bias_correction2, beta1=0.9,
+                        beta2=0.999, eps=1e-8, weight_decay=0.0) -> None:
+    r"""Schedule-free AdamW (Defazio et al., 2024): :func:`sgd_schedule_free` with Adam's
+    second-moment scaling of the gradient (and no first moment: the averaging replaces it).
+
+    .. math::
+
+        v_t &= \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+        \hat g_t = \frac{g_t}{\sqrt{v_t / (1-\beta_2^t)} + \epsilon} + \lambda y_t \\
+        z_{t+1} &= z_t - \eta_t \hat g_t, \qquad
+        x_{t+1} = (1 - c_{t+1})\, x_t + c_{t+1}\, z_{t+1}, \qquad
+        y_{t+1} = \beta_1 x_{t+1} + (1 - \beta_1)\, z_{t+1}
+
+    with :math:`\eta_t` and :math:`c_{t+1}` from :func:`schedule_free_weights`
+    (warm-up, and weights growing with :math:`\eta_{\max}^2`).
+    State: ``"z"``, ``"exp_avg_sq"``.
+    """
+    if "z" not in state:
+        state["z"] = copy(param)
+        state["exp_avg_sq"] = zeros_like(param)
+    v = state["exp_avg_sq"]
+    v *= beta2
+    addcmul_(v, 1 - beta2, grad, grad)
+    denom = sqrt_(v / bias_correction2)
+    denom += eps
+    g = grad / denom
+    if weight_decay != 0:
+        axpy_(g, weight_decay, param)
+    _schedule_free_step(param, g, state["z"], lr=lr, ckp1=ckp1, momentum=beta1)
+
+
+def schedule_free_swap(param, state, *, momentum, to_average: bool) -> None:
+    r"""Move a schedule-free parameter between :math:`y` (training) and :math:`x` (evaluation):
+    :math:`x = y + (1 - 1/\beta)(z - y)` and back :math:`y = x + (1-\beta)(z - x)`."""
+    if "z" in state:
+        lerp_(param, state["z"], 1 - 1 / momentum if to_average else 1 - momentum)
