@@ -222,3 +222,45 @@ def test_works_inside_a_torch_training_loop_with_an_lr_scheduler():
             sched.step()
         trajectories.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     torch.testing.assert_close(trajectories[0], trajectories[1], rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_values_equal_torch_after_a_run(name):
+    """Every state entry, not only those that move the parameters (ASGD's average ``ax``,
+    NAdam's ``mu_product``, Rprop's step sizes, Adafactor's row and column factors...)."""
+    for opts in (OPTION_GRID[name][0], OPTION_GRID[name][-1]):
+        states = []
+        for cls in (getattr(optim_torch, name), getattr(torch.optim, name)):
+            params, loss_fn = make_problem(torch.float64, maximize=opts.get("maximize", False))
+            opt = cls(params, **opts)
+            for _ in range(15):
+                opt.zero_grad()
+                loss_fn().backward()
+                opt.step()
+            states.append(opt.state_dict()["state"])
+        assert states[0].keys() == states[1].keys()
+        for index, ours in states[0].items():
+            theirs = states[1][index]
+            assert ours.keys() == theirs.keys()
+            for key, value in ours.items():
+                assert type(value) is type(theirs[key]), key
+                if isinstance(value, torch.Tensor):
+                    assert value.dtype == theirs[key].dtype, key
+                torch.testing.assert_close(value, theirs[key], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_tensor_learning_rate_is_accepted_like_torch(name):
+    # torch does part of its arithmetic in the tensor's float32, hence the float32 tolerance
+    opts = dict(OPTION_GRID[name][0], lr=torch.tensor(OPTION_GRID[name][0]["lr"]))
+    ours = run(getattr(optim_torch, name), opts)
+    theirs = run(getattr(torch.optim, name), opts)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_tensor_betas_are_accepted_like_torch(name):
+    opts = dict(lr=0.05, betas=(torch.tensor(0.8), torch.tensor(0.95)))
+    ours = run(getattr(optim_torch, name), opts)
+    theirs = run(getattr(torch.optim, name), opts)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)

@@ -61,7 +61,10 @@ class RuleOptimizer(torch.optim.Optimizer):
                 if grad.is_sparse:
                     grad = grad.coalesce()
                     grad = (grad._indices(), grad._values())
-                self.rule(p, grad, self.state[p], **hyper)
+                state = self.state[p]
+                self.rule(p, grad, state, **hyper)
+                if not state:  # a rule without state (SGD without momentum) leaves none, as torch
+                    del self.state[p]
         return loss
 
 
