@@ -17,7 +17,7 @@ from _optim_cases import (
     param_groups,
 )
 
-from dlopt import optim_numpy, optim_torch, rules
+from dlopt import optim_numpy, optim_torch, optimizers, rules
 
 
 def numpy_trajectory(name, opts, *, dtype=np.float64, steps=25, split=False, state_dict_at=None):
@@ -56,7 +56,7 @@ def torch_trajectory(name, opts, *, dtype=torch.float64, steps=25, split=False):
     return np.stack(history)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", list(optimizers.DEFINITIONS))
 def test_constructor_signature_matches_the_torch_front_end(name):
     ours = inspect.signature(getattr(optim_numpy, name).__init__)
     theirs = inspect.signature(getattr(optim_torch, name).__init__)
