@@ -204,6 +204,23 @@ def _effective_grad(param, grad, *, weight_decay: float, maximize: bool):
     return g
 
 
+def _adam_moments(param, grad, state, *, lr, beta1, beta2, weight_decay, decoupled, maximize):
+    r"""The part Adam, NAdam and RAdam share: the sign for ``maximize``, weight decay (decoupled,
+    :math:`\theta \leftarrow (1-\eta\lambda)\theta`, or the L2 term
+    :math:`g + \lambda\theta`), and both moments' updates. Returns the gradient used."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            g = axpy_(copy(g), weight_decay, param)
+    lerp_(state["exp_avg"], g, 1 - beta1)
+    v = state["exp_avg_sq"]
+    v *= beta2
+    addcmul_(v, 1 - beta2, g, g)
+    return g
+
+
 # --- first-order rules ------------------------------------------------------
 
 
@@ -357,16 +374,9 @@ def adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
         if amsgrad:
             state["max_exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            g = axpy_(copy(g), weight_decay, param)
+    _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                  decoupled=decoupled_weight_decay, maximize=maximize)
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    lerp_(m, g, 1 - beta1)
-    v *= beta2
-    addcmul_(v, 1 - beta2, g, g)
     if amsgrad:
         v = maximum_(state["max_exp_avg_sq"], v)
     if bias_correction:
@@ -411,20 +421,14 @@ def nadam(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
         state["exp_avg"] = zeros_like(param)
         state["exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            g = axpy_(copy(g), weight_decay, param)
+    g = _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2,
+                      weight_decay=weight_decay, decoupled=decoupled_weight_decay,
+                      maximize=maximize)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     state["mu_product"] *= mu
     mu_product = float(state["mu_product"])
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    lerp_(m, g, 1 - beta1)
-    v *= beta2
-    addcmul_(v, 1 - beta2, g, g)
     denom = sqrt_(v / (1 - beta2**step))
     denom += eps
     addcdiv_(param, -lr * (1.0 - mu) / (1.0 - mu_product), g, denom)
@@ -451,16 +455,9 @@ def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
         state["exp_avg"] = zeros_like(param)
         state["exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            g = axpy_(copy(g), weight_decay, param)
+    _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                  decoupled=decoupled_weight_decay, maximize=maximize)
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    lerp_(m, g, 1 - beta1)
-    v *= beta2
-    addcmul_(v, 1 - beta2, g, g)
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     update = m / bias_correction1
