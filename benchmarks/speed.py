@@ -1,6 +1,7 @@
 """Speed of the reference package relative to PyTorch, as ratios measured in one run.
 
-    python benchmarks/speed.py            # about a minute on 2 cores
+    python benchmarks/speed.py            # a few minutes on 2 idle cores
+    python benchmarks/speed.py NAdam Muon # only these optimizers, no epoch
 
 1. Each ``dlopt.optim_torch`` optimizer's ``step()`` against its ``torch.optim``
    namesake, single-tensor (``foreach=False``) and ``foreach=True`` where torch
@@ -17,6 +18,7 @@ cancels most of the noise of a shared machine; only the ratios are meaningful.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import lion_pytorch
@@ -105,12 +107,12 @@ def _stepper(name, module, extra):
     return opt.step
 
 
-def optimizer_steps():
+def optimizer_steps(names=tuple(OPTIMIZERS)):
     print(f"Optimizer step on an MLP {SIZES} "
           f"({sum(p.numel() for p in torch_mlp().parameters()):,} parameters), float32")
     print(f"{'optimizer':18s} {'dlopt':>9s} {'single':>9s} {'vs single':>10s} {'foreach':>10s} "
           f"{'vs foreach':>10s}")
-    for name in OPTIMIZERS:
+    for name in names:
         single = {} if name in NO_FOREACH else {"foreach": False}
         contenders = {"dlopt": (optim_torch, {}), "single": (torch.optim, single)}
         if name not in NO_FOREACH:
@@ -171,5 +173,10 @@ def mlp_epoch(n_samples=2048, batch_size=128):
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    optimizer_steps()
-    mlp_epoch()
+    chosen = sys.argv[1:]
+    unknown = set(chosen) - set(OPTIMIZERS)
+    if unknown:
+        sys.exit(f"unknown optimizer(s) {sorted(unknown)}; choose from {list(OPTIMIZERS)}")
+    optimizer_steps(chosen or tuple(OPTIMIZERS))
+    if not chosen:
+        mlp_epoch()
