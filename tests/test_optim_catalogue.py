@@ -2,11 +2,13 @@
 
 Every error input that ``torch.testing._internal.common_optimizers`` lists for an optimizer
 that dlopt also has must be refused by dlopt's namesake with the same exception type (or
-warned about with the same warning), at the same moment (construction or step).
+warned about with the same warning), at the same moment (construction or step), with a
+message that matches the catalogue's pattern.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -61,3 +63,4 @@ def test_dlopt_refuses_what_torch_refuses_with_the_same_exception_type(name, err
     assert theirs is not None and issubclass(theirs, error.error_type)  # the catalogue holds
     ours, message = _outcome(getattr(optim_torch, name), error)
     assert ours is theirs, f"{name}: torch raises {theirs.__name__}, dlopt {ours} ({message})"
+    assert re.search(error.error_regex, message), message  # and says what torch's says
