@@ -119,8 +119,8 @@ def optimizer_steps(names=tuple(OPTIMIZERS)):
             contenders["foreach"] = (torch.optim, {"foreach": True})
         steps = {label: _stepper(name, module, extra)
                  for label, (module, extra) in contenders.items()}
-        rounds = 3 if name == "LBFGS" else 7
-        t = best_of(steps, rounds=rounds, repeat=5 if name == "LBFGS" else 20)
+        heavy = name in ("LBFGS", "Muon")  # a closure with 4 iterations; 5 Newton-Schulz matmuls
+        t = best_of(steps, rounds=5 if heavy else 7, repeat=2 if heavy else 20)
         foreach = (f"{t['foreach'] * 1e3:8.2f}ms {t['dlopt'] / t['foreach']:9.2f}x"
                    if "foreach" in t else f"{'n/a':>10s} {'n/a':>10s}")
         print(f"{name:18s} {t['dlopt'] * 1e3:8.2f}ms {t['single'] * 1e3:8.2f}ms "
