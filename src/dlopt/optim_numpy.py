@@ -76,7 +76,7 @@ class Optimizer:
         self.param_groups.append(group)
         self.state.extend({} for _ in params)
 
-    def _for_each_parameter(self, fn) -> None:
+    def for_each_parameter(self, fn) -> None:
         """``fn(group, param, state)`` for every parameter."""
         index = 0
         for group in self.param_groups:

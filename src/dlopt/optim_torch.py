@@ -25,7 +25,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     """Runs the definition's rule on every parameter that has a gradient."""
 
     @torch.no_grad()
-    def _for_each_parameter(self, fn) -> None:
+    def for_each_parameter(self, fn) -> None:
         """``fn(group, param, state)`` for every parameter, without autograd."""
         for group in self.param_groups:
             for p in group["params"]:

@@ -531,7 +531,7 @@ class _ScheduleFree(Definition):
                 momentum = group["betas"][0] if "betas" in group else group["momentum"]
                 rules.schedule_free_swap(param, state, momentum=momentum, to_average=not train)
 
-        self._for_each_parameter(swap)
+        self.for_each_parameter(swap)
         for group in self.param_groups:
             group["train_mode"] = train
 
