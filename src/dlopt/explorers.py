@@ -1,0 +1,513 @@
+r"""Explorers: figures with sliders that work on the static site, without a kernel.
+
+An explorer is computed entirely at build time. Its **controls** (sliders and choices)
+each take a few fixed values; for every combination of values (a **case**) the package
+runs the experiment and stores what the browser will draw (a path, a loss curve, ...)
+and the numbers it will read out. The browser only looks cases up and draws them with
+the site's own copy of D3 (``_static/explorers/``): no Python runs there, and no number
+on the screen is computed by JavaScript.
+
+>>> from dlopt import landscapes
+>>> ex = momentum_explorer(landscapes.ravine(), lrs=[0.01, 0.02], betas=[0.0, 0.9],
+...                        path_steps=5, loss_steps=10)
+>>> ex.num_cases
+6
+>>> ex.array("path", lr=0.02, beta=0.0, method="heavy ball").shape
+(6, 2)
+
+Arrays travel as little-endian float32 in base64 (what the browser decodes is what
+:meth:`Explorer.array` returns); scalars as JSON numbers rounded to ``SCALAR_DIGITS``
+significant digits (what :meth:`Explorer.scalar` returns). :meth:`Explorer.to_html`
+writes the embed: a container, the data as JSON and two ``<script>`` tags that load
+``d3-explorers.min.mjs`` and ``explorers.mjs`` from the book's ``_static/explorers/``
+(classic scripts, named ``.mjs`` because Jupyter Book 1 adds every ``*.js`` under
+``_static/`` to every page, and only the pages with an explorer need them; their
+styles, ``explorers.css``, are small and Jupyter Book adds them to every page).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import itertools
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_int, check_real
+
+__all__ = [
+    "Control",
+    "Explorer",
+    "error_factor",
+    "first_step_below",
+    "momentum_explorer",
+    "stability_limit",
+]
+
+#: significant digits of the scalars (readouts, marks) written into the page
+SCALAR_DIGITS = 4
+#: a run counts as diverged once its loss exceeds this; later values are stored as NaN
+DIVERGED = 1e8
+METHODS = ("heavy ball", "Nesterov")
+_STATIC = ("_static", "explorers")
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def stability_limit(method: str, beta: float, curvature: float) -> float:
+    r"""The largest stable learning rate of gradient descent with momentum on a quadratic.
+
+    Along an eigendirection of curvature :math:`\lambda` the error follows a two-term
+    recursion, which converges for :math:`\eta` below
+
+    .. math::
+
+        \eta_{\text{heavy ball}} = \frac{2(1+\beta)}{\lambda}, \qquad
+        \eta_{\text{Nesterov}} = \frac{2(1+\beta)}{(1+2\beta)\,\lambda},
+
+    both :math:`2/\lambda` (gradient descent) at :math:`\beta = 0`.
+    """
+    _check_method(method)
+    beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
+    curvature = check_real("curvature", curvature, low=0.0, low_open=True)
+    if method == "Nesterov":
+        return 2 * (1 + beta) / ((1 + 2 * beta) * curvature)
+    return 2 * (1 + beta) / curvature
+
+
+def error_factor(method: str, lr: float, beta: float, curvature) -> np.ndarray:
+    r"""How much the error along a direction of curvature :math:`\lambda` shrinks per step.
+
+    The error :math:`e_t` of the heavy ball obeys :math:`e_{t+1} = (1 + \beta - \eta\lambda)
+    e_t - \beta e_{t-1}`, Nesterov's :math:`e_{t+1} = (1+\beta)(1-\eta\lambda) e_t -
+    \beta(1-\eta\lambda) e_{t-1}`. The factor is the largest modulus of the roots of the
+    recursion's characteristic polynomial: below 1 the error shrinks (like factor\
+    :sup:`t`), above 1 it grows. ``curvature`` may be an array; the result has its shape.
+    """
+    _check_method(method)
+    lr = check_real("lr", lr, low=0.0)
+    beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
+    lam = np.asarray(curvature, dtype=np.float64)
+    if method == "Nesterov":
+        b, c = (1 + beta) * (1 - lr * lam), beta * (1 - lr * lam)
+    else:
+        b, c = 1 + beta - lr * lam, beta * np.ones_like(lam)
+    # roots of z^2 - b z + c = 0
+    disc = (b * b - 4 * c).astype(np.complex128)
+    roots = np.stack([(b + np.sqrt(disc)) / 2, (b - np.sqrt(disc)) / 2])
+    return np.abs(roots).max(axis=0)
+
+
+def first_step_below(losses, target: float) -> int | None:
+    """The first step after which every loss stays below ``target`` (None if it never does).
+
+    NaN and infinite losses count as not below the target.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    above = np.nonzero(~(losses < target))[0]
+    t = 0 if above.size == 0 else int(above[-1]) + 1
+    return t if t < len(losses) else None
+
+
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"Invalid method: {method!r} (expected one of {METHODS})")
+
+
+# --------------------------------------------------------------------------- the explorer
+
+
+@dataclass(frozen=True)
+class Control:
+    """One slider (``kind="range"``) or one set of radio buttons (``kind="choice"``).
+
+    ``values`` are what the experiment receives; ``labels`` what the page shows (by
+    default the values formatted with ``fmt``); ``initial`` is the value shown first.
+    """
+
+    name: str
+    label: str
+    values: tuple
+    initial: object
+    kind: str = "range"
+    fmt: str = "{:g}"
+    labels: tuple = ()
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"Invalid control name: {self.name!r} (expected an identifier)")
+        if self.kind not in ("range", "choice"):
+            raise ValueError(f"Invalid kind: {self.kind!r} (expected 'range' or 'choice')")
+        values = tuple(self.values)
+        if len(values) < 2:
+            raise ValueError(f"control {self.name!r} needs at least two values, got {values}")
+        object.__setattr__(self, "values", values)
+        if self.initial not in values:
+            raise ValueError(f"initial value of {self.name!r} must be one of {values}, "
+                             f"got {self.initial!r}")
+        labels = tuple(self.labels) or tuple(
+            v if isinstance(v, str) else self.fmt.format(v) for v in values)
+        if len(labels) != len(values):
+            raise ValueError(f"control {self.name!r}: {len(labels)} labels for "
+                             f"{len(values)} values")
+        object.__setattr__(self, "labels", labels)
+
+    def index(self, value) -> int:
+        for i, v in enumerate(self.values):
+            if v == value or (isinstance(v, float) and isinstance(value, int | float)
+                              and math.isclose(v, value, rel_tol=1e-12)):
+                return i
+        raise ValueError(f"Invalid {self.name}: {value!r} (expected one of {self.values})")
+
+
+@dataclass
+class Explorer:
+    """A grid of precomputed cases and the description of how the page draws them.
+
+    ``arrays[key]`` has shape ``(num_cases, n)`` (or ``(num_cases, n, 2)`` for paths);
+    ``scalars[key]`` shape ``(num_cases,)``. Cases are ordered like
+    ``itertools.product`` over the controls' values. ``panels``, ``readouts`` and
+    ``marks`` are the drawing instructions ``explorers.js`` reads (plain JSON).
+    """
+
+    name: str
+    title: str
+    controls: list[Control]
+    arrays: dict[str, np.ndarray]
+    scalars: dict[str, np.ndarray]
+    panels: list[dict]
+    readouts: list[dict]
+    marks: dict[str, list[dict]] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def num_cases(self) -> int:
+        return math.prod(len(c.values) for c in self.controls)
+
+    def case_index(self, **settings) -> int:
+        """The position of a case, from one value per control."""
+        names = [c.name for c in self.controls]
+        if set(settings) != set(names):
+            raise ValueError(f"settings must name exactly the controls {names}, "
+                             f"got {sorted(settings)}")
+        index = 0
+        for control in self.controls:
+            index = index * len(control.values) + control.index(settings[control.name])
+        return index
+
+    def array(self, key: str, **settings) -> np.ndarray:
+        """An array of one case, as the browser receives it (float32, then float64)."""
+        if key not in self.arrays:
+            raise KeyError(f"no array {key!r}; the explorer has {sorted(self.arrays)}")
+        return _as_float32(self.arrays[key][self.case_index(**settings)]).astype(np.float64)
+
+    def scalar(self, key: str, **settings) -> float:
+        """A scalar of one case, rounded as the page shows it (NaN for "none")."""
+        if key not in self.scalars:
+            raise KeyError(f"no scalar {key!r}; the explorer has {sorted(self.scalars)}")
+        value = _round(self.scalars[key][self.case_index(**settings)])
+        return math.nan if value is None else value
+
+    def payload(self) -> dict:
+        """Everything the browser needs, as JSON-ready data."""
+        for key, values in self.arrays.items():
+            if values.shape[0] != self.num_cases:
+                raise ValueError(f"array {key!r} has {values.shape[0]} cases, "
+                                 f"expected {self.num_cases}")
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "controls": [
+                {"name": c.name, "label": c.label, "kind": c.kind, "labels": list(c.labels),
+                 "values": [v if isinstance(v, str) else _round(v) for v in c.values],
+                 "initial": c.index(c.initial)}
+                for c in self.controls
+            ],
+            "cases": self.num_cases,
+            "arrays": {
+                key: {"shape": list(values.shape[1:]),
+                      "data": base64.b64encode(_as_float32(values).tobytes()).decode("ascii")}
+                for key, values in self.arrays.items()
+            },
+            "scalars": {key: [_round(v) for v in values] for key, values in self.scalars.items()},
+            "panels": self.panels,
+            "readouts": self.readouts,
+            "marks": self.marks,
+        }
+
+    def to_html(self, static_url: str | None = None) -> str:
+        """The embed: container, data and the scripts that draw it.
+
+        ``static_url`` is the URL of the book's ``_static/explorers`` folder relative to
+        the page; by default it is found from the working directory (a page executes in
+        its own folder). Outside the book the explorer shows a note instead.
+        """
+        if static_url is None:
+            static_url = book_static_url()
+        data = json.dumps(self.payload(), separators=(",", ":"), allow_nan=False)
+        data = data.replace("</", "<\\/")  # cannot close the <script> element early
+        element = f"dlopt-explorer-{self.name}"
+        fallback = ("This explorer is drawn in the browser by the course website "
+                    "(JavaScript); the static figure above shows its starting point.")
+        parts = [
+            f'<div class="dlopt-explorer" id="{element}" data-explorer="{self.name}">',
+            f'<p class="dlopt-explorer-fallback">{html.escape(fallback)}</p>',
+            f'<script type="application/json" class="dlopt-explorer-data">{data}</script>',
+            "</div>",
+        ]
+        if static_url:
+            parts += [
+                f'<script src="{static_url}/d3-explorers.min.mjs"></script>',
+                f'<script src="{static_url}/explorers.mjs"></script>',
+            ]
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def nbytes(self) -> int:
+        """Size of the embed in bytes: what the explorer adds to its page."""
+        return len(self.to_html(static_url="").encode())
+
+    def size_report(self) -> str:
+        """One line for the build log: cases and kilobytes."""
+        return (f"explorer {self.name!r}: {self.num_cases} cases, "
+                f"{self.nbytes() / 1000:.0f} kB in the page")
+
+
+def book_static_url(start: str | os.PathLike | None = None) -> str | None:
+    """The relative URL from a page's folder to ``_static/explorers`` of its book.
+
+    Walks up from ``start`` (the working directory) to the folder that holds
+    ``_config.yml`` and ``_static/explorers``; None when there is none.
+    """
+    here = Path(start or os.getcwd()).resolve()
+    for level, folder in enumerate([here, *here.parents]):
+        if (folder / "_config.yml").is_file() and folder.joinpath(*_STATIC).is_dir():
+            return "/".join([".."] * level + list(_STATIC))
+    return None
+
+
+def _as_float32(values) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(values, dtype="<f4")
+
+
+def _round(value):
+    """A finite float rounded to SCALAR_DIGITS significant digits, or None."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.{SCALAR_DIGITS}g}")
+
+
+def run_grid(controls: Sequence[Control], experiment: Callable[..., Mapping]) -> tuple:
+    """Run ``experiment(**settings)`` for every case; stack its outputs.
+
+    The experiment returns a mapping of arrays (same shape in every case) and
+    scalars; the result is ``(arrays, scalars)`` as :class:`Explorer` stores them.
+    """
+    results = [experiment(**dict(zip([c.name for c in controls], combo)))
+               for combo in itertools.product(*(c.values for c in controls))]
+    arrays, scalars = {}, {}
+    for key, first in results[0].items():
+        column = [r[key] for r in results]
+        if np.ndim(first) == 0:
+            scalars[key] = np.array([np.nan if v is None else v for v in column], dtype=float)
+        else:
+            arrays[key] = np.stack([np.asarray(v, dtype=np.float64) for v in column])
+    return arrays, scalars
+
+
+def _until_diverged(losses: np.ndarray, *others: np.ndarray):
+    """NaN from the first step whose loss exceeds DIVERGED (or is not finite) on."""
+    bad = ~(losses <= DIVERGED)
+    if bad.any():
+        first = int(np.argmax(bad))
+        losses = losses.copy()
+        losses[first:] = np.nan
+        others = tuple(_nan_from(o, first) for o in others)
+    return (losses, *others)
+
+
+def _nan_from(a: np.ndarray, first: int) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a[first:] = np.nan
+    return a
+
+
+def contour_lines(landscape, levels, n: int = 60, decimals: int = 2) -> list[dict]:
+    """Contour polylines of a landscape over its bounds, as ``{"level", "points"}`` dicts.
+
+    ``points`` is a flat list ``[x0, y0, x1, y1, ...]`` rounded to ``decimals``.
+    """
+    import contourpy
+
+    X, Y, Z = landscape.grid(n)
+    generator = contourpy.contour_generator(X, Y, Z)
+    lines = []
+    for level in levels:
+        for line in generator.lines(float(level)):
+            if len(line) >= 2:
+                lines.append({"level": _round(level),
+                              "points": np.round(line, decimals).ravel().tolist()})
+    return lines
+
+
+# --------------------------------------------------------------------------- momentum
+
+
+def momentum_explorer(
+    landscape,
+    *,
+    lrs: Sequence[float],
+    betas: Sequence[float],
+    methods: Sequence[str] = METHODS,
+    batch_sizes: Sequence[int | str] | None = None,
+    noise: float = 0.0,
+    initial: Mapping | None = None,
+    path_steps: int = 60,
+    loss_steps: int = 120,
+    target: float = 1e-3,
+    seed: int = 0,
+    name: str = "momentum",
+    levels=None,
+) -> Explorer:
+    r"""Gradient descent with momentum on a quadratic landscape, over a grid of settings.
+
+    Controls: the learning rate :math:`\eta` (``lrs``), the momentum :math:`\beta`
+    (``betas``; 0 is plain gradient descent), the method (heavy ball or Nesterov, as
+    ``dlopt.optim_numpy.SGD`` runs them), and with ``batch_sizes`` a mini-batch size
+    :math:`B`: each gradient then carries Gaussian noise of standard deviation
+    ``noise`` :math:`/\sqrt{B}` per coordinate (the landscape's ``stochastic_grad``;
+    ``"full"`` means no noise). Every case draws the same noise (one seed), so moving a
+    slider changes only what the slider changes.
+
+    Each case stores the path (``path_steps`` steps), the loss (``loss_steps``), the
+    error factor per step along every curvature of a grid (``factor_curve``) and at the
+    landscape's two eigenvalues, the stability limit of its method and :math:`\beta`,
+    and readouts: the final loss, the mean loss over the last third of the run and
+    the step after which the loss stays below ``target``.
+    """
+    from .optim_numpy import SGD
+
+    curvatures = np.linalg.eigvalsh(np.asarray(landscape.hessian(landscape.start)))
+    lam_min, lam_max = float(curvatures[0]), float(curvatures[-1])
+    path_steps = check_int("path_steps", path_steps, low=1)
+    loss_steps = check_int("loss_steps", loss_steps, low=path_steps)
+    noise = check_real("noise", noise, low=0.0)
+    for method in methods:
+        _check_method(method)
+    lam_grid = np.linspace(0.0, 1.2 * lam_max, 31)
+
+    controls = [
+        Control("lr", "learning rate η", tuple(float(v) for v in lrs),
+                (initial or {}).get("lr", lrs[len(lrs) // 2]), fmt="{:.3f}"),
+        Control("beta", "momentum β", tuple(float(v) for v in betas),
+                (initial or {}).get("beta", betas[-1]), fmt="{:.2f}"),
+        Control("method", "method", tuple(methods), (initial or {}).get("method", methods[0]),
+                kind="choice"),
+    ]
+    if batch_sizes is not None:
+        if noise <= 0:
+            raise ValueError("batch_sizes needs a positive noise (the gradient noise of B = 1)")
+        controls.append(Control("batch", "batch size B", tuple(batch_sizes),
+                                (initial or {}).get("batch", batch_sizes[-1])))
+
+    def experiment(lr, beta, method, batch="full"):
+        sigma = 0.0 if batch == "full" else noise / math.sqrt(batch)
+        noisy = dataclasses.replace(landscape, noise=sigma)
+        rng = np.random.default_rng(seed)
+        theta = np.array(landscape.start, dtype=float)
+        optimizer = SGD([theta], lr=lr, momentum=beta, nesterov=(method == "Nesterov"
+                                                                  and beta > 0))
+        path = [theta.copy()]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(loss_steps):
+                g = noisy.stochastic_grad(theta, rng=rng) if sigma > 0 else landscape.grad(theta)
+                optimizer.step([g])
+                path.append(theta.copy())
+                if not np.all(np.abs(theta) < 1e6):
+                    path.extend([np.full(2, np.nan)] * (loss_steps + 1 - len(path)))
+                    break
+            path = np.array(path)
+            loss = np.asarray(landscape.value(path), dtype=float)
+        loss, path = _until_diverged(loss, path)
+        factors = error_factor(method, lr, beta, lam_grid)
+        tail = loss[-(loss_steps // 3):]
+        return {
+            "path": path[: path_steps + 1],
+            "loss": loss,
+            "factor_curve": np.minimum(factors, 10.0),
+            "factor_flat": error_factor(method, lr, beta, lam_min),
+            "factor_steep": error_factor(method, lr, beta, lam_max),
+            "limit": stability_limit(method, beta, lam_max),
+            "limit_gd": 2 / lam_max,
+            "loss_final": loss[-1],
+            "loss_tail": float(np.mean(tail)) if np.all(np.isfinite(tail)) else math.nan,
+            "settles": first_step_below(loss, target),
+        }
+
+    arrays, scalars = run_grid(controls, experiment)
+    if levels is None:
+        levels = np.geomspace(0.25, float(landscape.value(landscape.start)) * 1.5, 9)
+    lines = contour_lines(landscape, levels)
+    (xmin, xmax), (ymin, ymax) = landscape.bounds
+    gd_override = {"beta": 0}
+    series_path = [
+        {"array": "path", "label": "gradient descent (β = 0)", "color": "#7F7F7F",
+         "dash": True, "override": gd_override},
+        {"array": "path", "label": "current setting", "color": "#0072B2", "markers": True},
+    ]
+    panels = [
+        {"kind": "xy", "title": f"path, first {path_steps} steps", "aspect": "equal",
+         "x": {"label": "x", "domain": [xmin, xmax]}, "y": {"label": "y", "domain": [ymin, ymax]},
+         "background": lines, "points": [{"x": 0.0, "y": 0.0, "label": "minimum"}],
+         "series": series_path},
+        {"kind": "curve", "title": "loss after each step",
+         "x": {"label": "step t", "domain": [0, loss_steps]},
+         "y": {"label": "loss", "scale": "log", "domain": [1e-8, 1e4]},
+         "hlines": [{"y": target, "label": f"{target:g}"}],
+         "series": [{"array": "loss", "label": "gradient descent (β = 0)", "color": "#7F7F7F",
+                     "dash": True, "override": gd_override},
+                    {"array": "loss", "label": "current setting", "color": "#0072B2"}]},
+        {"kind": "curve", "title": "error factor per step, by curvature λ",
+         "x": {"label": "curvature λ", "domain": [0, float(lam_grid[-1])],
+               "values": np.round(lam_grid, 6).tolist()},
+         "y": {"label": "factor per step", "domain": [0, 1.6]},
+         "hlines": [{"y": 1.0, "label": "above 1 the error grows", "below": False}],
+         "series": [{"array": "factor_curve", "label": "current setting", "color": "#0072B2"}],
+         "dots": [{"x": lam_min, "scalar": "factor_flat", "label": f"λ = {lam_min:g}"},
+                  {"x": lam_max, "scalar": "factor_steep", "label": f"λ = {lam_max:g}",
+                   "anchor": "end"}]},
+    ]
+    readouts = [
+        {"scalar": "factor_flat", "label": f"error factor per step, flat direction (λ = "
+                                           f"{lam_min:g})", "format": ".3f"},
+        {"scalar": "factor_steep", "label": f"error factor per step, steep direction (λ = "
+                                            f"{lam_max:g})", "format": ".3f"},
+        {"scalar": "limit", "label": "stability limit of η for this method and β",
+         "format": ".4f"},
+        {"scalar": "loss_final", "label": f"loss after {loss_steps} steps", "format": ".2e",
+         "none": "diverged"},
+        {"scalar": "settles", "label": f"stays below {target:g} from step", "format": "d",
+         "none": f"not within {loss_steps} steps"},
+    ]
+    if batch_sizes is not None:
+        readouts.insert(4, {"scalar": "loss_tail",
+                            "label": f"mean loss over the last {loss_steps // 3} steps",
+                            "format": ".2e", "none": "diverged"})
+    marks = {"lr": [{"scalar": "limit_gd", "label": "2/λmax"},
+                    {"scalar": "limit", "label": "limit for this β",
+                     "zone": "Above the limit for this β and method (hatched) the run diverges."}]}
+    return Explorer(name, "", controls, arrays, scalars, panels, readouts, marks)
+
