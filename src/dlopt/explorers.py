@@ -48,6 +48,7 @@ __all__ = [
     "error_factor",
     "first_step_below",
     "momentum_explorer",
+    "noise_floors",
     "stability_limit",
 ]
 
@@ -366,6 +367,56 @@ def contour_lines(landscape, levels, n: int = 60, decimals: int = 2) -> list[dic
 # --------------------------------------------------------------------------- momentum
 
 
+def noise_floors(landscape, lrs, beta: float, method: str, sigma: float, *, seed: int = 0,
+                 steps: tuple[int, int] = (1000, 2000)) -> np.ndarray:
+    r"""The loss at which noisy gradient descent with momentum levels off, for several rates.
+
+    Runs ``dlopt.rules.sgd`` on one copy of the problem per learning rate at once (one
+    row of :math:`\theta` per rate), with gradients carrying Gaussian noise of standard
+    deviation ``sigma`` per coordinate, and returns each copy's mean loss over steps
+    ``steps[0] + 1`` to ``steps[1]``: by then the start is forgotten, and what is left is
+    the floor that the noise keeps the loss at. NaN where a run diverged.
+    """
+    from .rules import sgd
+
+    first, last = (check_int("steps[0]", steps[0], low=0), check_int("steps[1]", steps[1], low=1))
+    if last <= first:
+        raise ValueError(f"Invalid steps: {steps} (expected first < last)")
+    lrs = np.asarray(lrs, dtype=np.float64)
+    noisy = dataclasses.replace(landscape, noise=check_real("sigma", sigma, low=0.0))
+    rng = np.random.default_rng(seed)
+    theta = np.tile(np.asarray(landscape.start, dtype=np.float64), (len(lrs), 1))
+    state: dict = {}
+    total = np.zeros(len(lrs))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, last + 1):
+            g = noisy.stochastic_grad(theta, rng=rng) if sigma > 0 else landscape.grad(theta)
+            sgd(theta, g, state, lr=lrs[:, None], momentum=beta,
+                nesterov=method == "Nesterov" and beta > 0)
+            if t > first:
+                total += landscape.value(theta)
+    floors = total / (last - first)
+    floors[~(floors <= DIVERGED)] = np.nan
+    return floors
+
+
+def _noise_floors(landscape, controls, noise, seed, steps) -> np.ndarray:
+    """noise_floors for every case of a momentum grid, in the grid's case order."""
+    names = [c.name for c in controls]
+    lrs = controls[names.index("lr")].values
+    table = {}
+    other = [c for c in controls if c.name != "lr"]
+    for combo in itertools.product(*(c.values for c in other)):
+        setting = dict(zip([c.name for c in other], combo))
+        batch = setting.get("batch", "full")
+        sigma = 0.0 if batch == "full" else noise / math.sqrt(batch)
+        floors = noise_floors(landscape, lrs, setting["beta"], setting.get("method", METHODS[0]),
+                              sigma, seed=seed, steps=steps)
+        for lr, value in zip(lrs, floors):
+            table[tuple((lr if name == "lr" else setting[name]) for name in names)] = value
+    return np.array([table[combo] for combo in itertools.product(*(c.values for c in controls))])
+
+
 def momentum_explorer(
     landscape,
     *,
@@ -379,15 +430,16 @@ def momentum_explorer(
     loss_steps: int = 120,
     target: float = 1e-3,
     seed: int = 0,
+    floor_steps: tuple[int, int] = (1000, 2000),
     name: str = "momentum",
     levels=None,
 ) -> Explorer:
     r"""Gradient descent with momentum on a quadratic landscape, over a grid of settings.
 
     Controls: the learning rate :math:`\eta` (``lrs``), the momentum :math:`\beta`
-    (``betas``; 0 is plain gradient descent), the method (heavy ball or Nesterov, as
-    ``dlopt.optim_numpy.SGD`` runs them), and with ``batch_sizes`` a mini-batch size
-    :math:`B`: each gradient then carries Gaussian noise of standard deviation
+    (``betas``; 0 is plain gradient descent), the method when ``methods`` has two (heavy
+    ball or Nesterov, as ``dlopt.optim_numpy.SGD`` runs them), and with ``batch_sizes``
+    a mini-batch size :math:`B`: each gradient then carries Gaussian noise of standard deviation
     ``noise`` :math:`/\sqrt{B}` per coordinate (the landscape's ``stochastic_grad``;
     ``"full"`` means no noise). Every case draws the same noise (one seed), so moving a
     slider changes only what the slider changes.
@@ -396,7 +448,9 @@ def momentum_explorer(
     error factor per step along every curvature of a grid (``factor_curve``) and at the
     landscape's two eigenvalues, the stability limit of its method and :math:`\beta`,
     and readouts: the final loss, the mean loss over the last third of the run and
-    the step after which the loss stays below ``target``.
+    the step after which the loss stays below ``target``. With noise, also the noise
+    floor: the mean loss over steps ``floor_steps`` of a longer run of the same setting
+    (see :func:`noise_floors`).
     """
     from .optim_numpy import SGD
 
@@ -414,16 +468,17 @@ def momentum_explorer(
                 (initial or {}).get("lr", lrs[len(lrs) // 2]), fmt="{:.3f}"),
         Control("beta", "momentum β", tuple(float(v) for v in betas),
                 (initial or {}).get("beta", betas[-1]), fmt="{:.2f}"),
-        Control("method", "method", tuple(methods), (initial or {}).get("method", methods[0]),
-                kind="choice"),
     ]
+    if len(methods) > 1:
+        controls.append(Control("method", "method", tuple(methods),
+                                (initial or {}).get("method", methods[0]), kind="choice"))
     if batch_sizes is not None:
         if noise <= 0:
             raise ValueError("batch_sizes needs a positive noise (the gradient noise of B = 1)")
         controls.append(Control("batch", "batch size B", tuple(batch_sizes),
                                 (initial or {}).get("batch", batch_sizes[-1])))
 
-    def experiment(lr, beta, method, batch="full"):
+    def experiment(lr, beta, method=methods[0], batch="full"):
         sigma = 0.0 if batch == "full" else noise / math.sqrt(batch)
         noisy = dataclasses.replace(landscape, noise=sigma)
         rng = np.random.default_rng(seed)
@@ -458,6 +513,8 @@ def momentum_explorer(
         }
 
     arrays, scalars = run_grid(controls, experiment)
+    if batch_sizes is not None:
+        scalars["floor"] = _noise_floors(landscape, controls, noise, seed, floor_steps)
     if levels is None:
         levels = np.geomspace(0.25, float(landscape.value(landscape.start)) * 1.5, 9)
     lines = contour_lines(landscape, levels)
@@ -503,8 +560,9 @@ def momentum_explorer(
          "none": f"not within {loss_steps} steps"},
     ]
     if batch_sizes is not None:
-        readouts.insert(4, {"scalar": "loss_tail",
-                            "label": f"mean loss over the last {loss_steps // 3} steps",
+        first, last = floor_steps
+        readouts.insert(4, {"scalar": "floor",
+                            "label": f"noise floor: mean loss over steps {first}-{last}",
                             "format": ".2e", "none": "diverged"})
     marks = {"lr": [{"scalar": "limit_gd", "label": "2/λmax"},
                     {"scalar": "limit", "label": "limit for this β",
