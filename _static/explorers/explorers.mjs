@@ -169,9 +169,9 @@
       .attr("width", plotW).attr("height", plotH);
     var g = svg.append("g").attr("transform", "translate(" + margin.left + "," + margin.top + ")");
     var xTicks = p.x.scale === "log" ? 4 : 5;
-    var xAxis = d3.axisBottom(x).ticks(xTicks);
+    var xAxis = p.x.scale === "log" ? d3.axisBottom(x).ticks(xTicks, "~s") : d3.axisBottom(x).ticks(xTicks);
     var yAxis = d3.axisLeft(y).ticks(5);
-    if (p.y.scale === "log") yAxis = d3.axisLeft(y).ticks(5, "~e");
+    if (p.y.scale === "log") yAxis = d3.axisLeft(y).ticks(5, "~g");
     g.append("g").attr("class", "dlopt-axis").attr("transform", "translate(0," + plotH + ")")
       .call(xAxis);
     g.append("g").attr("class", "dlopt-axis").call(yAxis);

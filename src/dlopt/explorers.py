@@ -45,10 +45,14 @@ from ._checks import check_int, check_real
 __all__ = [
     "Control",
     "Explorer",
+    "adam_explorer",
+    "adam_step_lengths",
     "error_factor",
     "first_step_below",
     "momentum_explorer",
+    "loss_panel",
     "noise_floors",
+    "path_panel",
     "stability_limit",
 ]
 
@@ -364,6 +368,59 @@ def contour_lines(landscape, levels, n: int = 60, decimals: int = 2) -> list[dic
     return lines
 
 
+# --------------------------------------------------------------------------- panels
+
+GREY, BLUE, RED = "#7F7F7F", "#0072B2", "#D55E00"
+
+
+def path_panel(landscape, path_steps: int, reference: Mapping | None = None, *, levels=None,
+               current: str = "current setting") -> dict:
+    """A path on the landscape's contour lines: the array ``path`` of the current case, and
+    of a reference case (``reference["override"]`` fixes some controls) drawn dashed."""
+    if levels is None:
+        levels = np.geomspace(0.25, float(landscape.value(landscape.start)) * 1.5, 9)
+    (xmin, xmax), (ymin, ymax) = landscape.bounds
+    series = [{"array": "path", "label": current, "color": BLUE, "markers": True}]
+    if reference:
+        series.insert(0, {"array": "path", "dash": True, **reference})
+    minima = np.asarray(landscape.minima).reshape(-1, 2)
+    return {"kind": "xy", "title": f"path, first {path_steps} steps", "aspect": "equal",
+            "x": {"label": "x", "domain": [xmin, xmax]},
+            "y": {"label": "y", "domain": [ymin, ymax]},
+            "background": contour_lines(landscape, levels),
+            "points": [{"x": float(x), "y": float(y), "label": "minimum"} for x, y in minima],
+            "series": series}
+
+
+def loss_panel(loss_steps: int, reference: Mapping | None = None, *, target: float | None = None,
+               domain=(1e-8, 1e4), current: str = "current setting") -> dict:
+    """The array ``loss`` of the current case (and of a reference case) on a log scale."""
+    series = [{"array": "loss", "label": current, "color": BLUE}]
+    if reference:
+        series.insert(0, {"array": "loss", "dash": True, **reference})
+    return {"kind": "curve", "title": "loss after each step",
+            "x": {"label": "step t", "domain": [0, loss_steps]},
+            "y": {"label": "loss", "scale": "log", "domain": list(domain)},
+            "hlines": [] if target is None else [{"y": target, "label": f"{target:g}"}],
+            "series": series}
+
+
+def _run_rule(landscape, rule, steps: int, **hyperparameters) -> tuple[np.ndarray, np.ndarray]:
+    """(path, loss) of ``steps`` steps of a ``dlopt.rules`` update from the landscape's start;
+    NaN from the step where the run passed DIVERGED on."""
+    theta, state = np.array(landscape.start, dtype=np.float64), {}
+    path = np.full((steps + 1, 2), np.nan)
+    path[0] = theta
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, steps + 1):
+            rule(theta, landscape.grad(theta), state, **hyperparameters)
+            path[t] = theta
+            if not np.all(np.abs(theta) < 1e6):
+                break
+        loss = np.asarray(landscape.value(path), dtype=np.float64)
+    return _until_diverged(loss, path)[::-1]
+
+
 # --------------------------------------------------------------------------- momentum
 
 
@@ -515,28 +572,10 @@ def momentum_explorer(
     arrays, scalars = run_grid(controls, experiment)
     if batch_sizes is not None:
         scalars["floor"] = _noise_floors(landscape, controls, noise, seed, floor_steps)
-    if levels is None:
-        levels = np.geomspace(0.25, float(landscape.value(landscape.start)) * 1.5, 9)
-    lines = contour_lines(landscape, levels)
-    (xmin, xmax), (ymin, ymax) = landscape.bounds
-    gd_override = {"beta": 0}
-    series_path = [
-        {"array": "path", "label": "gradient descent (β = 0)", "color": "#7F7F7F",
-         "dash": True, "override": gd_override},
-        {"array": "path", "label": "current setting", "color": "#0072B2", "markers": True},
-    ]
+    reference = {"label": "gradient descent (β = 0)", "color": GREY, "override": {"beta": 0}}
     panels = [
-        {"kind": "xy", "title": f"path, first {path_steps} steps", "aspect": "equal",
-         "x": {"label": "x", "domain": [xmin, xmax]}, "y": {"label": "y", "domain": [ymin, ymax]},
-         "background": lines, "points": [{"x": 0.0, "y": 0.0, "label": "minimum"}],
-         "series": series_path},
-        {"kind": "curve", "title": "loss after each step",
-         "x": {"label": "step t", "domain": [0, loss_steps]},
-         "y": {"label": "loss", "scale": "log", "domain": [1e-8, 1e4]},
-         "hlines": [{"y": target, "label": f"{target:g}"}],
-         "series": [{"array": "loss", "label": "gradient descent (β = 0)", "color": "#7F7F7F",
-                     "dash": True, "override": gd_override},
-                    {"array": "loss", "label": "current setting", "color": "#0072B2"}]},
+        path_panel(landscape, path_steps, reference, levels=levels),
+        loss_panel(loss_steps, reference, target=target),
         {"kind": "curve", "title": "error factor per step, by curvature λ",
          "x": {"label": "curvature λ", "domain": [0, float(lam_grid[-1])],
                "values": np.round(lam_grid, 6).tolist()},
@@ -569,3 +608,115 @@ def momentum_explorer(
                      "zone": "Above the limit for this β and method (hatched) the run diverges."}]}
     return Explorer(name, "", controls, arrays, scalars, panels, readouts, marks)
 
+# --------------------------------------------------------------------------- Adam
+
+
+def adam_step_lengths(beta1s, beta2s, epss, *, bias_correction: bool, steps: int) -> np.ndarray:
+    r"""Length of Adam's step :math:`t` divided by :math:`\eta`, for a constant gradient 1.
+
+    One ``dlopt.rules.adam`` run per setting, all at once (one row per setting of the
+    broadcast arrays ``beta1s``, ``beta2s``, ``epss``); returns shape ``(settings, steps)``.
+    With bias correction and a small :math:`\epsilon` every step is :math:`\eta`; without,
+    step :math:`t` is :math:`(1-\beta_1^t)/\sqrt{1-\beta_2^t}` times :math:`\eta`.
+    """
+    from .rules import adam
+
+    steps = check_int("steps", steps, low=1)
+    b1, b2, eps = (np.asarray(a, dtype=np.float64).reshape(-1, 1)
+                   for a in np.broadcast_arrays(beta1s, beta2s, epss))
+    theta, state = np.zeros_like(b1), {}
+    gradient = np.ones_like(b1)
+    lengths = np.empty((len(b1), steps))
+    for t in range(steps):
+        before = theta.copy()
+        adam(theta, gradient, state, lr=1.0, beta1=b1, beta2=b2, eps=eps,
+             bias_correction=bias_correction)
+        lengths[:, t] = np.abs(theta - before)[:, 0]
+    return lengths
+
+
+def adam_explorer(
+    landscape,
+    *,
+    lr: float,
+    beta1s: Sequence[float],
+    beta2s: Sequence[float],
+    epss: Sequence[float],
+    initial: Mapping | None = None,
+    path_steps: int = 60,
+    loss_steps: int = 120,
+    first_steps: int = 20_000,
+    samples: int = 60,
+    name: str = "adam",
+) -> Explorer:
+    r"""Adam with its hyperparameters :math:`\beta_1, \beta_2, \epsilon` and the bias
+    correction switched on or off, over a grid of settings.
+
+    Each case stores Adam's run on ``landscape`` with learning rate ``lr``
+    (``dlopt.rules.adam``: the path, the loss) and, for a constant gradient 1, the length
+    of its step :math:`t` divided by :math:`\eta` at ``samples`` steps spaced
+    geometrically from 1 to ``first_steps`` (:func:`adam_step_lengths`). Readouts: the
+    first step, the longest step and when it happens, the largest loss of the run and the
+    final loss.
+    """
+    from .rules import adam
+
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    initial = dict(initial or {})
+    controls = [
+        Control("beta1", "β1 (average of the gradients)", tuple(map(float, beta1s)),
+                initial.get("beta1", 0.9), fmt="{:g}"),
+        Control("beta2", "β2 (average of their squares)", tuple(map(float, beta2s)),
+                initial.get("beta2", 0.999), fmt="{:g}"),
+        Control("eps", "ε", tuple(map(float, epss)), initial.get("eps", epss[0]), fmt="{:.0e}"),
+        Control("bias", "bias correction", ("on", "off"), initial.get("bias", "on"),
+                kind="choice"),
+    ]
+    when = np.unique(np.geomspace(1, first_steps, samples).round().astype(int))
+    grid = list(itertools.product(beta1s, beta2s, epss))
+    lengths = {flag: adam_step_lengths(*np.array(grid).T, bias_correction=flag == "on",
+                                       steps=first_steps)
+               for flag in ("on", "off")}
+    row = {setting: i for i, setting in enumerate(grid)}
+
+    def experiment(beta1, beta2, eps, bias):
+        path, loss = _run_rule(landscape, adam, loss_steps, lr=lr, beta1=beta1, beta2=beta2,
+                               eps=eps, bias_correction=bias == "on")
+        steps_over_lr = lengths[bias][row[beta1, beta2, eps]]
+        early = steps_over_lr[:1000]
+        return {
+            "path": path[: path_steps + 1],
+            "loss": loss,
+            "step_lengths": steps_over_lr[when - 1],
+            "first_step": steps_over_lr[0],
+            "longest_step": early.max(),
+            # the first of the longest steps (with the correction, all are equal up to round-off)
+            "longest_at": int(np.argmax(early >= early.max() * (1 - 1e-9))) + 1,
+            "loss_max": np.nanmax(loss) if np.isfinite(loss).all() else math.nan,
+            "loss_final": loss[-1],
+        }
+
+    arrays, scalars = run_grid(controls, experiment)
+    reference = {"label": "with bias correction", "color": GREY, "override": {"bias": "on"}}
+    panels = [
+        {"kind": "curve", "title": "first steps: length of step t / η, constant gradient 1",
+         "x": {"label": "step t", "scale": "log", "domain": [1, first_steps],
+               "values": when.tolist()},
+         "y": {"label": "step length / η", "scale": "log", "domain": [0.01, 30]},
+         "hlines": [{"y": 1.0, "label": "η"}],
+         "series": [{"array": "step_lengths", "dash": True, **reference},
+                    {"array": "step_lengths", "label": "current setting", "color": BLUE}]},
+        path_panel(landscape, path_steps, reference),
+        loss_panel(loss_steps, reference, domain=(1e-10, 1e4)),
+    ]
+    readouts = [
+        {"scalar": "first_step", "label": "first step / η (constant gradient)", "format": ".3f"},
+        {"scalar": "longest_step", "label": "longest of the first 1000 steps / η",
+         "format": ".3f"},
+        {"scalar": "longest_at", "label": "... taken at step", "format": "d"},
+        {"scalar": "loss_max", "label": f"largest loss on the landscape (η = {lr:g})",
+         "format": ".3g", "none": "diverged"},
+        {"scalar": "loss_final", "label": f"loss after {loss_steps} steps", "format": ".2e",
+         "none": "diverged"},
+    ]
+    return Explorer(name, "", controls, arrays, scalars, panels, readouts)
