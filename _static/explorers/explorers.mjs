@@ -37,6 +37,13 @@
     return d3.format(spec || ".3~g")(value);
   }
 
+  // powers of ten on a log axis: 0.01 ... 1000 as decimals, smaller and larger as 1e-6
+  function logTick(v) {
+    var k = Math.round(Math.log10(v));
+    if (Math.abs(v / Math.pow(10, k) - 1) > 1e-6) return "";
+    return k >= -2 && k <= 3 ? d3.format("~g")(v) : "1e" + k;
+  }
+
   function Explorer(root) {
     this.root = root;
     this.spec = JSON.parse(root.querySelector("script.dlopt-explorer-data").textContent);
@@ -171,7 +178,7 @@
     var xTicks = p.x.scale === "log" ? 4 : 5;
     var xAxis = p.x.scale === "log" ? d3.axisBottom(x).ticks(xTicks, "~s") : d3.axisBottom(x).ticks(xTicks);
     var yAxis = d3.axisLeft(y).ticks(5);
-    if (p.y.scale === "log") yAxis = d3.axisLeft(y).ticks(5, "~g");
+    if (p.y.scale === "log") yAxis = d3.axisLeft(y).ticks(5, "~g").tickFormat(logTick);
     g.append("g").attr("class", "dlopt-axis").attr("transform", "translate(0," + plotH + ")")
       .call(xAxis);
     g.append("g").attr("class", "dlopt-axis").call(yAxis);
@@ -287,7 +294,10 @@
         el("span", { class: "dlopt-zone", style: "left:" + left }, box.bar);
       }
       var mark = el("span", { class: "dlopt-mark dlopt-mark-" + j, style: "left:" + left }, box.bar);
-      el("span", { class: "dlopt-mark-label" }, mark, m.label);
+      // labels near an end of the slider grow inwards, so they never stick out
+      var shift = pos > 0.75 ? "-100%" : pos < 0.25 ? "0" : "-50%";
+      el("span", { class: "dlopt-mark-label", style: "transform:translateX(" + shift + ")" },
+         mark, m.label);
     });
     var zone = this.spec.marks[name].filter(function (m) { return m.zone; })[0];
     box.text.textContent = "Marked on the slider: " + sentences.join("; ") + "." +
