@@ -33,6 +33,9 @@ EXPLORERS = {
     "chapters/optimizers/adaptive": {
         "adam": {"beta1": "0.9", "beta2": "0.999", "eps": "1e-08", "bias": "off"},
     },
+    "chapters/schedules/schedules": {
+        "schedules": {"warmup": "10", "shape": "cosine", "cycles": "1"},
+    },
 }
 CASES = [(page, name) for page, names in EXPLORERS.items() for name in names]
 LIMIT_BYTES = 400_000

@@ -53,6 +53,8 @@ __all__ = [
     "loss_panel",
     "noise_floors",
     "path_panel",
+    "schedule_explorer",
+    "warmup_schedule",
     "stability_limit",
 ]
 
@@ -720,3 +722,114 @@ def adam_explorer(
          "none": "diverged"},
     ]
     return Explorer(name, "", controls, arrays, scalars, panels, readouts)
+
+
+# --------------------------------------------------------------------------- schedules
+
+SHAPES = ("constant", "step", "cosine")
+
+
+def warmup_schedule(shape: str, warmup: int, cycles: int, steps: int):
+    r"""A ``dlopt.schedules`` schedule: linear warm-up, then ``cycles`` equal decay cycles.
+
+    The warm-up rises as :math:`\eta_0 (t+1)/(W+1)` for :math:`t < W` (as in
+    ``WarmupCosineSchedule``). The remaining ``steps - warmup`` steps are split into
+    ``cycles`` cycles (the last takes the remainder), each restarting at :math:`\eta_0`
+    and decaying by ``shape``: ``"constant"`` (no decay), ``"step"`` (a factor 0.1 halfway
+    through the cycle) or ``"cosine"`` (to 0 at the end of the cycle, as in SGDR).
+    """
+    from . import schedules
+
+    if shape not in SHAPES:
+        raise ValueError(f"Invalid shape: {shape!r} (expected one of {SHAPES})")
+    steps = check_int("steps", steps, low=2)
+    warmup = check_int("warmup", warmup, low=0)
+    cycles = check_int("cycles", cycles, low=1)
+    if steps - warmup < 2 * cycles:
+        raise ValueError(f"Invalid warmup and cycles: {warmup} and {cycles} leave too few of "
+                         f"the {steps} steps (expected at least 2 per cycle)")
+    length = (steps - warmup) // cycles
+    lengths = [length] * (cycles - 1) + [steps - warmup - length * (cycles - 1)]
+
+    def decay(n):
+        if shape == "cosine":
+            return schedules.CosineAnnealingSchedule(T_max=n)
+        if shape == "step":
+            return schedules.StepSchedule(step_size=max(n // 2, 1), gamma=0.1)
+        return schedules.ConstantSchedule(scale=1.0, total_iters=1)
+
+    phases = [decay(n) for n in lengths]
+    starts = list(itertools.accumulate(lengths[:-1], initial=warmup))
+    if warmup > 0:
+        phases.insert(0, schedules.LinearSchedule(1.0 / (warmup + 1), 1.0, warmup))
+    else:
+        starts = starts[1:]
+    if len(phases) == 1:
+        return phases[0]
+    return schedules.SequentialSchedule(tuple(phases), tuple(starts))
+
+
+def schedule_explorer(
+    run: Callable[[np.ndarray], Mapping],
+    *,
+    base_lr: float,
+    steps: int,
+    warmups: Sequence[int],
+    shapes: Sequence[str] = SHAPES,
+    cycles: Sequence[int] = (1, 2, 3),
+    initial: Mapping | None = None,
+    readouts: Sequence[dict] = (),
+    loss_domain=(1e-2, 10.0),
+    name: str = "schedules",
+) -> Explorer:
+    r"""Learning-rate schedules side by side with the training they give.
+
+    For every warm-up length, decay shape and number of cycles, builds the schedule
+    (:func:`warmup_schedule`), computes its rates :math:`\eta_0, \dots, \eta_{T-1}` with
+    ``lrs(base_lr, steps)`` and calls ``run(lrs)``, which trains with those rates and
+    returns ``{"loss": losses (steps + 1 values), ...scalars}``; runs whose rates are
+    identical (a constant decay does not restart) are done once. ``readouts`` describe
+    the run's scalars (``{"scalar", "label", "format"}``).
+    """
+    base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
+    initial = dict(initial or {})
+    controls = [
+        Control("warmup", "warm-up length W (steps)", tuple(int(w) for w in warmups),
+                initial.get("warmup", warmups[0])),
+        Control("shape", "decay shape", tuple(shapes), initial.get("shape", shapes[-1]),
+                kind="choice"),
+        Control("cycles", "cycles (restarts + 1)", tuple(int(c) for c in cycles),
+                initial.get("cycles", cycles[0])),
+    ]
+    done: dict[bytes, Mapping] = {}
+
+    def experiment(warmup, shape, cycles):
+        lrs = warmup_schedule(shape, warmup, cycles, steps).lrs(base_lr, steps)
+        key = np.asarray(lrs, dtype=np.float64).tobytes()
+        if key not in done:
+            done[key] = dict(run(lrs))
+        result = done[key]
+        loss = np.asarray(result["loss"], dtype=np.float64)
+        if loss.shape != (steps + 1,):
+            raise ValueError(f"run must return {steps + 1} losses, got shape {loss.shape}")
+        return {"lr_factor": np.asarray(lrs) / base_lr, "loss": loss,
+                "loss_final": loss[-1], "lr_max": float(np.max(lrs)),
+                **{k: v for k, v in result.items() if k != "loss"}}
+
+    arrays, scalars = run_grid(controls, experiment)
+    reference = {"label": "no warm-up", "color": GREY, "override": {"warmup": 0}}
+    panels = [
+        {"kind": "curve", "title": f"schedule: η_t / η0 (η0 = {base_lr:g})",
+         "x": {"label": "step t", "domain": [0, steps]},
+         "y": {"label": "η_t / η0", "domain": [0, 1.1]},
+         "series": [{"array": "lr_factor", "dash": True, **reference},
+                    {"array": "lr_factor", "label": "current setting", "color": BLUE}]},
+        {"kind": "curve", "title": "training loss after each step",
+         "x": {"label": "step t", "domain": [0, steps]},
+         "y": {"label": "training loss", "scale": "log", "domain": list(loss_domain)},
+         "series": [{"array": "loss", "dash": True, **reference},
+                    {"array": "loss", "label": "current setting", "color": BLUE}]},
+    ]
+    shown = [{"scalar": "loss_final", "label": f"training loss after {steps} steps",
+              "format": ".3f", "none": "diverged"}, *readouts]
+    return Explorer(name, "", controls, arrays, scalars, panels, list(shown))
