@@ -36,6 +36,10 @@ EXPLORERS = {
     "chapters/schedules/schedules": {
         "schedules": {"warmup": "10", "shape": "cosine", "cycles": "1"},
     },
+    "chapters/initialization/initialization": {
+        "initialization": {"activation": "ReLU", "gain": "√2", "mode": "fan_in",
+                           "network": "constant (512)"},
+    },
 }
 CASES = [(page, name) for page, names in EXPLORERS.items() for name in names]
 LIMIT_BYTES = 400_000

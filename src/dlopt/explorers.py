@@ -49,6 +49,8 @@ __all__ = [
     "adam_step_lengths",
     "error_factor",
     "first_step_below",
+    "initialization_explorer",
+    "layer_stds",
     "momentum_explorer",
     "loss_panel",
     "noise_floors",
@@ -833,3 +835,124 @@ def schedule_explorer(
     shown = [{"scalar": "loss_final", "label": f"training loss after {steps} steps",
               "format": ".3f", "none": "diverged"}, *readouts]
     return Explorer(name, "", controls, arrays, scalars, panels, list(shown))
+
+
+# --------------------------------------------------------------------------- initialization
+
+
+def layer_stds(activation, weights: Sequence[np.ndarray], x: np.ndarray,
+               grad_top: np.ndarray, scales: Sequence[float] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Standard deviations, layer by layer, of a deep network's signals at initialization.
+
+    The network is a linear map :math:`h \mapsto h W^\top` (``dlopt.layers.Linear``
+    without bias, written out so that no weight gradient is computed) followed by
+    ``activation()`` (a ``dlopt.layers`` activation), for every weight matrix ``w``
+    (shape ``(n_out, n_in)``). Returns the std of each layer's output :math:`h_l` on the
+    input batch ``x`` and, sending ``grad_top`` down from the top, the std of
+    :math:`\partial L/\partial h_l`; both have one value per layer, :math:`l = 1, \dots, L`.
+    With ``scales``, layer :math:`l` uses the weights ``scales[l] * weights[l]`` (without
+    making the scaled copies).
+    """
+    scales = np.ones(len(weights)) if scales is None else np.asarray(scales, dtype=np.float64)
+    if len(scales) != len(weights):
+        raise ValueError(f"scales must have one value per layer ({len(weights)}), "
+                         f"got {len(scales)}")
+    h, forward, acts = np.asarray(x, dtype=np.float64), [], []
+    for w, scale in zip(weights, scales):
+        act = activation()
+        h = act(scale * (h @ w.T))
+        acts.append(act)
+        forward.append(h.std())
+    grad, backward = np.asarray(grad_top, dtype=np.float64), []
+    for w, scale, act in zip(reversed(weights), reversed(scales), reversed(acts)):
+        backward.append(grad.std())
+        grad = scale * (act.backward(grad) @ w)
+    return np.array(forward), np.array(backward[::-1])
+
+
+def initialization_explorer(
+    networks: Mapping[str, tuple[Sequence[np.ndarray], np.ndarray, np.ndarray]],
+    *,
+    gains: Sequence[float],
+    activations: Mapping[str, type],
+    modes: Sequence[str] = ("fan_in", "fan_out"),
+    gain_labels: Sequence[str] = (),
+    initial: Mapping | None = None,
+    domain=(1e-15, 1e10),
+    name: str = "initialization",
+) -> Explorer:
+    r"""Activation and gradient statistics through a deep network, over gains and fan modes.
+
+    ``networks`` maps a name (the shape of the network, e.g. "constant width") to
+    ``(standard_normals, x, grad_top)``: one standard normal matrix per layer (shape
+    ``(n_out, n_in)``), an input batch and the gradient sent down from the top. For each
+    gain :math:`g`, fan mode and activation, every matrix is scaled to the standard
+    deviation :math:`g/\sqrt{n}` (``dlopt.init.kaiming_std`` with the linear gain, times
+    :math:`g`; :math:`n` the fan of the mode) and :func:`layer_stds` measures the
+    network. Each case stores the two curves and readouts: the ratio of the top layer's
+    activation std to the first layer's, of the first layer's gradient std to the top
+    layer's, and their geometric means per layer.
+    """
+    from . import init
+
+    initial = dict(initial or {})
+    names = tuple(networks)
+    controls = [
+        Control("activation", "activation", tuple(activations),
+                initial.get("activation", tuple(activations)[0]), kind="choice"),
+        Control("gain", "gain g", tuple(float(g) for g in gains),
+                initial.get("gain", gains[0]), fmt="{:.3g}", labels=tuple(gain_labels)),
+        Control("mode", "fan mode", tuple(modes), initial.get("mode", modes[0]), kind="choice"),
+    ]
+    if len(names) > 1:
+        controls.append(Control("network", "layer widths", names,
+                                initial.get("network", names[0]), kind="choice"))
+    done: dict = {}
+
+    def experiment(activation, gain, mode, network=names[0]):
+        normals, x, grad_top = networks[network]
+        stds = tuple(gain * init.kaiming_std(z.shape, mode=mode, nonlinearity="linear")
+                     for z in normals)
+        key = (activation, network, stds)
+        if key not in done:
+            done[key] = layer_stds(activations[activation], normals, x, grad_top, scales=stds)
+        forward, backward = done[key]
+        depth = len(forward)
+        return {
+            "forward": forward, "backward": backward,
+            "forward_ratio": forward[-1] / forward[0],
+            "backward_ratio": backward[0] / backward[-1],
+            "forward_factor": (forward[-1] / forward[0]) ** (1 / (depth - 1)),
+            "backward_factor": (backward[0] / backward[-1]) ** (1 / (depth - 1)),
+            "first_std": stds[0],
+        }
+
+    arrays, scalars = run_grid(controls, experiment)
+    depth = arrays["forward"].shape[1]
+    layers = list(range(1, depth + 1))
+    y_axis = {"scale": "log", "domain": list(domain)}
+    panels = [
+        {"kind": "curve", "title": "forward: std of the activations h_l",
+         "x": {"label": "layer l", "domain": [1, depth], "values": layers},
+         "y": {"label": "std of h_l", **y_axis},
+         "hlines": [{"y": 1.0, "label": "1"}],
+         "series": [{"array": "forward", "label": "current setting", "color": BLUE,
+                     "markers": True}]},
+        {"kind": "curve", "title": "backward: std of the gradients ∂L/∂h_l",
+         "x": {"label": "layer l", "domain": [1, depth], "values": layers},
+         "y": {"label": "std of ∂L/∂h_l", **y_axis},
+         "hlines": [{"y": 1.0, "label": "1"}],
+         "series": [{"array": "backward", "label": "current setting", "color": RED,
+                     "markers": True}]},
+    ]
+    readouts = [
+        {"scalar": "first_std", "label": "std of the first layer's weights", "format": ".4f"},
+        {"scalar": "forward_ratio", "label": f"activations: std at layer {depth} / layer 1",
+         "format": ".3~e"},
+        {"scalar": "forward_factor", "label": "... per layer", "format": ".3f"},
+        {"scalar": "backward_ratio", "label": f"gradients: std at layer 1 / layer {depth}",
+         "format": ".3~e"},
+        {"scalar": "backward_factor", "label": "... per layer", "format": ".3f"},
+    ]
+    return Explorer(name, "", controls, arrays, scalars, panels, readouts)
