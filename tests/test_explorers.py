@@ -255,3 +255,144 @@ def test_noise_floors_match_the_stationary_variance_of_noisy_gradient_descent():
     assert np.all(with_momentum > 3 * floors)
     with pytest.raises(ValueError, match="Invalid steps"):
         explorers.noise_floors(RAVINE, lrs, 0.0, "heavy ball", sigma, steps=(10, 10))
+
+
+# --- Adam ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adam_grid():
+    return explorers.adam_explorer(RAVINE, lr=0.3, beta1s=[0.0, 0.9], beta2s=[0.99, 0.999],
+                                   epss=[1e-8, 1.0], path_steps=20, loss_steps=40,
+                                   first_steps=300, samples=20)
+
+
+@pytest.mark.parametrize("beta1, beta2, eps", [(0.0, 0.99, 1e-8), (0.9, 0.999, 1e-8),
+                                               (0.9, 0.99, 1.0)])
+def test_adam_cases_with_bias_correction_are_torch_adams_run(adam_grid, beta1, beta2, eps):
+    theta = torch.tensor(np.array(RAVINE.start), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([theta], lr=0.3, betas=(beta1, beta2), eps=eps)
+    losses = [RAVINE.value(theta).item()]
+    for _ in range(40):
+        optimizer.zero_grad()
+        RAVINE.value(theta).backward()
+        optimizer.step()
+        losses.append(RAVINE.value(theta).item())
+    case = {"beta1": beta1, "beta2": beta2, "eps": eps, "bias": "on"}
+    assert np.allclose(adam_grid.array("loss", **case), losses, rtol=2e-6)
+
+
+def test_adam_step_lengths_follow_the_bias_correction_formula(adam_grid):
+    t = np.arange(1, 301)
+    for beta1, beta2 in [(0.0, 0.99), (0.9, 0.999)]:
+        uncorrected = explorers.adam_step_lengths(beta1, beta2, 1e-12, bias_correction=False,
+                                                  steps=300)[0]
+        assert np.allclose(uncorrected, (1 - beta1**t) / np.sqrt(1 - beta2**t), rtol=1e-9)
+        corrected = explorers.adam_step_lengths(beta1, beta2, 1e-12, bias_correction=True,
+                                                steps=300)[0]
+        assert np.allclose(corrected, 1.0, rtol=1e-9)
+    when = np.array(adam_grid.panels[0]["x"]["values"])
+    shown = adam_grid.array("step_lengths", beta1=0.9, beta2=0.999, eps=1e-8, bias="off")
+    assert np.allclose(shown, (1 - 0.9**when) / np.sqrt(1 - 0.999**when), rtol=1e-6)
+    # epsilon = 1 against a gradient 1 halves the corrected step
+    assert np.allclose(adam_grid.array("step_lengths", beta1=0.9, beta2=0.99, eps=1.0, bias="on"),
+                       0.5, rtol=1e-6)
+    assert adam_grid.scalar("longest_at", beta1=0.9, beta2=0.999, eps=1e-8, bias="off") == 12
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+def _torch_rates(make, steps, lr=0.5):
+    p = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=lr)
+    scheduler = make(optimizer)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return np.array(rates)
+
+
+def test_warmup_schedules_are_torchs_schedulers():
+    sched = torch.optim.lr_scheduler
+    cases = [
+        (("cosine", 10, 1, 100), lambda o: sched.SequentialLR(
+            o, [sched.LinearLR(o, 1 / 11, 1.0, 10), sched.CosineAnnealingLR(o, 90)], [10]), 100),
+        (("cosine", 0, 4, 100), lambda o: sched.CosineAnnealingWarmRestarts(o, T_0=25), 100),
+        (("step", 0, 1, 100), lambda o: sched.StepLR(o, step_size=50, gamma=0.1), 100),
+        (("constant", 5, 2, 60), lambda o: sched.LinearLR(o, 1 / 6, 1.0, 5), 60),
+    ]
+    for args, make, steps in cases:
+        ours = explorers.warmup_schedule(*args).lrs(0.5, steps)
+        assert np.allclose(ours, _torch_rates(make, steps), rtol=1e-12, atol=1e-15), args
+
+
+def test_schedule_explorer_trains_each_distinct_schedule_once():
+    calls = []
+
+    def run(lrs):
+        calls.append(np.array(lrs))
+        return {"loss": 1.0 / (1.0 + np.concatenate([[0.0], np.cumsum(lrs)])), "total": lrs.sum()}
+
+    explorer = explorers.schedule_explorer(run, base_lr=0.5, steps=30, warmups=[0, 5],
+                                           cycles=(1, 2), initial={"warmup": 5})
+    assert explorer.num_cases == 2 * 3 * 2
+    assert len(calls) == 2 * (1 + 2 + 2)  # a constant decay does not restart
+    case = {"warmup": 5, "shape": "step", "cycles": 2}
+    rates = explorers.warmup_schedule("step", 5, 2, 30).lrs(0.5, 30)
+    assert np.allclose(explorer.array("lr_factor", **case), rates / 0.5)
+    assert explorer.scalar("total", **case) == pytest.approx(rates.sum(), rel=1e-3)
+    assert explorer.array("loss", **case)[-1] == pytest.approx(1 / (1 + rates.sum()), rel=1e-6)
+    with pytest.raises(ValueError, match="Invalid warmup and cycles"):
+        explorers.warmup_schedule("cosine", 28, 2, 30)
+    with pytest.raises(ValueError, match="Invalid shape"):
+        explorers.warmup_schedule("linear", 0, 1, 30)
+
+
+# --- initialization -------------------------------------------------------------------------
+
+
+def test_layer_stds_are_the_std_of_torch_activations_and_autograd_gradients():
+    rng = np.random.default_rng(0)
+    widths = [16, 24, 32, 20]
+    normals = [rng.standard_normal((b, a)) for a, b in zip(widths[:-1], widths[1:])]
+    scales = [0.3, 0.2, 0.25]
+    x, top = rng.standard_normal((5, widths[0])), rng.standard_normal((5, widths[-1]))
+    from dlopt.layers import Tanh
+
+    forward, backward = explorers.layer_stds(Tanh, normals, x, top, scales=scales)
+    h = torch.tensor(x, requires_grad=True)
+    outputs = []
+    for z, s in zip(normals, scales):
+        h = torch.tanh(h @ (s * torch.tensor(z)).T)
+        h.retain_grad()
+        outputs.append(h)
+    (h * torch.tensor(top)).sum().backward()  # dL/dh_top = top
+    assert np.allclose(forward, [o.detach().std(unbiased=False).item() for o in outputs])
+    assert np.allclose(backward, [o.grad.std(unbiased=False).item() for o in outputs])
+
+
+def test_initialization_cases_scale_by_the_fan_of_their_mode():
+    rng = np.random.default_rng(1)
+    from dlopt.layers import ReLU, Tanh
+
+    normals = [rng.standard_normal((64, 32)), rng.standard_normal((128, 64))]
+    x, top = rng.standard_normal((8, 32)), rng.standard_normal((8, 128))
+    explorer = explorers.initialization_explorer(
+        {"net": (normals, x, top)}, gains=[1.0, math.sqrt(2)],
+        activations={"ReLU": ReLU, "tanh": Tanh})
+    for mode, fans in (("fan_in", (32, 64)), ("fan_out", (64, 128))):
+        case = {"activation": "ReLU", "gain": math.sqrt(2), "mode": mode}
+        stds = [math.sqrt(2) / math.sqrt(f) for f in fans]
+        # torch.nn.init's kaiming std for this shape and mode is the scale the explorer used
+        for z, s in zip(normals, stds):
+            t = torch.empty(z.shape, dtype=torch.float64)
+            torch.manual_seed(0)
+            torch.nn.init.kaiming_normal_(t, mode=mode, nonlinearity="relu")
+            assert abs(t.std().item() / s - 1) < 0.1
+        assert explorer.scalar("first_std", **case) == pytest.approx(stds[0], rel=1e-3)
+        expected = explorers.layer_stds(ReLU, [s * z for s, z in zip(stds, normals)], x, top)
+        assert np.allclose(explorer.array("forward", **case), expected[0], rtol=1e-6)
+        assert np.allclose(explorer.array("backward", **case), expected[1], rtol=1e-6)
