@@ -138,8 +138,12 @@ def test_explorer_draws_and_every_control_moves_it(browser, server, page_path, n
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         root.screenshot(path=str(SCREENSHOTS / f"explorer-{name}-{width}.png"))
 
-        # the choices first, from the starting state (at beta = 0 the two methods coincide)
-        for control in sorted(payload["controls"], key=lambda c: c["kind"] == "range"):
+        # The choices first, from the starting state (at beta = 0 the two momentum methods
+        # coincide), last one first, each left at another option than its first (for square
+        # layers the two fan modes coincide: the widening network must be chosen first); then
+        # the sliders.
+        choices = [c for c in payload["controls"] if c["kind"] == "choice"][::-1]
+        for control in choices + [c for c in payload["controls"] if c["kind"] == "range"]:
             if control["kind"] == "range":
                 slider = root.locator(f"input[name={control['name']}]")
                 assert slider.evaluate("s => s.labels.length") == 1, "slider without a label"
@@ -179,4 +183,5 @@ def test_explorer_draws_and_every_control_moves_it(browser, server, page_path, n
 
                 _check_change(root, radio_by_keyboard)
                 _check_change(root, radio_by_mouse)
+                radio_by_mouse()  # leave it at another option than the start (see above)
         assert not visit.problems, "\n".join(visit.problems)
