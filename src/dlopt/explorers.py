@@ -949,10 +949,10 @@ def initialization_explorer(
     readouts = [
         {"scalar": "first_std", "label": "std of the first layer's weights", "format": ".4f"},
         {"scalar": "forward_ratio", "label": f"activations: std at layer {depth} / layer 1",
-         "format": ".3~e"},
+         "format": ".3~g"},
         {"scalar": "forward_factor", "label": "... per layer", "format": ".3f"},
         {"scalar": "backward_ratio", "label": f"gradients: std at layer 1 / layer {depth}",
-         "format": ".3~e"},
+         "format": ".3~g"},
         {"scalar": "backward_factor", "label": "... per layer", "format": ".3f"},
     ]
     return Explorer(name, "", controls, arrays, scalars, panels, readouts)
