@@ -9,6 +9,7 @@ against measured decay rates, the encoding the browser decodes, and the sizes.
 from __future__ import annotations
 
 import base64
+import doctest
 import json
 import math
 import re
@@ -396,3 +397,7 @@ def test_initialization_cases_scale_by_the_fan_of_their_mode():
         expected = explorers.layer_stds(ReLU, [s * z for s, z in zip(stds, normals)], x, top)
         assert np.allclose(explorer.array("forward", **case), expected[0], rtol=1e-6)
         assert np.allclose(explorer.array("backward", **case), expected[1], rtol=1e-6)
+
+
+def test_the_module_docstring_example_runs():
+    assert doctest.testmod(explorers).failed == 0

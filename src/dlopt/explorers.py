@@ -10,8 +10,8 @@ on the screen is computed by JavaScript.
 >>> from dlopt import landscapes
 >>> ex = momentum_explorer(landscapes.ravine(), lrs=[0.01, 0.02], betas=[0.0, 0.9],
 ...                        path_steps=5, loss_steps=10)
->>> ex.num_cases
-6
+>>> ex.num_cases  # 2 learning rates x 2 betas x 2 methods
+8
 >>> ex.array("path", lr=0.02, beta=0.0, method="heavy ball").shape
 (6, 2)
 
@@ -51,13 +51,13 @@ __all__ = [
     "first_step_below",
     "initialization_explorer",
     "layer_stds",
-    "momentum_explorer",
     "loss_panel",
+    "momentum_explorer",
     "noise_floors",
     "path_panel",
     "schedule_explorer",
-    "warmup_schedule",
     "stability_limit",
+    "warmup_schedule",
 ]
 
 #: significant digits of the scalars (readouts, marks) written into the page
@@ -188,14 +188,12 @@ class Explorer:
     """
 
     name: str
-    title: str
     controls: list[Control]
     arrays: dict[str, np.ndarray]
     scalars: dict[str, np.ndarray]
     panels: list[dict]
     readouts: list[dict]
     marks: dict[str, list[dict]] = field(default_factory=dict)
-    summary: str = ""
 
     @property
     def num_cases(self) -> int:
@@ -233,8 +231,6 @@ class Explorer:
                                  f"expected {self.num_cases}")
         return {
             "name": self.name,
-            "title": self.title,
-            "summary": self.summary,
             "controls": [
                 {"name": c.name, "label": c.label, "kind": c.kind, "labels": list(c.labels),
                  "values": [v if isinstance(v, str) else _round(v) for v in c.values],
@@ -610,7 +606,7 @@ def momentum_explorer(
     marks = {"lr": [{"scalar": "limit_gd", "label": "2/λmax"},
                     {"scalar": "limit", "label": "limit for this β",
                      "zone": "Above the limit for this β and method (hatched) the run diverges."}]}
-    return Explorer(name, "", controls, arrays, scalars, panels, readouts, marks)
+    return Explorer(name, controls, arrays, scalars, panels, readouts, marks)
 
 # --------------------------------------------------------------------------- Adam
 
@@ -723,7 +719,7 @@ def adam_explorer(
         {"scalar": "loss_final", "label": f"loss after {loss_steps} steps", "format": ".2e",
          "none": "diverged"},
     ]
-    return Explorer(name, "", controls, arrays, scalars, panels, readouts)
+    return Explorer(name, controls, arrays, scalars, panels, readouts)
 
 
 # --------------------------------------------------------------------------- schedules
@@ -834,7 +830,7 @@ def schedule_explorer(
     ]
     shown = [{"scalar": "loss_final", "label": f"training loss after {steps} steps",
               "format": ".3f", "none": "diverged"}, *readouts]
-    return Explorer(name, "", controls, arrays, scalars, panels, list(shown))
+    return Explorer(name, controls, arrays, scalars, panels, list(shown))
 
 
 # --------------------------------------------------------------------------- initialization
@@ -955,4 +951,4 @@ def initialization_explorer(
          "format": ".3~g"},
         {"scalar": "backward_factor", "label": "... per layer", "format": ".3f"},
     ]
-    return Explorer(name, "", controls, arrays, scalars, panels, readouts)
+    return Explorer(name, controls, arrays, scalars, panels, readouts)
