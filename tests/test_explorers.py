@@ -126,6 +126,12 @@ def test_every_momentum_case_is_torch_sgds_run(ravine_explorer, method):
             assert np.allclose(drawn[kept[:31]], path[:31][kept[:31]], rtol=1e-6, atol=1e-6)
             assert ravine_explorer.scalar("limit", **case) == pytest.approx(
                 explorers.stability_limit(method, beta, 50.0), rel=1e-3)
+            for other in explorers.METHODS:  # both limits are marked on the slider
+                key = "limit_" + other.replace(" ", "_").lower()
+                assert ravine_explorer.scalar(key, **case) == pytest.approx(
+                    explorers.stability_limit(other, beta, 50.0), rel=1e-3)
+    assert [m["label"] for m in ravine_explorer.marks["lr"] if not m.get("hidden")] == [
+        "2/λmax", "heavy ball", "Nesterov"]
 
 
 def test_momentum_readouts(ravine_explorer):

@@ -277,11 +277,12 @@
     this.spec.marks[name].forEach(function (m, j) {
       var v = self.scalar(m.scalar);
       if (v === null) return;
-      if (v > values[n - 1]) {
+      if (m.hidden && !(v < values[n - 1])) return;
+      if (!m.hidden && v > values[n - 1]) {
         sentences.push(m.label + " " + formatNumber(v, ".4~f") + " (beyond the slider)");
         return;
       }
-      sentences.push(m.label + " " + formatNumber(v, ".4~f"));
+      if (!m.hidden) sentences.push(m.label + " " + formatNumber(v, ".4~f"));
       var pos;
       if (v <= values[0]) pos = 0;
       else {
@@ -293,6 +294,7 @@
       if (m.zone && v < values[n - 1]) {
         el("span", { class: "dlopt-zone", style: "left:" + left }, box.bar);
       }
+      if (m.hidden) return;
       var mark = el("span", { class: "dlopt-mark dlopt-mark-" + j, style: "left:" + left }, box.bar);
       // labels near an end of the slider grow inwards, so they never stick out
       var shift = pos > 0.75 ? "-100%" : pos < 0.25 ? "0" : "-50%";

@@ -126,6 +126,11 @@ def first_step_below(losses, target: float) -> int | None:
     return t if t < len(losses) else None
 
 
+def _limit_key(method: str) -> str:
+    """The scalar holding a method's stability limit: "limit_heavy_ball", "limit_nesterov"."""
+    return "limit_" + method.replace(" ", "_").lower()
+
+
 def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"Invalid method: {method!r} (expected one of {METHODS})")
@@ -564,6 +569,7 @@ def momentum_explorer(
             "factor_steep": error_factor(method, lr, beta, lam_max),
             "limit": stability_limit(method, beta, lam_max),
             "limit_gd": 2 / lam_max,
+            **{_limit_key(m): stability_limit(m, beta, lam_max) for m in methods},
             "loss_final": loss[-1],
             "loss_tail": float(np.mean(tail)) if np.all(np.isfinite(tail)) else math.nan,
             "settles": first_step_below(loss, target),
@@ -603,9 +609,12 @@ def momentum_explorer(
         readouts.insert(4, {"scalar": "floor",
                             "label": f"noise floor: mean loss over steps {first}-{last}",
                             "format": ".2e", "none": "diverged"})
+    # ticks at gradient descent's limit and at each method's limit for the current beta; the
+    # hatched zone starts at the limit of the current method
     marks = {"lr": [{"scalar": "limit_gd", "label": "2/λmax"},
-                    {"scalar": "limit", "label": "limit for this β",
-                     "zone": "Above the limit for this β and method (hatched) the run diverges."}]}
+                    *({"scalar": _limit_key(m), "label": m} for m in methods),
+                    {"scalar": "limit", "hidden": True,
+                     "zone": "Above the limit of the chosen method (hatched) the run diverges."}]}
     return Explorer(name, controls, arrays, scalars, panels, readouts, marks)
 
 # --------------------------------------------------------------------------- Adam
