@@ -10,9 +10,12 @@ to ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
 
+import numpy as np
 import pytest
 import test_site
 from test_site import HTML, SCREENSHOTS, PageVisit
@@ -125,6 +128,18 @@ def test_explorer_draws_and_every_control_moves_it(browser, server, page_path, n
             else:
                 checked = root.locator("fieldset input[type=radio]:checked + label")
                 assert label in checked.all_inner_texts()
+        # the browser looks up the case the package stored for these settings (row-major
+        # over the controls, as Explorer.case_index), and decodes its arrays to the same floats
+        index = 0
+        for control in payload["controls"]:
+            index = index * len(control["values"]) + control["initial"]
+        assert root.get_attribute("data-case") == str(index)
+        for key, stored in payload["arrays"].items():
+            size = math.prod(stored["shape"])
+            expected = np.frombuffer(base64.b64decode(stored["data"]), dtype="<f4")
+            shown = root.evaluate(f"r => Array.from(r.dloptExplorer.array('{key}'))")
+            assert np.array_equal(np.array(shown, dtype="<f4"),
+                                  expected[index * size:(index + 1) * size], equal_nan=True), key
         # every series is drawn, every readout filled
         assert all(d for d in root.locator("path.dlopt-series").evaluate_all(
             "ps => ps.map(p => p.getAttribute('d'))")), "a series without a path"
