@@ -58,7 +58,7 @@
     });
     this.arrays = arrays;
     this.build();
-    this.update(false);
+    this.update();
     root.setAttribute("data-ready", "true");
   }
 
@@ -110,7 +110,7 @@
         }, box);
         input.addEventListener("input", function () {
           self.state[i] = Number(input.value);
-          self.update(true);
+          self.update();
         });
         self.inputs.push(input);
         self.outputs.push(output);
@@ -133,7 +133,7 @@
           radio.addEventListener("change", function () {
             if (radio.checked) {
               self.state[i] = j;
-              self.update(true);
+              self.update();
             }
           });
           return radio;
@@ -306,7 +306,7 @@
       (zone ? " " + zone.zone : "");
   };
 
-  Explorer.prototype.update = function (announce) {
+  Explorer.prototype.update = function () {
     var self = this;
     var parts = [];
     this.spec.controls.forEach(function (c, i) {

@@ -509,10 +509,9 @@ def momentum_explorer(
     Each case stores the path (``path_steps`` steps), the loss (``loss_steps``), the
     error factor per step along every curvature of a grid (``factor_curve``) and at the
     landscape's two eigenvalues, the stability limit of its method and :math:`\beta`,
-    and readouts: the final loss, the mean loss over the last third of the run and
-    the step after which the loss stays below ``target``. With noise, also the noise
-    floor: the mean loss over steps ``floor_steps`` of a longer run of the same setting
-    (see :func:`noise_floors`).
+    and readouts: the final loss and the step after which the loss stays below
+    ``target``. With noise, also the noise floor: the mean loss over steps
+    ``floor_steps`` of a longer run of the same setting (see :func:`noise_floors`).
     """
     from .optim_numpy import SGD
 
@@ -560,7 +559,6 @@ def momentum_explorer(
             loss = np.asarray(landscape.value(path), dtype=float)
         loss, path = _until_diverged(loss, path)
         factors = error_factor(method, lr, beta, lam_grid)
-        tail = loss[-(loss_steps // 3):]
         return {
             "path": path[: path_steps + 1],
             "loss": loss,
@@ -571,7 +569,6 @@ def momentum_explorer(
             "limit_gd": 2 / lam_max,
             **{_limit_key(m): stability_limit(m, beta, lam_max) for m in methods},
             "loss_final": loss[-1],
-            "loss_tail": float(np.mean(tail)) if np.all(np.isfinite(tail)) else math.nan,
             "settles": first_step_below(loss, target),
         }
 
