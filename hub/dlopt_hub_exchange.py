@@ -6,10 +6,12 @@ named after a student even when another user made it (it only logs "cheating att
 hub/setup installs this module into the hub's environment and names these classes in its
 ``nbgrader_config.py`` (``ExchangeFactory.submit`` and ``ExchangeFactory.collect``):
 
-- ``PrivateSubmit`` submits as nbgrader does, then makes the submission readable by its
-  owner and the instructors' group only (the inbound folder's set-group-id bit gives it
-  that group): no other student can read it, its ``submission_secret.txt`` (the key to its
-  feedback's file name) or alter it, even knowing its name;
+- ``PrivateSubmit`` submits as nbgrader does, then closes the submission's folder to all
+  but its owner and the instructors' group (mode 0750; the inbound folder's set-group-id
+  bit gave the folder that group): no other student can enter it, so none can read its
+  notebooks or its ``submission_secret.txt`` (the key to its feedback's file name), or
+  alter them, even knowing its name. (The files keep nbgrader's mode 0644: a student cannot
+  give a file the instructors' group, and the folder is the wall.)
 - ``OwnerCheckedCollect`` collects, for each student, the newest submission *owned by that
   student's Unix user*: a folder another user made in the student's name is skipped and
   logged, so nobody can replace a classmate's submission with a later one.
@@ -26,7 +28,6 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
-FILE_MODE = stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP  # 0640
 DIR_MODE = stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP  # 0750
 
 
@@ -36,10 +37,11 @@ class PrivateSubmit(ExchangeSubmit):
     def copy_files(self):
         super().copy_files()
         folder = os.path.join(self.inbound_path, self.assignment_filename)
-        for dirpath, _, filenames in os.walk(folder):
-            for name in filenames:
-                os.chmod(os.path.join(dirpath, name), FILE_MODE)
+        for dirpath, _, _ in os.walk(folder):
             os.chmod(dirpath, DIR_MODE)
+        if os.stat(folder).st_gid != os.stat(self.inbound_path).st_gid:
+            self.log.warning("%s is not in the inbound folder's group: the instructors may "
+                             "not be able to collect it (is inbound set-group-id?)", folder)
         self.log.info("Submission readable by you and the instructors only: %s", folder)
 
 
