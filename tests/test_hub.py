@@ -384,7 +384,8 @@ def test_instructor_collects_autogrades_and_grades_by_hand(hub):
         assert written["needs_manual_grade"]
         r = hub.server(INSTRUCTOR, "PUT", f"formgrader/api/grade/{written['id']}",
                        json={"manual_score": MANUAL[sub["student"]]})
-        assert r.status_code == 200 and r.json()["score"] == MANUAL[sub["student"]], r.text
+        assert r.status_code == 200, r.text
+        assert r.json()["manual_score"] == MANUAL[sub["student"]], r.text
 
 
 def test_feedback_goes_back_to_each_student_only(hub):
@@ -569,3 +570,45 @@ def test_a_student_works_in_jupyterlab_in_a_real_browser(hub):
             if p.name.startswith(f"{LIN}+{BROWSER_ASSIGNMENT}+")]
     assert len(made) == 1 and made[0].owner() == LIN
     assert (made[0] / f"{BROWSER_ASSIGNMENT}.ipynb").exists()
+
+
+# --------------------------------------------------------------------------- one command
+
+
+def test_hub_start_is_the_one_command(hub, tmp_path):
+    """``hub/start`` (setup, then JupyterHub in the foreground) serves the hub and stops on
+    SIGTERM; run here beside the class's hub, on ports of its own."""
+    state = tmp_path / "state"
+    port = free_port()
+    env = dict(os.environ, DLOPT_HUB_PREFIX=str(PREFIX), DLOPT_HUB_EXCHANGE=str(EXCHANGE),
+               DLOPT_HUB_STATE=str(state), DLOPT_HUB_BIND_URL=f"http://127.0.0.1:{port}",
+               DLOPT_HUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
+               DLOPT_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}")
+    roster = next(Path(hub.log).parent.glob("roster.csv"))
+    log = tmp_path / "start.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            ["bash", str(ROOT / "hub" / "start"), "--roster", str(roster),
+             "--instructor", INSTRUCTOR], env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/hub/login", timeout=5)
+                if r.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, log.read_text()[-4000:]
+            time.sleep(1)
+        assert "Sign in" in r.text or "login" in r.text.lower()
+        assert (state / "jupyterhub.sqlite").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=60) is not None
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
