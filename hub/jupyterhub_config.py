@@ -65,6 +65,7 @@ c.Spawner.notebook_dir = "~"
 c.Spawner.environment = {
     # nbgrader runs alembic by name, kernels are this environment's Python with dlopt
     "PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+    "VIRTUAL_ENV": str(VENV),  # not the hub starter's (JupyterHub passes VIRTUAL_ENV on)
     # the course's nbgrader_config.py takes the exchange from here (else exercises/exchange)
     "NBGRADER_EXCHANGE_ROOT": EXCHANGE,
     "PYTHONWARNINGS": "ignore:Object of type:Warning",
