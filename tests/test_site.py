@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -464,3 +465,64 @@ def test_search_results_show_no_raw_tex(browser, server):
         raw = [s[:120] for s in summaries if RAW_TEX.search(s)]
         assert not raw, "search summaries with TeX:\n" + "\n".join(raw)
         assert not visit.problems, "\n".join(visit.problems)
+
+
+# --- One click to run: a downloaded page in a fresh environment without dlopt ------------------
+
+
+def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_log, tmp_path):
+    """The page a reader downloads starts with a cell that installs dlopt when it is missing.
+
+    A fresh virtual environment sees this environment's third-party packages (numpy, torch,
+    Jupyter) through a path entry, but not dlopt: its editable install is a .pth hook that a
+    plain path entry does not run. The install cell's requirement (the repository at the
+    built commit) is pointed at a wheel built from this checkout, since there is no network.
+    """
+    import sysconfig
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import run_anywhere
+
+    wheels, project = tmp_path / "wheels", tmp_path / "project"
+    # built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds
+    shutil.copytree(ROOT / "src", project / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, project / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels), str(project)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    wheel = next(wheels.glob("dlopt-*.whl"))
+    venv = tmp_path / "venv"
+    # without pip: its own old setuptools would shadow the one torch requires; pip itself
+    # comes through the path entry, and installs into the new environment
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], check=True, capture_output=True, text=True).stdout
+    Path(site.strip(), "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    absent = subprocess.run([str(python), "-c", "import dlopt"], capture_output=True, text=True)
+    assert absent.returncode != 0, "the fresh environment must not have dlopt"
+
+    page = "chapters/gradient_descent/gradient_descent"
+    download = json.loads((HTML / "_sources" / f"{page}.ipynb").read_text())
+    first = "".join(download["cells"][0]["source"])
+    url, _ = run_anywhere.repository(ROOT)
+    pinned = run_anywhere.requirement(url, run_anywhere.built_ref(ROOT))
+    assert pinned in first, f"the download's install cell is not pinned to the build:\n{first}"
+    download["cells"][0]["source"] = first.replace(pinned, str(wheel))
+    notebook = tmp_path / "page.ipynb"
+    notebook.write_text(json.dumps(download))
+
+    env = dict(os.environ, PIP_NO_INDEX="1", PYTHONHASHSEED="0")
+    env.pop("MPLBACKEND", None)
+    result = subprocess.run(
+        [str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
+         "--ExecutePreprocessor.timeout=300", "--output", "executed.ipynb", str(notebook)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    where = subprocess.run([str(python), "-c", "import dlopt; print(dlopt.__file__)"],
+                           capture_output=True, text=True, check=True).stdout
+    assert str(venv) in where, f"dlopt was not installed into the fresh environment: {where}"
