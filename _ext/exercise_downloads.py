@@ -65,7 +65,11 @@ STUDENT_HEADER = """\
 **Before you start.** This notebook needs the course package `dlopt` (its tests call the
 graders in `dlopt.grading`). On your course's JupyterHub, or in a clone of the course
 repository after `bash scripts/setup`, it is already there. Anywhere else (Colab, your own
-Jupyter), run the next cell once: it installs `dlopt` when it is missing.
+Jupyter), add a cell with this line, run it once, restart the kernel and delete the cell:
+
+```
+%pip install "{requirement}"
+```
 
 **Submitting.** Save the notebook, keep its name (`{name}.ipynb`) and its cells: do not
 delete, split or reorder cells, and write only where a cell says `YOUR CODE HERE` or
@@ -77,15 +81,18 @@ above the notebook's).
 
 
 def with_student_header(notebook: dict, name: str) -> dict:
-    """The released notebook with a first Markdown cell (how to install and submit) and the
-    book's install cell (``_ext/run_anywhere.py``, pinned to the repository's branch)."""
+    """The released notebook with a first Markdown cell that says how to install dlopt (from
+    the repository of ``_config.yml``, see ``_ext/run_anywhere.py``) and how to submit.
+
+    A Markdown cell, not an install cell: the grader runs every code cell of a submission in
+    a sandbox that blocks importing dlopt, where an install cell would only add noise."""
     import run_anywhere
 
     root = Path(__file__).resolve().parents[1]
+    requirement = run_anywhere.requirement(*run_anywhere.repository(root))
+    text = STUDENT_HEADER.format(name=name, requirement=requirement).rstrip("\n")
     header = {"cell_type": "markdown", "id": "how-to-install-and-submit", "metadata": {},
-              "source": run_anywhere._lines(STUDENT_HEADER.format(name=name).rstrip("\n"))}
-    notebook = run_anywhere.with_install_cell(
-        notebook, run_anywhere.requirement(*run_anywhere.repository(root)))
+              "source": run_anywhere._lines(text)}
     notebook["cells"].insert(0, header)
     return notebook
 

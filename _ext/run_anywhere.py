@@ -15,8 +15,9 @@ where the URL is written.
   pinned to the exact commit the site was built from, so a downloaded page runs with
   the package it was written for. The launch buttons open the repository's notebooks,
   which install from the branch itself.
-- The released exercises (``_ext/exercise_downloads.py``) get the same install cell
-  and a first Markdown cell that says how to install and how to submit.
+- The released exercises (``_ext/exercise_downloads.py``) get a first Markdown cell
+  that says how to install dlopt (the same requirement, pinned the same way) and how
+  to submit.
 """
 
 from __future__ import annotations
@@ -135,13 +136,17 @@ def pin_downloads(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     root = Path(app.srcdir)
-    req = requirement(repository(root)[0], built_ref(root))
-    # the pages' downloads (_sources) and the released exercises' (_downloads)
-    for folder in ("_sources", "_downloads"):
-        for path in (Path(app.outdir) / folder).rglob("*.ipynb"):
-            notebook = json.loads(path.read_text())
-            if any(_is_install_cell(c) for c in notebook["cells"][:2]):
-                path.write_text(_dump(with_install_cell(notebook, req)))
+    url, branch = repository(root)
+    req = requirement(url, built_ref(root))
+    for path in (Path(app.outdir) / "_sources").rglob("*.ipynb"):
+        notebook = json.loads(path.read_text())
+        if notebook["cells"] and _is_install_cell(notebook["cells"][0]):
+            path.write_text(_dump(with_install_cell(notebook, req)))
+    # the released exercises name the requirement in their first (Markdown) cell
+    for path in (Path(app.outdir) / "_downloads").rglob("*.ipynb"):
+        text = path.read_text()
+        if requirement(url, branch) in text:
+            path.write_text(text.replace(requirement(url, branch), req))
 
 
 def setup(app) -> dict[str, Any]:

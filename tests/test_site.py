@@ -94,6 +94,21 @@ def test_every_captioned_figure_cell_put_an_image_on_its_page(build_log):
     assert not missing, "\n".join(missing)
 
 
+def test_every_figure_has_alt_text_that_describes_it(build_log):
+    """A screen reader reads the alt text instead of the image: a file name or a word is not
+    a description. (The animations' frames get theirs in the browser, from _static/reader.js;
+    the animation test checks them.)"""
+    bare = []
+    for page in toc_pages():
+        html = (HTML / f"{page}.html").read_text()
+        for figure in re.findall(r"<figure\b.*?</figure>", html, flags=re.S):
+            for img in re.findall(r"<img\b[^>]*>", figure):
+                alt = re.search(r'\balt="([^"]*)"', img)
+                if not alt or len(alt.group(1).split()) < 4:
+                    bare.append(f"{page}: {alt.group(1) if alt else 'no alt'}")
+    assert not bare, "figures without a describing alt text:\n" + "\n".join(bare)
+
+
 def test_no_page_shows_a_traceback_or_stderr_output(build_log):
     """A failure during display (a mathtext label that does not parse, a warning) does not
     stop the build, but it must not reach a reader either."""
