@@ -471,10 +471,14 @@ def test_search_results_show_no_raw_tex(browser, server):
     """Sphinx builds a result's summary from the page's HTML, where formulas are TeX source."""
     with PageVisit(browser, server) as visit:
         page = visit.open("search.html?q=learning+rate")
-        # summaries arrive one page fetch at a time
+        # summaries arrive one page fetch at a time: read them once their number stops growing
         page.wait_for_function(
             "() => document.querySelectorAll('#search-results p.context').length >= 5",
             timeout=60_000)
+        count, previous = page.locator("#search-results p.context").count(), -1
+        while count != previous:
+            page.wait_for_timeout(2000)
+            count, previous = page.locator("#search-results p.context").count(), count
         summaries = page.locator("#search-results p.context").all_inner_texts()
         assert len(summaries) >= 3
         raw = [s[:120] for s in summaries if RAW_TEX.search(s)]
