@@ -14,6 +14,7 @@ seconds per call).
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,48 @@ def _generate(course: Path, names: list[str], target: Path) -> None:
                 cwd=copy, env=env, check=True, capture_output=True, text=True, timeout=300,
             )
             for notebook in (copy / "release" / name).glob("*.ipynb"):
-                shutil.copy2(notebook, target / f"{name}.ipynb")
+                released = json.loads(notebook.read_text())
+                (target / f"{name}.ipynb").write_text(
+                    json.dumps(with_student_header(released, name), indent=1,
+                               ensure_ascii=False) + "\n")
+
+
+# What the first cells of a downloaded exercise say (added here, in the release step, so the
+# exercise sources stay the instructors' own).
+STUDENT_HEADER = """\
+**Before you start.** This notebook needs the course package `dlopt` (its tests call the
+graders in `dlopt.grading`). On your course's JupyterHub, or in a clone of the course
+repository after `bash scripts/setup`, it is already there. Anywhere else (Colab, your own
+Jupyter), add a cell with this line, run it once, restart the kernel and delete the cell:
+
+```
+%pip install "{requirement}"
+```
+
+**Submitting.** Save the notebook, keep its name (`{name}.ipynb`) and its cells: do not
+delete, split or reorder cells, and write only where a cell says `YOUR CODE HERE` or
+`YOUR ANSWER HERE`. Then, on the course's JupyterHub, open nbgrader's *Assignment List*
+(menu *Nbgrader*) and press **Submit** next to `{name}`; otherwise hand in the `.ipynb`
+file the way your instructor asks (for instance, `nbgrader submit {name}` in the folder
+above the notebook's).
+"""
+
+
+def with_student_header(notebook: dict, name: str) -> dict:
+    """The released notebook with a first Markdown cell that says how to install dlopt (from
+    the repository of ``_config.yml``, see ``_ext/run_anywhere.py``) and how to submit.
+
+    A Markdown cell, not an install cell: the grader runs every code cell of a submission in
+    a sandbox that blocks importing dlopt, where an install cell would only add noise."""
+    import run_anywhere
+
+    root = Path(__file__).resolve().parents[1]
+    requirement = run_anywhere.requirement(*run_anywhere.repository(root))
+    text = STUDENT_HEADER.format(name=name, requirement=requirement).rstrip("\n")
+    header = {"cell_type": "markdown", "id": "how-to-install-and-submit", "metadata": {},
+              "source": run_anywhere._lines(text)}
+    notebook["cells"].insert(0, header)
+    return notebook
 
 
 def release_exercises(app, config) -> None:
@@ -63,6 +105,7 @@ def release_exercises(app, config) -> None:
     if not (course / "source").is_dir():
         return
     grading = sorted((root / "src" / "dlopt" / "grading").rglob("*.py"))
+    grading += [Path(__file__), Path(__file__).with_name("run_anywhere.py"), root / "_config.yml"]
     stale = []
     for assignment in sorted(p for p in (course / "source").iterdir() if p.is_dir()):
         stamp = target / f".{assignment.name}.hash"

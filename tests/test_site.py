@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -93,6 +94,21 @@ def test_every_captioned_figure_cell_put_an_image_on_its_page(build_log):
     assert not missing, "\n".join(missing)
 
 
+def test_every_figure_has_alt_text_that_describes_it(build_log):
+    """A screen reader reads the alt text instead of the image: a file name or a word is not
+    a description. (The animations' frames get theirs in the browser, from _static/reader.js;
+    the animation test checks them.)"""
+    bare = []
+    for page in toc_pages():
+        html = (HTML / f"{page}.html").read_text()
+        for figure in re.findall(r"<figure\b.*?</figure>", html, flags=re.S):
+            for img in re.findall(r"<img\b[^>]*>", figure):
+                alt = re.search(r'\balt="([^"]*)"', img)
+                if not alt or len(alt.group(1).split()) < 4:
+                    bare.append(f"{page}: {alt.group(1) if alt else 'no alt'}")
+    assert not bare, "figures without a describing alt text:\n" + "\n".join(bare)
+
+
 def test_no_page_shows_a_traceback_or_stderr_output(build_log):
     """A failure during display (a mathtext label that does not parse, a warning) does not
     stop the build, but it must not reach a reader either."""
@@ -169,9 +185,11 @@ def browser():
 class PageVisit:
     """A page opened in a fresh context, with every problem it reports recorded."""
 
-    def __init__(self, browser, base: str):
+    def __init__(self, browser, base: str, *, width: int = 1280, height: int = 900,
+                 mobile: bool = False):
         self.base = base
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport={"width": width, "height": height},
+                                           is_mobile=mobile, has_touch=mobile)
         self.problems: list[str] = []
         self.context.route(re.compile(r"^(?!http://127\.0\.0\.1)"), self._block_remote)
         self.page = self.context.new_page()
@@ -280,3 +298,250 @@ def test_sidebar_links_reach_every_page(browser, server):
         missing = [p for p in toc_pages()[1:] if p not in linked]
         assert not missing, f"pages without a sidebar link: {missing}"
 
+
+
+# --- What a reader sees: math, width, accessibility (one visit per page and mode) -------------
+
+# TeX that reached the reader as text: delimiters MathJax should have consumed, or a command
+# outside any formula. Checked on the visible text of the article after typesetting.
+RAW_TEX = re.compile(r"\$[^$\s]|\\[(\[]|\\(?:begin|end|frac|sum|mathbf|mathrm|lambda|eta|theta)\b")
+
+# Elements whose content may not be wider than the column: code blocks, outputs, display
+# equations and tables. A child wider than its box hides behind a horizontal scroll bar.
+_WIDTH_PROBE = """() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const outer = article.getBoundingClientRect();
+  const style = getComputedStyle(article);
+  const column = {left: outer.left + parseFloat(style.paddingLeft),
+                  right: outer.right - parseFloat(style.paddingRight)};
+  column.width = column.right - column.left;
+  const selectors = ['div.highlight pre', 'div.cell_output pre', 'div.output pre',
+                     'mjx-container[display="true"]', 'div.math', 'table',
+                     'div.pst-scrollable-table-container', 'div.animation', 'img'];
+  const wide = [];
+  for (const selector of selectors) {
+    for (const el of article.querySelectorAll(selector)) {
+      if (el.closest('details:not([open])') || el.offsetParent === null) continue;
+      const box = el.getBoundingClientRect();
+      const hidden = el.scrollWidth - el.clientWidth;
+      if (hidden > 1 || box.right > column.right + 1 || box.left < column.left - 1) {
+        const text = (el.innerText || el.getAttribute('alt') || '').trim().slice(0, 60);
+        wide.push(`${selector}: ${Math.round(box.width)} px box, ${hidden} px hidden` +
+                  ` (column ${Math.round(column.width)} px): ${JSON.stringify(text)}`);
+      }
+    }
+  }
+  return wide;
+}"""
+
+_TEXT_PROBE = """() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('mjx-container, script, style, .MathJax, mjx-assistive-mml, '
+                         + 'div.cell_input, div[class*="highlight-"], code')
+       .forEach(el => el.remove());
+  return clone.innerText;
+}"""
+
+
+# Dark mode changes colours only, so the second run checks the colour rules alone (axe's
+# colour-contrast rule is most of its time). preload off: axe would fetch the theme's
+# @import of ../basic.css relative to the page instead of the style sheet and get a 404.
+AXE_OPTIONS = {"resultTypes": ["violations"], "preload": False}
+AXE_COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+
+
+# Fraction of the article's height taken by code shown open (not folded away).
+_CODE_SHARE = """() => {
+  const article = document.querySelector('article.bd-article');
+  let code = 0;
+  for (const block of article.querySelectorAll('div.cell_input')) {
+    if (block.offsetParent !== null && !block.closest('details:not([open])')) {
+      code += block.getBoundingClientRect().height;
+    }
+  }
+  return code / article.getBoundingClientRect().height;
+}"""
+# Code may be opened on demand; shown open it may not take more than this share of a page.
+MAX_CODE_SHARE = 0.15
+
+
+def _axe_serious(page, rules: list[str] | None = None) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = dict(AXE_OPTIONS, **({"runOnly": rules} if rules else {}))
+    results = Axe().run(page, options=options)
+    return [f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']}; first: "
+            f"{v['nodes'][0]['target']}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@functools.cache
+def _reader_report(browser, base: str, page_path: str) -> dict:
+    """Open a page at 1280 px once and record what the math and width tests check."""
+    with PageVisit(browser, base) as visit:
+        page = visit.open(f"{page_path}.html")
+        page.wait_for_load_state("networkidle")
+        _math_rendered(page)
+        text = page.evaluate(_TEXT_PROBE)
+        report = {
+            "raw_tex": sorted({text[max(0, m.start() - 30):m.end() + 30].replace("\n", " ")
+                               for m in RAW_TEX.finditer(text)}),
+            "math_errors": [e.strip()[:80] for e in page.locator("mjx-merror").all_inner_texts()],
+            "wide": page.evaluate(_WIDTH_PROBE),
+            "code_share": page.evaluate(_CODE_SHARE),
+            "problems": list(visit.problems),
+        }
+    return report
+
+
+@functools.cache
+def _axe_report(browser, base: str, page_path: str) -> dict:
+    """axe-core's serious and critical violations on a page, in light and in dark mode."""
+    with PageVisit(browser, base) as visit:
+        page = visit.open(f"{page_path}.html")
+        page.wait_for_load_state("networkidle")
+        _math_rendered(page)
+        report = {"light": _axe_serious(page)}
+        page.evaluate("() => { const root = document.documentElement;"
+                      " root.dataset.theme = 'dark'; root.dataset.mode = 'dark'; }")
+        page.wait_for_timeout(100)
+        report["dark"] = _axe_serious(page, AXE_COLOUR_RULES)
+        report["problems"] = list(visit.problems)
+    return report
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_no_raw_tex_or_mathjax_error_in_the_rendered_text(browser, server, page_path):
+    report = _reader_report(browser, server, page_path)
+    assert not report["raw_tex"], "TeX shown as text:\n" + "\n".join(report["raw_tex"])
+    assert not report["math_errors"], f"MathJax errors: {report['math_errors']}"
+    assert not report["problems"], "\n".join(report["problems"])
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_nothing_is_wider_than_the_column_at_1280_px(browser, server, page_path):
+    report = _reader_report(browser, server, page_path)
+    assert not report["wide"], "clipped or overflowing:\n" + "\n".join(report["wide"])
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_code_is_folded_where_it_would_dominate_the_page(browser, server, page_path):
+    share = _reader_report(browser, server, page_path)["code_share"]
+    assert share <= MAX_CODE_SHARE, f"open code is {share:.0%} of the page's height"
+
+
+def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server):
+    pages = [p for p in toc_pages()
+             if 'class="animation"' in (HTML / f"{p}.html").read_text(errors="ignore")]
+    assert pages, "no animation on the site"
+    for page_path in pages:
+        with PageVisit(browser, server, width=390, height=844, mobile=True) as visit:
+            page = visit.open(f"{page_path}.html")
+            page.wait_for_timeout(1500)
+            players = page.evaluate("""() => Array.from(document.querySelectorAll(
+                'div.animation')).map(player => {
+              const slider = player.querySelector('input.anim-slider');
+              const boxes = Array.from(player.querySelectorAll(
+                  'img, input, button, label')).map(e => e.getBoundingClientRect());
+              return {frame: slider ? Number(slider.value) : -1,
+                      alt: (player.querySelector('img').getAttribute('alt') || '').length,
+                      left: Math.min(...boxes.map(b => b.left)),
+                      right: Math.max(...boxes.map(b => b.right))};
+            })""")
+            page_width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert page_width <= 390, f"{page_path}: the page scrolls sideways ({page_width} px)"
+            for k, player in enumerate(players):
+                assert player["frame"] > 0, f"{page_path}: animation {k} did not start playing"
+                assert player["alt"] > 20, f"{page_path}: animation {k} has no alt text"
+                assert player["left"] >= 0 and player["right"] <= 390, (
+                    f"{page_path}: animation {k}'s controls span {player['left']:.0f} to "
+                    f"{player['right']:.0f} px on a 390 px screen")
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_axe_finds_no_serious_or_critical_violation(browser, server, page_path, mode):
+    report = _axe_report(browser, server, page_path)
+    assert not report[mode], "\n".join(report[mode])
+    assert not report["problems"], "\n".join(report["problems"])
+
+
+def test_search_results_show_no_raw_tex(browser, server):
+    """Sphinx builds a result's summary from the page's HTML, where formulas are TeX source."""
+    with PageVisit(browser, server) as visit:
+        page = visit.open("search.html?q=learning+rate")
+        # summaries arrive one page fetch at a time: read them once their number stops growing
+        page.wait_for_function(
+            "() => document.querySelectorAll('#search-results p.context').length >= 5",
+            timeout=60_000)
+        count, previous = page.locator("#search-results p.context").count(), -1
+        while count != previous:
+            page.wait_for_timeout(2000)
+            count, previous = page.locator("#search-results p.context").count(), count
+        summaries = page.locator("#search-results p.context").all_inner_texts()
+        assert len(summaries) >= 3
+        raw = [s[:120] for s in summaries if RAW_TEX.search(s)]
+        assert not raw, "search summaries with TeX:\n" + "\n".join(raw)
+        assert not visit.problems, "\n".join(visit.problems)
+
+
+# --- One click to run: a downloaded page in a fresh environment without dlopt ------------------
+
+
+def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_log, tmp_path):
+    """The page a reader downloads starts with a cell that installs dlopt when it is missing.
+
+    A fresh virtual environment sees this environment's third-party packages (numpy, torch,
+    Jupyter) through a path entry, but not dlopt: its editable install is a .pth hook that a
+    plain path entry does not run. The install cell's requirement (the repository at the
+    built commit) is pointed at a wheel built from this checkout, since there is no network.
+    """
+    import sysconfig
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import run_anywhere
+
+    wheels, project = tmp_path / "wheels", tmp_path / "project"
+    # built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds
+    shutil.copytree(ROOT / "src", project / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, project / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels), str(project)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    wheel = next(wheels.glob("dlopt-*.whl"))
+    venv = tmp_path / "venv"
+    # without pip: its own old setuptools would shadow the one torch requires; pip itself
+    # comes through the path entry, and installs into the new environment
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], check=True, capture_output=True, text=True).stdout
+    Path(site.strip(), "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    absent = subprocess.run([str(python), "-c", "import dlopt"], capture_output=True, text=True)
+    assert absent.returncode != 0, "the fresh environment must not have dlopt"
+
+    page = "chapters/gradient_descent/gradient_descent"
+    download = json.loads((HTML / "_sources" / f"{page}.ipynb").read_text())
+    first = "".join(download["cells"][0]["source"])
+    url, _ = run_anywhere.repository(ROOT)
+    pinned = run_anywhere.requirement(url, run_anywhere.built_ref(ROOT))
+    assert pinned in first, f"the download's install cell is not pinned to the build:\n{first}"
+    download["cells"][0]["source"] = first.replace(pinned, str(wheel))
+    notebook = tmp_path / "page.ipynb"
+    notebook.write_text(json.dumps(download))
+
+    env = dict(os.environ, PIP_NO_INDEX="1", PYTHONHASHSEED="0")
+    env.pop("MPLBACKEND", None)
+    result = subprocess.run(
+        [str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
+         "--ExecutePreprocessor.timeout=300", "--output", "executed.ipynb", str(notebook)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    where = subprocess.run([str(python), "-c", "import dlopt; print(dlopt.__file__)"],
+                           capture_output=True, text=True, check=True).stdout
+    assert str(venv) in where, f"dlopt was not installed into the fresh environment: {where}"

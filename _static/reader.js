@@ -1,0 +1,70 @@
+// What the page needs once it is loaded, for every reader.
+//
+// - Animations (matplotlib's HTML player) start playing on their own, unless the reader
+//   asked their system for reduced motion; the player's controls stay to pause them.
+// - The player's frame gets alternative text, and its slider a label.
+// - The sidebar's expand/collapse toggles and the bibliography list get the names and
+//   roles assistive technology needs (tests/test_site.py runs axe-core on every page).
+(function () {
+  "use strict";
+
+  function nearestHeading(element) {
+    const headings = Array.from(document.querySelectorAll("article h1, article h2, article h3"));
+    let found = null;
+    for (const heading of headings) {
+      if (heading.compareDocumentPosition(element) & Node.DOCUMENT_POSITION_FOLLOWING) {
+        found = heading;
+      }
+    }
+    return found ? found.textContent.replace(/[#¶]/g, "").trim() : document.title;
+  }
+
+  function prepareAnimations() {
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    document.querySelectorAll("div.animation").forEach((player) => {
+      const topic = nearestHeading(player);
+      const frame = player.querySelector("img");
+      if (frame && !frame.getAttribute("alt")) {
+        frame.setAttribute("alt", `Animation (${topic}): the optimizers' paths drawn step by ` +
+                                  "step on the contour plot of the landscape");
+      }
+      const slider = player.querySelector("input.anim-slider");
+      if (slider && !slider.getAttribute("aria-label")) {
+        slider.setAttribute("aria-label", `Frame of the animation (${topic})`);
+      }
+      const play = player.querySelector('button[title="Play"]');
+      if (play && !still && !player.dataset.autoplayed) {
+        player.dataset.autoplayed = "true";
+        play.click();
+      }
+    });
+  }
+
+  function nameSidebarToggles() {
+    document.querySelectorAll("nav.bd-docs-nav details > summary").forEach((summary) => {
+      if (summary.getAttribute("aria-label")) return;
+      const link = summary.parentElement.parentElement.querySelector(":scope > a");
+      const title = link ? link.textContent.trim() : "this chapter";
+      summary.setAttribute("aria-label", `Sections of ${title}`);
+    });
+  }
+
+  function fixBibliographyRoles() {
+    // Sphinx marks the list of references role="list" but its entries are not list items.
+    document.querySelectorAll('div.citation-list[role="list"]').forEach((list) => {
+      Array.from(list.children).forEach((entry) => entry.setAttribute("role", "listitem"));
+    });
+  }
+
+  function ready() {
+    prepareAnimations();
+    nameSidebarToggles();
+    fixBibliographyRoles();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+})();
