@@ -10,13 +10,30 @@ import itertools
 import numpy as np
 import torch
 
-NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
+         "ASGD", "Rprop", "Adafactor"]
 
 
 def grid(**options):
     """Every combination of the given option values, as dicts."""
     keys = list(options)
     return [dict(zip(keys, values)) for values in itertools.product(*options.values())]
+
+
+def pairwise(**options):
+    """A subset of ``grid(**options)`` in which every pair of values of two options still occurs
+    together (greedy covering): all the interactions of two options, in a fraction of the runs."""
+    keys = list(options)
+    todo = {(i, a, j, b) for i, j in itertools.combinations(range(len(keys)), 2)
+            for a in range(len(options[keys[i]])) for b in range(len(options[keys[j]]))}
+    combos = list(itertools.product(*(range(len(v)) for v in options.values())))
+    chosen = []
+    while todo:
+        best = max(combos, key=lambda c: sum((i, c[i], j, c[j]) in todo
+                                             for i, j in itertools.combinations(range(len(c)), 2)))
+        todo -= {(i, best[i], j, best[j]) for i, j in itertools.combinations(range(len(best)), 2)}
+        chosen.append(best)
+    return [{k: options[k][c[n]] for n, k in enumerate(keys)} for c in chosen]
 
 
 def _sgd_ok(o):
@@ -39,6 +56,20 @@ OPTION_GRID = {
                  decoupled_weight_decay=[False, True]),
     "AdamW": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.01, 0.1],
                   amsgrad=[False, True], maximize=[False, True]),
+    "NAdam": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.1],
+                  momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True],
+                  maximize=[False, True]),
+    "RAdam": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
+                  weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+                  maximize=[False, True]),
+    "Adamax": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
+                   weight_decay=[0.0, 0.1], maximize=[False, True]),
+    "ASGD": pairwise(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75, 0.5], t0=[1e6, 5.0],
+                 weight_decay=[0.0, 0.1], maximize=[False, True]),
+    "Rprop": pairwise(lr=[0.01, 0.05], etas=[(0.5, 1.2), (0.3, 1.5)],
+                  step_sizes=[(1e-6, 50), (1e-3, 0.02)], maximize=[False, True]),
+    "Adafactor": pairwise(lr=[0.05, 0.5], beta2_decay=[-0.8, -0.5], eps=[(None, 1e-3), (1e-4, 0.1)],
+                      d=[1.0, 1.5], weight_decay=[0.0, 0.1], maximize=[False, True]),
 }
 CASES = [(name, opts) for name in NAMES for opts in OPTION_GRID[name]]
 

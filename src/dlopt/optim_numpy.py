@@ -12,7 +12,8 @@ aligned with the parameters, and updates the parameters in place::
 
 Parameter groups work as in PyTorch (``[{"params": [w1], "lr": 0.1}, {"params":
 [w2]}]``), so learning-rate schedules and discriminative learning rates apply
-to both front ends alike.
+to both front ends alike. The classes are built from the definitions in
+:mod:`dlopt.optimizers`, shared with :mod:`dlopt.optim_torch`.
 """
 
 from __future__ import annotations
@@ -21,16 +22,7 @@ import copy as _copy
 
 import numpy as np
 
-from dlopt._optim_args import (
-    AdadeltaArgs,
-    AdagradArgs,
-    AdamArgs,
-    AdamWArgs,
-    RMSpropArgs,
-    SGDArgs,
-)
-
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+from dlopt import optimizers
 
 
 class Optimizer:
@@ -40,7 +32,8 @@ class Optimizer:
     :meth:`parameters`, with the key names PyTorch uses.
     """
 
-    rule = None  # set by each optimizer's Args mixin
+    rule = None  # set by each optimizer's definition (dlopt.optimizers)
+    sparse_gradients = False
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -83,6 +76,14 @@ class Optimizer:
         self.param_groups.append(group)
         self.state.extend({} for _ in params)
 
+    def _for_each_parameter(self, fn) -> None:
+        """``fn(group, param, state)`` for every parameter."""
+        index = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                fn(group, p, self.state[index])
+                index += 1
+
     def parameters(self) -> list[np.ndarray]:
         return [p for group in self.param_groups for p in group["params"]]
 
@@ -90,9 +91,32 @@ class Optimizer:
         """Update every parameter in place from ``grads`` (aligned with :meth:`parameters`).
 
         A ``None`` gradient skips its parameter, as a missing ``.grad`` does in PyTorch.
+        An optimizer that evaluates the loss several times a step (``LBFGS``) takes
+        instead a closure returning ``(loss, grads)`` at the current parameters, and
+        returns the first loss.
         """
+        if self.needs_closure:
+            if not callable(grads):
+                raise TypeError(f"{type(self).__name__}.step() needs a closure returning "
+                                f"(loss, grads), got {type(grads).__name__}")
+            return self.rule(_FlatProblem(self, grads), self.state[0],
+                             **self.hyperparameters(self.param_groups[0]))
+        grads = self._check_dense(list(grads))
+        index = 0
+        for group in self.param_groups:
+            hyper = self.hyperparameters(group)
+            for p in group["params"]:
+                g = grads[index]
+                if g is not None:
+                    if not self.sparse_gradients:
+                        g = np.asarray(g, dtype=p.dtype)
+                    self.rule(p, g, self.state[index], **hyper)
+                index += 1
+
+    def _check_dense(self, grads: list) -> list:
+        """``grads`` checked against the parameters (count, shapes, NaN) before anything moves;
+        sparse ones coalesced."""
         params = self.parameters()
-        grads = list(grads)
         if len(grads) != len(params):
             raise ValueError(
                 f"step() expected {len(params)} gradients (one per parameter), got {len(grads)}"
@@ -100,19 +124,15 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads)):
             if g is None:
                 continue
+            if self.sparse_gradients:
+                grads[i] = _coalesced(i, g, p.shape, p.dtype)
+                continue
             g = np.asarray(g)
             if g.shape != p.shape:
                 raise ValueError(f"grads[{i}] has shape {g.shape}, expected {p.shape}")
             if np.isnan(g).any():
                 raise ValueError(f"grads[{i}] contains NaN")
-        index = 0
-        for group in self.param_groups:
-            hyper = self.hyperparameters(group)
-            for p in group["params"]:
-                g = grads[index]
-                if g is not None:
-                    self.rule(p, np.asarray(g, dtype=p.dtype), self.state[index], **hyper)
-                index += 1
+        return grads
 
     def state_dict(self) -> dict:
         """A deep copy of the state and of the groups' hyperparameters (params by index)."""
@@ -142,25 +162,64 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-class SGD(SGDArgs, Optimizer):
-    __doc__ = SGDArgs.__doc__
+class _FlatProblem:
+    """All parameters seen as one flat vector, as a closure-driven rule (L-BFGS) needs them."""
+
+    def __init__(self, optimizer, closure):
+        self.optimizer, self.params, self.closure = optimizer, optimizer.parameters(), closure
+
+    def evaluate(self):
+        loss, grads = self.closure()
+        grads = list(grads)
+        self.optimizer._check_dense(grads)
+        return loss, np.concatenate([np.zeros(p.size, p.dtype) if g is None else
+                                     np.asarray(g, dtype=p.dtype).ravel()
+                                     for p, g in zip(self.params, grads)])
+
+    def add_(self, t, d):
+        offset = 0
+        for p in self.params:
+            p += t * d[offset:offset + p.size].reshape(p.shape)
+            offset += p.size
+
+    def clone(self):
+        return [p.copy() for p in self.params]
+
+    def restore(self, saved):
+        for p, value in zip(self.params, saved):
+            p[...] = value
 
 
-class Adagrad(AdagradArgs, Optimizer):
-    __doc__ = AdagradArgs.__doc__
+def _coalesced(i: int, grad, shape, dtype):
+    """A sparse gradient ``(indices, values)`` checked, with repeated indices summed and the
+    columns sorted (what ``torch.Tensor.coalesce`` does)."""
+    if not (isinstance(grad, tuple) and len(grad) == 2):
+        raise TypeError(f"grads[{i}] must be a sparse gradient (indices, values), got "
+                        f"{type(grad).__name__}")
+    indices, values = np.asarray(grad[0]), np.asarray(grad[1])
+    if indices.ndim != 2 or indices.dtype.kind not in "iu" or indices.shape[0] > len(shape):
+        raise ValueError(f"grads[{i}] indices must be an integer array of shape (k, nnz) with "
+                         f"k <= {len(shape)}, got {indices.dtype} {indices.shape}")
+    k = indices.shape[0]
+    if values.shape != (indices.shape[1], *shape[k:]):
+        raise ValueError(f"grads[{i}] values have shape {values.shape}, expected "
+                         f"{(indices.shape[1], *shape[k:])}")
+    if np.isnan(values).any():
+        raise ValueError(f"grads[{i}] contains NaN")
+    if indices.size and (indices.min() < 0 or np.any(indices.max(axis=1) >= shape[:k])):
+        raise ValueError(f"grads[{i}] has an index out of range for a parameter of shape {shape}")
+    flat = np.ravel_multi_index(tuple(indices), shape[:k])
+    unique, where = np.unique(flat, return_inverse=True)
+    summed = np.zeros((unique.size, *values.shape[1:]), dtype=dtype)
+    np.add.at(summed, where, values)
+    return np.array(np.unravel_index(unique, shape[:k])).reshape(k, -1), summed
 
 
-class Adadelta(AdadeltaArgs, Optimizer):
-    __doc__ = AdadeltaArgs.__doc__
+def _front_end(definition: type) -> type:
+    name = definition.__name__
+    return type(name, (definition, Optimizer),
+                {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__})
 
 
-class RMSprop(RMSpropArgs, Optimizer):
-    __doc__ = RMSpropArgs.__doc__
-
-
-class Adam(AdamArgs, Optimizer):
-    __doc__ = AdamArgs.__doc__
-
-
-class AdamW(AdamWArgs, Optimizer):
-    __doc__ = AdamWArgs.__doc__
+globals().update({name: _front_end(d) for name, d in optimizers.DEFINITIONS.items()})
+__all__ = ["Optimizer", *optimizers.DEFINITIONS]
