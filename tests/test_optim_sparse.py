@@ -116,3 +116,22 @@ def test_numpy_front_end_rejects_malformed_sparse_gradients(grad, error, match):
     opt = optim_numpy.SparseAdam([np.zeros((4, 2))])
     with pytest.raises(error, match=match):
         opt.step([grad])
+
+
+def test_parameter_groups_with_different_learning_rates_follow_torch():
+    trajectories = []
+    for module in (optim_torch, torch.optim):
+        gen = torch.Generator().manual_seed(1)
+        tables = [torch.randn(10, 3, generator=gen, dtype=torch.float64).requires_grad_()
+                  for _ in range(2)]
+        opt = module.SparseAdam([{"params": tables[:1]}, {"params": tables[1:], "lr": 0.05}],
+                                lr=0.01)
+        for _ in range(15):
+            opt.zero_grad()
+            rows = torch.randint(0, 10, (5,), generator=gen)
+            loss = sum(torch.nn.functional.embedding(rows, t, sparse=True).pow(2).sum()
+                       for t in tables)
+            loss.backward()
+            opt.step()
+        trajectories.append(torch.cat([t.detach().flatten() for t in tables]))
+    torch.testing.assert_close(trajectories[0], trajectories[1], rtol=0, atol=1e-12)
