@@ -112,7 +112,17 @@ EXERCISES: list[Exercise] = [
 
 # --------------------------------------------------------------------------- mistakes
 
-_ADAFACTOR_HEAD = """
+
+def _adafactor(
+    *,
+    row_axis=1,
+    col_axis=0,
+    normalizer="max(R.mean(), eps1)",
+    step_size="max(eps2, rms) * min(lr, 1 / np.sqrt(t))",
+    clipping="max(1.0, np.sqrt(np.mean(update**2)) / d)",
+) -> str:
+    """An Adafactor answer cell, right but for the parts given (each a Python expression)."""
+    return f"""
     def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d, weight_decay):
         if "step" not in state:
             state["step"] = 0
@@ -122,22 +132,34 @@ _ADAFACTOR_HEAD = """
         t = state["step"]
         beta = 1 - t**beta2_decay
         rms = np.sqrt(np.mean(param**2))
-"""
-
-
-def _adafactor(body: str) -> str:
-    return _ADAFACTOR_HEAD + body
-
-
-_ADAFACTOR_DECAY = """
         param *= 1 - lr * weight_decay
-"""
-
-_ADAFACTOR_TAIL = """
+        g2 = grad**2
+        R = state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis={row_axis})
+        C = state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis={col_axis})
+        v_hat = np.outer(R, C) / {normalizer}
         update = grad / np.sqrt(np.maximum(v_hat, eps1**2))
-        alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
-        param -= alpha / max(1.0, np.sqrt(np.mean(update**2)) / d) * update
-"""
+        param -= {step_size} / {clipping} * update
+    """
+
+
+def _lion(
+    *,
+    decay="1 - lr * weight_decay",
+    direction="np.sign(beta1 * m + (1 - beta1) * grad)",
+    momentum_decay="beta2",
+) -> str:
+    """A Lion answer cell, right but for the parts given (each a Python expression)."""
+    return f"""
+    def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+        if "exp_avg" not in state:
+            state["exp_avg"] = np.zeros_like(param)
+        m = state["exp_avg"]
+        param *= {decay}
+        param -= lr * {direction}
+        m *= {momentum_decay}
+        m += (1 - {momentum_decay}) * grad
+    """
+
 
 MISTAKES = [
     _m(
@@ -145,127 +167,53 @@ MISTAKES = [
         "lion_sign_before_interpolation",
         "Lion with the sign taken of momentum and gradient separately and then interpolated "
         "(the sign belongs outside: sign(beta1 * m + (1 - beta1) * g))",
-        """
-        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
-            if "exp_avg" not in state:
-                state["exp_avg"] = np.zeros_like(param)
-            m = state["exp_avg"]
-            param *= 1 - lr * weight_decay
-            param -= lr * (beta1 * np.sign(m) + (1 - beta1) * np.sign(grad))
-            m *= beta2
-            m += (1 - beta2) * grad
-        """,
+        _lion(direction="(beta1 * np.sign(m) + (1 - beta1) * np.sign(grad))"),
     ),
     _m(
         "lion_step",
         "lion_decay_without_lr",
         "Lion whose weight decay is not multiplied by the learning rate "
         "(param *= 1 - weight_decay instead of 1 - lr * weight_decay)",
-        """
-        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
-            if "exp_avg" not in state:
-                state["exp_avg"] = np.zeros_like(param)
-            m = state["exp_avg"]
-            param *= 1 - weight_decay
-            param -= lr * np.sign(beta1 * m + (1 - beta1) * grad)
-            m *= beta2
-            m += (1 - beta2) * grad
-        """,
+        _lion(decay="1 - weight_decay"),
     ),
     _m(
         "lion_step",
         "lion_betas_swapped",
         "Lion with beta1 and beta2 swapped (beta1 interpolates the step, beta2 the momentum)",
-        """
-        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
-            if "exp_avg" not in state:
-                state["exp_avg"] = np.zeros_like(param)
-            m = state["exp_avg"]
-            param *= 1 - lr * weight_decay
-            param -= lr * np.sign(beta2 * m + (1 - beta2) * grad)
-            m *= beta1
-            m += (1 - beta1) * grad
-        """,
+        _lion(direction="np.sign(beta2 * m + (1 - beta2) * grad)", momentum_decay="beta1"),
     ),
     _m(
         "adafactor_step",
         "adafactor_divides_by_sum",
         "Adafactor that averages rows and columns (means) but normalizes by the sum of the row "
         "averages, as the paper does for row sums: with means, divide by their mean",
-        _adafactor(
-            _ADAFACTOR_DECAY
-            + """
-        g2 = grad**2
-        state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis=1)
-        state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis=0)
-        v_hat = np.outer(state["row_var"], state["col_var"]) / max(state["row_var"].sum(), eps1)
-"""
-            + _ADAFACTOR_TAIL
-        ),
+        _adafactor(normalizer="max(R.sum(), eps1)"),
     ),
     _m(
         "adafactor_step",
         "adafactor_means_swapped",
         "Adafactor with the row and column means swapped (row_var averages each row over the "
         "columns, axis 1; col_var each column over the rows, axis 0)",
-        _adafactor(
-            _ADAFACTOR_DECAY
-            + """
-        g2 = grad**2
-        state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis=0)
-        state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis=1)
-        v_hat = np.outer(state["row_var"], state["col_var"]) / max(state["row_var"].mean(), eps1)
-"""
-            + _ADAFACTOR_TAIL
-        ),
+        _adafactor(row_axis=0, col_axis=1),
     ),
     _m(
         "adafactor_step",
         "adafactor_not_normalized",
         "Adafactor without the division by the mean of the row averages (the outer product "
         "of row and column averages counts the overall scale twice)",
-        _adafactor(
-            _ADAFACTOR_DECAY
-            + """
-        g2 = grad**2
-        state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis=1)
-        state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis=0)
-        v_hat = np.outer(state["row_var"], state["col_var"])
-"""
-            + _ADAFACTOR_TAIL
-        ),
+        _adafactor(normalizer="1.0"),
     ),
     _m(
         "adafactor_step",
         "adafactor_plain_lr",
         "Adafactor with the plain learning rate as its step size (PyTorch scales it: "
         "max(eps2, RMS(param)) * min(lr, 1 / sqrt(t)))",
-        _adafactor(
-            _ADAFACTOR_DECAY
-            + """
-        g2 = grad**2
-        state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis=1)
-        state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis=0)
-        v_hat = np.outer(state["row_var"], state["col_var"]) / max(state["row_var"].mean(), eps1)
-        update = grad / np.sqrt(np.maximum(v_hat, eps1**2))
-        param -= lr / max(1.0, np.sqrt(np.mean(update**2)) / d) * update
-"""
-        ),
+        _adafactor(step_size="lr"),
     ),
     _m(
         "adafactor_step",
         "adafactor_no_clipping",
         "Adafactor without update clipping (the update must be divided by max(1, RMS(update) / d))",
-        _adafactor(
-            _ADAFACTOR_DECAY
-            + """
-        g2 = grad**2
-        state["row_var"] = beta * state["row_var"] + (1 - beta) * g2.mean(axis=1)
-        state["col_var"] = beta * state["col_var"] + (1 - beta) * g2.mean(axis=0)
-        v_hat = np.outer(state["row_var"], state["col_var"]) / max(state["row_var"].mean(), eps1)
-        update = grad / np.sqrt(np.maximum(v_hat, eps1**2))
-        param -= max(eps2, rms) * min(lr, 1 / np.sqrt(t)) * update
-"""
-        ),
+        _adafactor(clipping="1.0"),
     ),
 ]
