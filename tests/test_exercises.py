@@ -15,6 +15,7 @@ API and assert per-student, per-cell scores.
 
 Under pytest-xdist the grading runs once, in whichever worker gets there
 first; the others wait for its results (a file lock in the session's folder).
+``DLOPT_ASSIGNMENTS=a,b`` grades only those assignments (see :data:`ASSIGNMENTS`).
 """
 
 from __future__ import annotations
