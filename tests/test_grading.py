@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lion_pytorch
 import numpy as np
 import pytest
 import torch
@@ -56,6 +57,14 @@ TORCH_RULES = {
     "adamw_step": (lambda p: torch.optim.AdamW(p, lr=0.05, betas=(0.8, 0.95), eps=1e-4,
                                                weight_decay=0.3),
                    dict(lr=0.05, beta1=0.8, beta2=0.95, eps=1e-4, weight_decay=0.3)),
+    # large_models: Lion against its authors' package (lion-pytorch), Adafactor against torch
+    "lion_step": (lambda p: lion_pytorch.Lion(p, lr=0.02, betas=(0.85, 0.97), weight_decay=0.5),
+                  dict(lr=0.02, beta1=0.85, beta2=0.97, weight_decay=0.5)),
+    "adafactor_step": (lambda p: torch.optim.Adafactor(p, lr=0.05, beta2_decay=-0.7,
+                                                       eps=(1e-12, 1e-3), d=1.0,
+                                                       weight_decay=0.1),
+                       dict(lr=0.05, beta2_decay=-0.7, eps1=1e-12, eps2=1e-3, d=1.0,
+                            weight_decay=0.1)),
 }
 
 

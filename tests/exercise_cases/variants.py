@@ -556,3 +556,43 @@ _MORE: dict[str, dict[str, str]] = {
 }
 for _name, _more in _MORE.items():
     VARIANTS.setdefault(_name, {}).update(_more)
+
+# large_models: Lion with an explicit interpolation and np.where for the sign; Adafactor with
+# row and column sums (the paper's form, normalised by the sum) and the RMS via a norm
+VARIANTS["lion_step"] = {
+    "where_for_the_sign": _v("""
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            m = state.setdefault("m", np.zeros_like(param))
+            c = m + (1 - beta1) * (grad - m)  # beta1 * m + (1 - beta1) * grad
+            direction = np.where(c > 0, 1.0, np.where(c < 0, -1.0, 0.0)).astype(param.dtype)
+            param[...] = param * (1 - lr * weight_decay) - lr * direction
+            state["m"] = beta2 * m + (1 - beta2) * grad
+        """),
+}
+VARIANTS["adafactor_step"] = {
+    "sums_normalised_by_their_sum": _v("""
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            n, m = param.shape
+            t = state.get("t", 0) + 1
+            state["t"] = t
+            rho = min(lr, t**-0.5)
+            alpha = max(eps2, np.linalg.norm(param) / np.sqrt(param.size)) * rho
+            if weight_decay:
+                param *= 1 - lr * weight_decay
+            w = t**beta2_decay  # 1 - beta_hat
+            rows = (grad * grad).sum(axis=1) / m
+            cols = (grad * grad).sum(axis=0) / n
+            state["R"] = rows * w + state.get("R", 0 * rows) * (1 - w)
+            state["C"] = cols * w + state.get("C", 0 * cols) * (1 - w)
+            R, C = state["R"], state["C"]
+            v = R[:, None] * C[None, :] * n / max(R.sum(), n * eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1 * eps1))
+            scale = max(1.0, np.linalg.norm(u) / np.sqrt(u.size) / d)
+            param -= (alpha / scale) * u
+        """),
+}

@@ -1406,4 +1406,72 @@ WRONG += [
         def lora_merge(W, A, B, *, alpha):
             return W + (alpha / B.shape[0]) * B @ A
         """),
+    # ------------------------------------------------------------------ lion_step
+    _w("lion_step", "sign_of_the_gradient_only", "formula", """
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            m = state.setdefault("exp_avg", np.zeros_like(param))
+            param *= 1 - lr * weight_decay
+            param -= lr * np.sign(grad)
+            m *= beta2
+            m += (1 - beta2) * grad
+        """),
+    _w("lion_step", "decay_after_the_step", "formula", """
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            m = state.setdefault("exp_avg", np.zeros_like(param))
+            param -= lr * np.sign(beta1 * m + (1 - beta1) * grad)
+            param *= 1 - lr * weight_decay
+            m *= beta2
+            m += (1 - beta2) * grad
+        """),
+    _w("lion_step", "keeps_the_callers_grad", "kept_grad", """
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            if "exp_avg" not in state:
+                state["exp_avg"] = grad  # the caller's array, changed in place below
+                state["exp_avg"] *= 0
+            m = state["exp_avg"]
+            param *= 1 - lr * weight_decay
+            param -= lr * np.sign(beta1 * m + (1 - beta1) * grad)
+            m *= beta2
+            m += (1 - beta2) * grad
+        """),
+    # ------------------------------------------------------------------ adafactor_step
+    _w("adafactor_step", "constant_beta2", "formula", """
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            t = state["step"] = state.get("step", 0) + 1
+            rms = np.sqrt(np.mean(param**2))
+            param *= 1 - lr * weight_decay
+            g2 = grad**2
+            R = state["row"] = 0.999 * state.get("row", 0) + 0.001 * g2.mean(axis=1)
+            C = state["col"] = 0.999 * state.get("col", 0) + 0.001 * g2.mean(axis=0)
+            v = np.outer(R, C) / max(R.mean(), eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1**2))
+            alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
+            param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
+        """),
+    _w("adafactor_step", "rms_after_the_decay", "formula", """
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            t = state["step"] = state.get("step", 0) + 1
+            beta = 1 - t**beta2_decay
+            param *= 1 - lr * weight_decay
+            rms = np.sqrt(np.mean(param**2))
+            g2 = grad**2
+            R = state["row"] = beta * state.get("row", 0) + (1 - beta) * g2.mean(axis=1)
+            C = state["col"] = beta * state.get("col", 0) + (1 - beta) * g2.mean(axis=0)
+            v = np.outer(R, C) / max(R.mean(), eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1**2))
+            alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
+            param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
+        """),
 ]

@@ -22,7 +22,7 @@ from functools import cache
 
 #: The assignments, in the course's order (the folder names under ``exercises/source``).
 NAMES = ("gradient_descent", "optimizers", "activations", "initialization", "batch_norm",
-         "regularization", "fine_tuning")
+         "regularization", "fine_tuning", "large_models")
 
 
 @cache
