@@ -50,13 +50,19 @@ def _generate(course: Path, names: list[str], target: Path) -> None:
         for name in names:
             subprocess.run(
                 [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
-                cwd=copy, env=env, check=True, capture_output=True, text=True, timeout=300,
+                cwd=copy,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             for notebook in (copy / "release" / name).glob("*.ipynb"):
                 released = json.loads(notebook.read_text())
                 (target / f"{name}.ipynb").write_text(
-                    json.dumps(with_student_header(released, name), indent=1,
-                               ensure_ascii=False) + "\n")
+                    json.dumps(with_student_header(released, name), indent=1, ensure_ascii=False)
+                    + "\n"
+                )
 
 
 # What the first cells of a downloaded exercise say (added here, in the release step, so the
@@ -91,8 +97,12 @@ def with_student_header(notebook: dict, name: str) -> dict:
     root = Path(__file__).resolve().parents[1]
     requirement = run_anywhere.requirement(*run_anywhere.repository(root))
     text = STUDENT_HEADER.format(name=name, requirement=requirement).rstrip("\n")
-    header = {"cell_type": "markdown", "id": "how-to-install-and-submit", "metadata": {},
-              "source": run_anywhere._lines(text)}
+    header = {
+        "cell_type": "markdown",
+        "id": "how-to-install-and-submit",
+        "metadata": {},
+        "source": run_anywhere._lines(text),
+    }
     notebook["cells"].insert(0, header)
     return notebook
 

@@ -45,8 +45,7 @@ def toc_pages(toc_path: Path) -> list[str]:
 
 
 def _toc_notebooks(srcdir: Path, toc_path: Path) -> list[Path]:
-    return [srcdir / f"{f}.ipynb" for f in toc_pages(toc_path)
-            if (srcdir / f"{f}.ipynb").exists()]
+    return [srcdir / f"{f}.ipynb" for f in toc_pages(toc_path) if (srcdir / f"{f}.ipynb").exists()]
 
 
 def _execute(path: str, timeout: int):
@@ -55,8 +54,13 @@ def _execute(path: str, timeout: int):
 
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout,
-                                 allow_errors=False, meta_override=True)
+    result = single_nb_execution(
+        notebook,
+        cwd=str(Path(path).parent),
+        timeout=timeout,
+        allow_errors=False,
+        meta_override=True,
+    )
     if result.err is not None:
         return path, None, time.perf_counter() - start
     return path, notebook, result.time
@@ -91,7 +95,8 @@ def execute_in_parallel(app) -> None:
             record = cache.add_nb_to_project(path)
             cache.cache_notebook_bundle(
                 CacheBundleIn(notebook, record.uri, data={"execution_seconds": seconds}),
-                check_validity=False, overwrite=True,
+                check_validity=False,
+                overwrite=True,
             )
             logger.info(f"{name}: executed in {seconds:.1f} s")
 

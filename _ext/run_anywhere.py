@@ -61,9 +61,14 @@ def install_source(req: str) -> str:
 
 
 def install_cell(req: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": CELL_ID,
-            "metadata": {"tags": ["remove-cell", TAG]}, "outputs": [],
-            "source": _lines(install_source(req))}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": CELL_ID,
+        "metadata": {"tags": ["remove-cell", TAG]},
+        "outputs": [],
+        "source": _lines(install_source(req)),
+    }
 
 
 def _lines(text: str) -> list[str]:
@@ -81,8 +86,9 @@ def with_install_cell(notebook: dict, req: str) -> dict:
     where = [i for i, c in enumerate(cells) if _is_install_cell(c)]
     if where:
         cells[where[0]] = install_cell(req)
-        notebook["cells"] = [c for i, c in enumerate(cells) if i == where[0]
-                             or not _is_install_cell(c)]
+        notebook["cells"] = [
+            c for i, c in enumerate(cells) if i == where[0] or not _is_install_cell(c)
+        ]
     else:
         notebook["cells"] = [install_cell(req)] + cells
     return notebook
@@ -96,8 +102,9 @@ def toc_notebooks(root: Path) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).parent))
     from parallel_execution import toc_pages
 
-    return [root / f"{p}.ipynb" for p in toc_pages(root / "_toc.yml")
-            if (root / f"{p}.ipynb").exists()]
+    return [
+        root / f"{p}.ipynb" for p in toc_pages(root / "_toc.yml") if (root / f"{p}.ipynb").exists()
+    ]
 
 
 def stale_notebooks(root: Path) -> list[Path]:
@@ -114,8 +121,9 @@ def stale_notebooks(root: Path) -> list[Path]:
 def built_ref(root: Path) -> str:
     """The commit the site is built from (the package version's tag outside a git checkout)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         from importlib.metadata import version
 
@@ -128,8 +136,9 @@ def check_notebooks(app, config) -> None:
         from sphinx.errors import ExtensionError
 
         names = ", ".join(str(p.relative_to(app.srcdir)) for p in stale)
-        raise ExtensionError(f"install cell missing or out of date in {names}: "
-                             "run `python _ext/run_anywhere.py`")
+        raise ExtensionError(
+            f"install cell missing or out of date in {names}: run `python _ext/run_anywhere.py`"
+        )
 
 
 def pin_downloads(app, exception) -> None:

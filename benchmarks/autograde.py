@@ -40,8 +40,6 @@ COURSE = Path(__file__).resolve().parents[1] / "exercises"
 BIN = Path(sys.executable).parent
 
 
-
-
 def synthetic_class(root: Path, assignment: str, n: int, *, rng) -> None:
     """``n`` submissions: 30% solutions, 10% released, 60% with one or two mistakes."""
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", 4)
@@ -53,9 +51,11 @@ def synthetic_class(root: Path, assignment: str, n: int, *, rng) -> None:
         if kind == "mistakes":
             for k in rng.choice(len(mistakes), size=int(rng.integers(1, 3)), replace=False):
                 m = mistakes[int(k)]
-                next(c for c in nb.cells
-                     if c.metadata.get("nbgrader", {}).get("grade_id") == m.exercise
-                     ).source = m.source
+                next(
+                    c
+                    for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") == m.exercise
+                ).source = m.source
         folder = root / "submitted" / f"student-{i:03d}" / assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{assignment}.ipynb")
@@ -71,8 +71,10 @@ def _children_cpu() -> float:
 
 def scores(root: Path, assignment: str) -> dict:
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {s.student.id: {g.name: g.score for nb in s.notebooks for g in nb.grades}
-                for s in gb.assignment_submissions(assignment)}
+        return {
+            s.student.id: {g.name: g.score for nb in s.notebooks for g in nb.grades}
+            for s in gb.assignment_submissions(assignment)
+        }
 
 
 def main() -> int:
@@ -86,17 +88,31 @@ def main() -> int:
         env = nbgrader_environment(quiet_in=tmp)
         os.environ.update(env)  # the parallel command inherits it
         base = tmp / "serial"
-        shutil.copytree(COURSE, base, ignore=shutil.ignore_patterns(
-            "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"))
-        subprocess.run([str(BIN / "nbgrader"), "generate_assignment", args.assignment, "--force"],
-                       cwd=base, env=env, check=True, capture_output=True)
+        shutil.copytree(
+            COURSE,
+            base,
+            ignore=shutil.ignore_patterns(
+                "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"
+            ),
+        )
+        subprocess.run(
+            [str(BIN / "nbgrader"), "generate_assignment", args.assignment, "--force"],
+            cwd=base,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         synthetic_class(base, args.assignment, args.students, rng=np.random.default_rng(0))
         parallel = tmp / "parallel"
         shutil.copytree(base, parallel)
 
         start, cpu0 = time.perf_counter(), _children_cpu()
-        serial_code = subprocess.run([str(BIN / "nbgrader"), "autograde", args.assignment],
-                                     cwd=base, env=env, capture_output=True).returncode
+        serial_code = subprocess.run(
+            [str(BIN / "nbgrader"), "autograde", args.assignment],
+            cwd=base,
+            env=env,
+            capture_output=True,
+        ).returncode
         t_serial, cpu_serial = time.perf_counter() - start, _children_cpu() - cpu0
         start = time.perf_counter()
         parallel_code = autograde_class(parallel, args.assignment, jobs=args.jobs, quiet=True)
@@ -106,12 +122,18 @@ def main() -> int:
         same = a == b and len(a) == args.students
         n = args.students
         print(f"{n} submissions of {args.assignment}, {os.cpu_count()} cores")
-        print(f"  serial nbgrader autograde : {t_serial:7.1f} s  ({t_serial / n:.2f} s each, "
-              f"exit {serial_code})")
-        print(f"  CPU time, serial          : {cpu_serial:7.1f} s  ({cpu_serial / n:.2f} s each, "
-              "nbgrader and everything it started; the load changes it little)")
-        print(f"  parallel, {args.jobs} jobs          : {t_parallel:7.1f} s  "
-              f"({t_parallel / n:.2f} s each, exit {parallel_code})")
+        print(
+            f"  serial nbgrader autograde : {t_serial:7.1f} s  ({t_serial / n:.2f} s each, "
+            f"exit {serial_code})"
+        )
+        print(
+            f"  CPU time, serial          : {cpu_serial:7.1f} s  ({cpu_serial / n:.2f} s each, "
+            "nbgrader and everything it started; the load changes it little)"
+        )
+        print(
+            f"  parallel, {args.jobs} jobs          : {t_parallel:7.1f} s  "
+            f"({t_parallel / n:.2f} s each, exit {parallel_code})"
+        )
         print(f"  speed-up                  : {t_serial / t_parallel:7.2f}x (target 1.8x)")
         print(f"  identical scores          : {same}")
         for student in sorted(set(a) | set(b)):

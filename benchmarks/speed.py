@@ -48,8 +48,11 @@ OPTIMIZERS = {
     "SGDScheduleFree": dict(lr=0.1),
     "AdamWScheduleFree": dict(lr=1e-3),
 }
-REFERENCE = {"Lion": lion_pytorch.Lion, "SGDScheduleFree": schedulefree.SGDScheduleFree,
-             "AdamWScheduleFree": schedulefree.AdamWScheduleFree}
+REFERENCE = {
+    "Lion": lion_pytorch.Lion,
+    "SGDScheduleFree": schedulefree.SGDScheduleFree,
+    "AdamWScheduleFree": schedulefree.AdamWScheduleFree,
+}
 NO_FOREACH = {"SparseAdam", "Muon", "LBFGS", "Lion"}  # torch (or the reference) has one path
 SIZES = (784, 1024, 200, 10)  # 1,010,850 parameters
 
@@ -108,23 +111,33 @@ def _stepper(name, module, extra):
 
 
 def optimizer_steps(names=tuple(OPTIMIZERS)):
-    print(f"Optimizer step on an MLP {SIZES} "
-          f"({sum(p.numel() for p in torch_mlp().parameters()):,} parameters), float32")
-    print(f"{'optimizer':18s} {'dlopt':>9s} {'single':>9s} {'vs single':>10s} {'foreach':>10s} "
-          f"{'vs foreach':>10s}")
+    print(
+        f"Optimizer step on an MLP {SIZES} "
+        f"({sum(p.numel() for p in torch_mlp().parameters()):,} parameters), float32"
+    )
+    print(
+        f"{'optimizer':18s} {'dlopt':>9s} {'single':>9s} {'vs single':>10s} {'foreach':>10s} "
+        f"{'vs foreach':>10s}"
+    )
     for name in names:
         single = {} if name in NO_FOREACH else {"foreach": False}
         contenders = {"dlopt": (optim_torch, {}), "single": (torch.optim, single)}
         if name not in NO_FOREACH:
             contenders["foreach"] = (torch.optim, {"foreach": True})
-        steps = {label: _stepper(name, module, extra)
-                 for label, (module, extra) in contenders.items()}
+        steps = {
+            label: _stepper(name, module, extra) for label, (module, extra) in contenders.items()
+        }
         heavy = name in ("LBFGS", "Muon")  # a closure with 4 iterations; 5 Newton-Schulz matmuls
         t = best_of(steps, rounds=5 if heavy else 7, repeat=2 if heavy else 20)
-        foreach = (f"{t['foreach'] * 1e3:8.2f}ms {t['dlopt'] / t['foreach']:9.2f}x"
-                   if "foreach" in t else f"{'n/a':>10s} {'n/a':>10s}")
-        print(f"{name:18s} {t['dlopt'] * 1e3:8.2f}ms {t['single'] * 1e3:8.2f}ms "
-              f"{t['dlopt'] / t['single']:9.2f}x {foreach}")
+        foreach = (
+            f"{t['foreach'] * 1e3:8.2f}ms {t['dlopt'] / t['foreach']:9.2f}x"
+            if "foreach" in t
+            else f"{'n/a':>10s} {'n/a':>10s}"
+        )
+        print(
+            f"{name:18s} {t['dlopt'] * 1e3:8.2f}ms {t['single'] * 1e3:8.2f}ms "
+            f"{t['dlopt'] / t['single']:9.2f}x {foreach}"
+        )
 
 
 def numpy_mlp(model: torch.nn.Sequential) -> layers.Sequential:
@@ -156,19 +169,21 @@ def mlp_epoch(n_samples=2048, batch_size=128):
     def torch_epoch():
         for i in range(0, n_samples, batch_size):
             topt.zero_grad()
-            tloss(tmodel(xt[i:i + batch_size]), yt[i:i + batch_size]).backward()
+            tloss(tmodel(xt[i : i + batch_size]), yt[i : i + batch_size]).backward()
             topt.step()
 
     def numpy_epoch():
         for i in range(0, n_samples, batch_size):
-            nloss(nmodel(x[i:i + batch_size]), y[i:i + batch_size])
+            nloss(nmodel(x[i : i + batch_size]), y[i : i + batch_size])
             nmodel.backward(nloss.backward())
             nopt.step(nmodel.gradients())
 
     t = best_of({"numpy": numpy_epoch, "torch": torch_epoch}, rounds=5, repeat=2)
     print(f"\nOne epoch of {n_samples} samples, batch {batch_size}, SGD with momentum, float32")
-    print(f"dlopt NumPy MLP {t['numpy'] * 1e3:8.1f}ms   torch MLP {t['torch'] * 1e3:8.1f}ms   "
-          f"ratio {t['numpy'] / t['torch']:.2f}x")
+    print(
+        f"dlopt NumPy MLP {t['numpy'] * 1e3:8.1f}ms   torch MLP {t['torch'] * 1e3:8.1f}ms   "
+        f"ratio {t['numpy'] / t['torch']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

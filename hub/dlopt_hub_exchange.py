@@ -40,8 +40,11 @@ class PrivateSubmit(ExchangeSubmit):
         for dirpath, _, _ in os.walk(folder):
             os.chmod(dirpath, DIR_MODE)
         if os.stat(folder).st_gid != os.stat(self.inbound_path).st_gid:
-            self.log.warning("%s is not in the inbound folder's group: the instructors may "
-                             "not be able to collect it (is inbound set-group-id?)", folder)
+            self.log.warning(
+                "%s is not in the inbound folder's group: the instructors may "
+                "not be able to collect it (is inbound set-group-id?)",
+                folder,
+            )
         self.log.info("Submission readable by you and the instructors only: %s", folder)
 
 
@@ -69,8 +72,12 @@ class OwnerCheckedCollect(ExchangeCollect):
             record = self._path_to_record(path)
             owner = owner_name(path)
             if owner != record["username"]:
-                self.log.warning("Skipping %s: it claims to be %s's submission but %s made it",
-                                 path, record["username"], owner)
+                self.log.warning(
+                    "Skipping %s: it claims to be %s's submission but %s made it",
+                    path,
+                    record["username"],
+                    owner,
+                )
                 continue
             by_student.setdefault(record["username"], []).append(record)
 

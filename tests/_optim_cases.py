@@ -10,8 +10,20 @@ import itertools
 import numpy as np
 import torch
 
-NAMES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
-         "ASGD", "Rprop", "Adafactor"]
+NAMES = [
+    "SGD",
+    "Adagrad",
+    "Adadelta",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "ASGD",
+    "Rprop",
+    "Adafactor",
+]
 
 
 def grid(**options):
@@ -24,13 +36,21 @@ def pairwise(**options):
     """A subset of ``grid(**options)`` in which every pair of values of two options still occurs
     together (greedy covering): all the interactions of two options, in a fraction of the runs."""
     keys = list(options)
-    todo = {(i, a, j, b) for i, j in itertools.combinations(range(len(keys)), 2)
-            for a in range(len(options[keys[i]])) for b in range(len(options[keys[j]]))}
+    todo = {
+        (i, a, j, b)
+        for i, j in itertools.combinations(range(len(keys)), 2)
+        for a in range(len(options[keys[i]]))
+        for b in range(len(options[keys[j]]))
+    }
     combos = list(itertools.product(*(range(len(v)) for v in options.values())))
     chosen = []
     while todo:
-        best = max(combos, key=lambda c: sum((i, c[i], j, c[j]) in todo
-                                             for i, j in itertools.combinations(range(len(c)), 2)))
+        best = max(
+            combos,
+            key=lambda c: sum(
+                (i, c[i], j, c[j]) in todo for i, j in itertools.combinations(range(len(c)), 2)
+            ),
+        )
         todo -= {(i, best[i], j, best[j]) for i, j in itertools.combinations(range(len(best)), 2)}
         chosen.append(best)
     return [{k: options[k][c[n]] for n, k in enumerate(keys)} for c in chosen]
@@ -41,35 +61,103 @@ def _sgd_ok(o):
 
 
 OPTION_GRID = {
-    "SGD": [o for o in grid(lr=[0.05], momentum=[0.0, 0.9], dampening=[0.0, 0.5],
-                            weight_decay=[0.0, 0.1], nesterov=[False, True],
-                            maximize=[False, True]) if _sgd_ok(o)],
-    "Adagrad": grid(lr=[0.1], lr_decay=[0.0, 0.05], weight_decay=[0.0, 0.1],
-                    initial_accumulator_value=[0.0, 0.5], eps=[1e-10, 1e-3],
-                    maximize=[False, True]),
-    "Adadelta": grid(lr=[1.0, 0.5], rho=[0.9, 0.5], eps=[1e-6, 1e-3], weight_decay=[0.0, 0.1],
-                     maximize=[False, True]),
-    "RMSprop": grid(lr=[0.01], alpha=[0.99, 0.9], eps=[1e-8, 1e-3], weight_decay=[0.0, 0.1],
-                    momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True]),
-    "Adam": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
-                 weight_decay=[0.0, 0.1], amsgrad=[False, True], maximize=[False, True],
-                 decoupled_weight_decay=[False, True]),
-    "AdamW": grid(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.01, 0.1],
-                  amsgrad=[False, True], maximize=[False, True]),
-    "NAdam": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.1],
-                  momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True],
-                  maximize=[False, True]),
-    "RAdam": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
-                  weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
-                  maximize=[False, True]),
-    "Adamax": pairwise(lr=[0.05], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3],
-                   weight_decay=[0.0, 0.1], maximize=[False, True]),
-    "ASGD": pairwise(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75, 0.5], t0=[1e6, 5.0],
-                 weight_decay=[0.0, 0.1], maximize=[False, True]),
-    "Rprop": pairwise(lr=[0.01, 0.05], etas=[(0.5, 1.2), (0.3, 1.5)],
-                  step_sizes=[(1e-6, 50), (1e-3, 0.02)], maximize=[False, True]),
-    "Adafactor": pairwise(lr=[0.05, 0.5], beta2_decay=[-0.8, -0.5], eps=[(None, 1e-3), (1e-4, 0.1)],
-                      d=[1.0, 1.5], weight_decay=[0.0, 0.1], maximize=[False, True]),
+    "SGD": [
+        o
+        for o in grid(
+            lr=[0.05],
+            momentum=[0.0, 0.9],
+            dampening=[0.0, 0.5],
+            weight_decay=[0.0, 0.1],
+            nesterov=[False, True],
+            maximize=[False, True],
+        )
+        if _sgd_ok(o)
+    ],
+    "Adagrad": grid(
+        lr=[0.1],
+        lr_decay=[0.0, 0.05],
+        weight_decay=[0.0, 0.1],
+        initial_accumulator_value=[0.0, 0.5],
+        eps=[1e-10, 1e-3],
+        maximize=[False, True],
+    ),
+    "Adadelta": grid(
+        lr=[1.0, 0.5],
+        rho=[0.9, 0.5],
+        eps=[1e-6, 1e-3],
+        weight_decay=[0.0, 0.1],
+        maximize=[False, True],
+    ),
+    "RMSprop": grid(
+        lr=[0.01],
+        alpha=[0.99, 0.9],
+        eps=[1e-8, 1e-3],
+        weight_decay=[0.0, 0.1],
+        momentum=[0.0, 0.9],
+        centered=[False, True],
+        maximize=[False, True],
+    ),
+    "Adam": grid(
+        lr=[0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        eps=[1e-8, 1e-3],
+        weight_decay=[0.0, 0.1],
+        amsgrad=[False, True],
+        maximize=[False, True],
+        decoupled_weight_decay=[False, True],
+    ),
+    "AdamW": grid(
+        lr=[0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        weight_decay=[0.0, 0.01, 0.1],
+        amsgrad=[False, True],
+        maximize=[False, True],
+    ),
+    "NAdam": pairwise(
+        lr=[0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        weight_decay=[0.0, 0.1],
+        momentum_decay=[4e-3, 0.1],
+        decoupled_weight_decay=[False, True],
+        maximize=[False, True],
+    ),
+    "RAdam": pairwise(
+        lr=[0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        eps=[1e-8, 1e-3],
+        weight_decay=[0.0, 0.1],
+        decoupled_weight_decay=[False, True],
+        maximize=[False, True],
+    ),
+    "Adamax": pairwise(
+        lr=[0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        eps=[1e-8, 1e-3],
+        weight_decay=[0.0, 0.1],
+        maximize=[False, True],
+    ),
+    "ASGD": pairwise(
+        lr=[0.05],
+        lambd=[1e-4, 0.1],
+        alpha=[0.75, 0.5],
+        t0=[1e6, 5.0],
+        weight_decay=[0.0, 0.1],
+        maximize=[False, True],
+    ),
+    "Rprop": pairwise(
+        lr=[0.01, 0.05],
+        etas=[(0.5, 1.2), (0.3, 1.5)],
+        step_sizes=[(1e-6, 50), (1e-3, 0.02)],
+        maximize=[False, True],
+    ),
+    "Adafactor": pairwise(
+        lr=[0.05, 0.5],
+        beta2_decay=[-0.8, -0.5],
+        eps=[(None, 1e-3), (1e-4, 0.1)],
+        d=[1.0, 1.5],
+        weight_decay=[0.0, 0.1],
+        maximize=[False, True],
+    ),
 }
 CASES = [(name, opts) for name in NAMES for opts in OPTION_GRID[name]]
 

@@ -30,7 +30,7 @@ def _in_body(source: str, name: str, line: str) -> str:
     """``source`` with ``line`` inserted as the first statement of ``def name``."""
     match = re.search(rf"^def {name}\(.*?\):[^\n]*\n", source, flags=re.M | re.S)
     assert match, f"no def {name} in the variant"
-    return source[:match.end()] + f"    {line}\n" + source[match.end():]
+    return source[: match.end()] + f"    {line}\n" + source[match.end() :]
 
 
 def _answers():
@@ -42,12 +42,16 @@ def _answers():
                 yield pytest.param(name, m.source, id=f"{name}-mistake-{m.key}")
         good = _first_variant(name)
         yield pytest.param(name, _in_body(good, name, "import torch"), id=f"{name}-imports-torch")
-        yield pytest.param(name, _in_body(good, name, "import dlopt.rules"),
-                           id=f"{name}-imports-dlopt")
+        yield pytest.param(
+            name, _in_body(good, name, "import dlopt.rules"), id=f"{name}-imports-dlopt"
+        )
         debug = "import sys; print('debug', file=sys.stderr)"
         yield pytest.param(name, _in_body(good, name, debug), id=f"{name}-writes-stderr")
-        yield pytest.param(name, _in_body(good, name, "import logging; logging.warning('note')"),
-                           id=f"{name}-logs-a-warning")
+        yield pytest.param(
+            name,
+            _in_body(good, name, "import logging; logging.warning('note')"),
+            id=f"{name}-logs-a-warning",
+        )
 
 
 def _normalise(message: str) -> str:
@@ -69,8 +73,11 @@ def visible_check(name: str, source: str) -> tuple[bool, str]:
 def graded(name: str, source: str) -> tuple[bool, str]:
     exercise = EXERCISES[name]
     cases = exercise.cases()
-    run = sandbox.run_answer([source], [c.task for c in cases],
-                             stand_ins=any(getattr(c.task, "stand_ins", None) for c in cases))
+    run = sandbox.run_answer(
+        [source],
+        [c.task for c in cases],
+        stand_ins=any(getattr(c.task, "stand_ins", None) for c in cases),
+    )
     verdict = judge(exercise, cases, run.outcomes, answer_errors=run.cell_errors)
     return verdict.passed, "" if verdict.passed else verdict.summary()
 

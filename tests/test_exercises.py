@@ -43,8 +43,16 @@ from dlopt.grading.mistakes import MISTAKES
 pytestmark = pytest.mark.slow
 
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
-ALL_ASSIGNMENTS = ("gradient_descent", "optimizers", "activations", "initialization",
-                   "batch_norm", "regularization", "fine_tuning", "large_models")
+ALL_ASSIGNMENTS = (
+    "gradient_descent",
+    "optimizers",
+    "activations",
+    "initialization",
+    "batch_norm",
+    "regularization",
+    "fine_tuning",
+    "large_models",
+)
 # DLOPT_ASSIGNMENTS=a,b (comma-separated) grades only those assignments, for a quick round
 # trip of one while developing it; select its tests with -k too (the tests of the cheats and
 # of the loaded machine need "optimizers", "activations" and "batch_norm"). CI sets nothing:
@@ -55,16 +63,20 @@ if unknown := set(_ONLY) - set(ALL_ASSIGNMENTS):
 ASSIGNMENTS = tuple(a for a in ALL_ASSIGNMENTS if a in _ONLY) if _ONLY else ALL_ASSIGNMENTS
 # graded through the parallel command (the default number of workers), the other two with
 # plain nbgrader
-PARALLEL = {"optimizers", "activations", "batch_norm", "regularization", "fine_tuning",
-            "large_models"}
+PARALLEL = {
+    "optimizers",
+    "activations",
+    "batch_norm",
+    "regularization",
+    "fine_tuning",
+    "large_models",
+}
 # graded a second time with every core busy: the scores must not change
 LOADED = tuple(a for a in ("activations", "batch_norm") if a in ASSIGNMENTS)
 BIN = Path(sys.executable).parent
 
 
 # --------------------------------------------------------------------------- environment
-
-
 
 
 def run(args, *, cwd: Path, env) -> subprocess.CompletedProcess:
@@ -85,8 +97,11 @@ def graded_cells(assignment: str) -> list[str]:
 def mistake_students(assignment: str) -> dict[str, list]:
     """Pack the assignment's mistakes into students, at most one per exercise and at most
     half the exercises broken per student, so every student also has correct answers."""
-    queues = {name: [m for m in MISTAKES if m.exercise == name]
-              for name, e in EXERCISES.items() if e.assignment == assignment}
+    queues = {
+        name: [m for m in MISTAKES if m.exercise == name]
+        for name, e in EXERCISES.items()
+        if e.assignment == assignment
+    }
     cap = math.ceil(len(queues) / 2)
     students = {}
     while any(queues.values()):
@@ -100,8 +115,9 @@ def cell_by_id(nb, grade_id):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def write_submission(root: Path, student: str, assignment: str, nb=None, *, raw=None,
-                     filename=None) -> None:
+def write_submission(
+    root: Path, student: str, assignment: str, nb=None, *, raw=None, filename=None
+) -> None:
     folder = root / "submitted" / student / assignment
     folder.mkdir(parents=True)
     path = folder / (filename or f"{assignment}.ipynb")
@@ -140,13 +156,17 @@ def build_submissions(root: Path, assignment: str) -> dict:
             nb = nbformat.from_dict(json.loads(json.dumps(start)))
             if cheat.edit is not None:
                 cheat.edit(nb)
-            write_submission(root, f"cheat-{cheat.name}", assignment, nb, raw=cheat.raw,
-                             filename=cheat.filename)
+            write_submission(
+                root, f"cheat-{cheat.name}", assignment, nb, raw=cheat.raw, filename=cheat.filename
+            )
             expected[f"cheat-{cheat.name}"] = set(cells) if cheat.zero == ALL else cheat.zero
     else:
         nb = nbformat.from_dict(json.loads(json.dumps(source)))
-        combined_attack(nb, [c.removeprefix("test_") for c in cells],
-                        offset=2 * ALL_ASSIGNMENTS.index(assignment))
+        combined_attack(
+            nb,
+            [c.removeprefix("test_") for c in cells],
+            offset=2 * ALL_ASSIGNMENTS.index(assignment),
+        )
         write_submission(root, "cheat-combined", assignment, nb)
         expected["cheat-combined"] = set(cells)
     for name, code in GRADER_ATTACKS.items():  # each on the garbage (released) answers
@@ -156,8 +176,9 @@ def build_submissions(root: Path, assignment: str) -> dict:
         expected[f"attack-{name}"] = set(cells)
     folder = root / "submitted" / "attack-symlink" / assignment  # a link to the solution
     folder.mkdir(parents=True)
-    (folder / f"{assignment}.ipynb").symlink_to(root / "source" / assignment /
-                                                f"{assignment}.ipynb")
+    (folder / f"{assignment}.ipynb").symlink_to(
+        root / "source" / assignment / f"{assignment}.ipynb"
+    )
     expected["attack-symlink"] = set(cells)
     return expected
 
@@ -175,51 +196,83 @@ def read_scores(root: Path, assignment: str, students) -> dict:
                 scores[student] = None
                 continue
             scores[student] = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
-        maxima = {gc.name: gc.max_score for nb in gb.find_assignment(assignment).notebooks
-                  for gc in nb.grade_cells}
+        maxima = {
+            gc.name: gc.max_score
+            for nb in gb.find_assignment(assignment).notebooks
+            for gc in nb.grade_cells
+        }
     return {"scores": scores, "max": maxima}
 
 
 def grade_everything(tmp: Path) -> dict:
     root = tmp / "course"
-    shutil.copytree(COURSE, root, ignore=shutil.ignore_patterns(
-        "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"))
+    shutil.copytree(
+        COURSE,
+        root,
+        ignore=shutil.ignore_patterns(
+            "gradebook.db", "release", "submitted", "autograded", "feedback", "exchange"
+        ),
+    )
     env = nbgrader_environment(quiet_in=tmp)
     results = {"root": str(root), "assignments": {}, "loaded": {}}
-    originals = {p: p.read_bytes() for p in [root / "nbgrader_config.py",
-                                             *sorted((root / "source").rglob("*.ipynb"))]}
+    originals = {
+        p: p.read_bytes()
+        for p in [root / "nbgrader_config.py", *sorted((root / "source").rglob("*.ipynb"))]
+    }
     for assignment in ASSIGNMENTS:
         gen = nbgrader("generate_assignment", assignment, "--force", cwd=root, env=env)
         assert gen.returncode == 0, gen.stderr[-3000:]
         expected = build_submissions(root, assignment)
         if assignment in PARALLEL:
-            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment],
-                         cwd=root, env=env)
+            graded = run(
+                [sys.executable, "-m", "dlopt.grading.autograde_class", assignment],
+                cwd=root,
+                env=env,
+            )
         else:
             graded = nbgrader("autograde", assignment, cwd=root, env=env)
         results["assignments"][assignment] = {
             "expected": {k: sorted(v) for k, v in expected.items()},
-            "returncode": graded.returncode, "log": graded.stderr,
+            "returncode": graded.returncode,
+            "log": graded.stderr,
             **read_scores(root, assignment, expected),
         }
     # the same class graded again with every core kept busy by other processes
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(2 * (os.cpu_count() or 1))]
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(2 * (os.cpu_count() or 1))
+    ]
     try:
         for assignment in LOADED:
-            graded = run([sys.executable, "-m", "dlopt.grading.autograde_class", assignment,
-                          "--jobs", "2", "--", "--force"], cwd=root, env=env)
+            graded = run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dlopt.grading.autograde_class",
+                    assignment,
+                    "--jobs",
+                    "2",
+                    "--",
+                    "--force",
+                ],
+                cwd=root,
+                env=env,
+            )
             results["loaded"][assignment] = {
-                "returncode": graded.returncode, "log": graded.stderr[-3000:],
-                **read_scores(root, assignment, results["assignments"][assignment]["expected"])}
+                "returncode": graded.returncode,
+                "log": graded.stderr[-3000:],
+                **read_scores(root, assignment, results["assignments"][assignment]["expected"]),
+            }
     finally:
         for hog in hogs:
             hog.kill()
-    feedback = nbgrader("generate_feedback", "gradient_descent", "--student=source",
-                        cwd=root, env=env)
+    feedback = nbgrader(
+        "generate_feedback", "gradient_descent", "--student=source", cwd=root, env=env
+    )
     results["feedback"] = {"returncode": feedback.returncode, "log": feedback.stderr[-3000:]}
     results["protected_files_unchanged"] = all(
-        p.exists() and p.read_bytes() == content for p, content in originals.items())
+        p.exists() and p.read_bytes() == content for p, content in originals.items()
+    )
     results["planted"] = sorted(str(p) for p in root.rglob("planted.py"))
     return results
 
@@ -258,18 +311,29 @@ def test_released_notebook_holds_no_solution_and_no_hidden_test(graded, assignme
     root = Path(graded["root"])
     text = (root / "release" / assignment / f"{assignment}.ipynb").read_text()
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", 4)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True",
-                   "Grading guide"):
+    for marker in (
+        "BEGIN SOLUTION",
+        "END SOLUTION",
+        "BEGIN HIDDEN TESTS",
+        "hidden=True",
+        "Grading guide",
+    ):
         assert marker not in text
-    solutions = [c.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
-                 for c in source.cells if "### BEGIN SOLUTION" in c.source]
+    solutions = [
+        c.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+        for c in source.cells
+        if "### BEGIN SOLUTION" in c.source
+    ]
     given = json.dumps(source)  # lines the text or a docstring also gives are not solutions
     for body in solutions:
         for line in filter(None, (s.strip() for s in body.splitlines())):
             if len(line) > 12 and given.count(json.dumps(line)[1:-1]) == 1:
                 assert line not in text, line
-    stubs = [c for c in nbformat.reads(text, 4).cells
-             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    stubs = [
+        c
+        for c in nbformat.reads(text, 4).cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ]
     assert stubs and all("raise NotImplementedError()" in c.source for c in stubs)
 
 
@@ -327,21 +391,25 @@ def test_cheat_attempt_earns_no_points(graded, cheat):
 
 @pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a != "optimizers"])
 def test_attacks_on_every_exercise_of_the_other_assignments_earn_no_points(graded, assignment):
-    assert_scores(graded, assignment, "cheat-combined",
-                  zero=set(graded_cells(assignment)))
+    assert_scores(graded, assignment, "cheat-combined", zero=set(graded_cells(assignment)))
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("attack", [*GRADER_ATTACKS, "symlink"])
-def test_attack_on_the_grading_scores_what_the_garbage_answer_scores(graded, assignment,
-                                                                      attack):
+def test_attack_on_the_grading_scores_what_the_garbage_answer_scores(graded, assignment, attack):
     assert_scores(graded, assignment, f"attack-{attack}", zero=set(graded_cells(assignment)))
 
 
 def test_test_cells_show_only_the_trusted_verdict(graded):
     root = Path(graded["root"])
-    for student in ("cheat-rebind_helpers", "cheat-rebind_builtins", "attack-check_returns_a_value",
-                    "attack-pre_run_cell_hook", "attack-prints_a_verdict_and_exits", "source"):
+    for student in (
+        "cheat-rebind_helpers",
+        "cheat-rebind_builtins",
+        "attack-check_returns_a_value",
+        "attack-pre_run_cell_hook",
+        "attack-prints_a_verdict_and_exits",
+        "source",
+    ):
         nb = nbformat.read(root / "autograded" / student / "optimizers" / "optimizers.ipynb", 4)
         for grade_id in graded_cells("optimizers"):
             outputs = cell_by_id(nb, grade_id).outputs
@@ -362,9 +430,20 @@ def test_the_class_scores_the_same_on_a_loaded_machine(graded):
 
 def test_autograde_finishes_the_class_despite_a_submission_that_exits(graded):
     data = graded["assignments"]["optimizers"]
-    assert all(v is not None for k, v in data["scores"].items() if k != "cheat-invalid_json"
-               and not k.startswith(("cheat-wrong_nbformat", "cheat-missing", "cheat-renamed",
-                                     "cheat-adds", "attack-symlink")))
+    assert all(
+        v is not None
+        for k, v in data["scores"].items()
+        if k != "cheat-invalid_json"
+        and not k.startswith(
+            (
+                "cheat-wrong_nbformat",
+                "cheat-missing",
+                "cheat-renamed",
+                "cheat-adds",
+                "attack-symlink",
+            )
+        )
+    )
     assert_scores(graded, "optimizers", "source", zero=set())
 
 
@@ -375,8 +454,9 @@ def test_gradebook_and_course_files_survive_a_submission_that_writes_to_them(gra
         assert db.execute("select count(*) from grade where extra_credit > 0").fetchone() == (0,)
     assert graded["protected_files_unchanged"]
     assert graded["planted"] == []
-    nb = nbformat.read(root / "autograded" / "cheat-tampers_with_gradebook" / "optimizers"
-                       / "optimizers.ipynb", 4)
+    nb = nbformat.read(
+        root / "autograded" / "cheat-tampers_with_gradebook" / "optimizers" / "optimizers.ipynb", 4
+    )
     report = json.dumps(cell_by_id(nb, "warmup_cosine_lr").outputs)
     assert "[]" in report  # the sandbox holds no gradebook, config or source to find
     assert_scores(graded, "optimizers", "source", zero=set())  # honest scores unchanged
@@ -391,8 +471,9 @@ def test_nothing_a_submission_wrote_outlives_its_grading(graded):
 
 def test_generate_feedback_writes_html_for_a_graded_submission(graded):
     assert graded["feedback"]["returncode"] == 0, graded["feedback"]["log"]
-    html = Path(graded["root"]) / "feedback" / "source" / "gradient_descent" / \
-        "gradient_descent.html"
+    html = (
+        Path(graded["root"]) / "feedback" / "source" / "gradient_descent" / "gradient_descent.html"
+    )
     text = html.read_text()
     assert "Passed: minibatches: all" in text
     assert "Score:" in text or "score" in text.lower()

@@ -44,17 +44,23 @@ def torch_sgd_path(landscape, steps, lr, momentum=0.0, nesterov=False, gradients
 @pytest.fixture(scope="module")
 def ravine_explorer():
     return explorers.momentum_explorer(
-        RAVINE, lrs=[0.01, 0.02, 0.03, 0.045], betas=[0.0, 0.5, 0.9],
+        RAVINE,
+        lrs=[0.01, 0.02, 0.03, 0.045],
+        betas=[0.0, 0.5, 0.9],
         initial={"lr": 0.02, "beta": 0.9, "method": "heavy ball"},
-        path_steps=30, loss_steps=80)
+        path_steps=30,
+        loss_steps=80,
+    )
 
 
 # --- theory -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", explorers.METHODS)
-@pytest.mark.parametrize("lr, beta, lam", [(0.02, 0.9, 50.0), (0.02, 0.9, 1.0), (0.03, 0.5, 50.0),
-                                           (0.01, 0.3, 20.0), (0.035, 0.0, 50.0)])
+@pytest.mark.parametrize(
+    "lr, beta, lam",
+    [(0.02, 0.9, 50.0), (0.02, 0.9, 1.0), (0.03, 0.5, 50.0), (0.01, 0.3, 20.0), (0.035, 0.0, 50.0)],
+)
 def test_error_factor_is_the_decay_rate_torch_sgd_measures(method, lr, beta, lam):
     """On the 1-D quadratic lam x^2 / 2, |x_t| shrinks like factor^t (up to a power of t)."""
     x = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
@@ -69,7 +75,7 @@ def test_error_factor_is_the_decay_rate_torch_sgd_measures(method, lr, beta, lam
     sizes = np.array(sizes)
     factor = explorers.error_factor(method, lr, beta, lam)
     # the envelope: the largest |x| over a window of a few steps (oscillations have zeros)
-    envelope = np.array([sizes[t - 10:t].max() for t in (200, 400)])
+    envelope = np.array([sizes[t - 10 : t].max() for t in (200, 400)])
     if factor < 1e-3 or envelope.min() < 1e-250:
         assert envelope.max() < 1e-100
         return
@@ -83,8 +89,13 @@ def test_stability_limit_separates_converging_from_diverging_torch_runs(method, 
     limit = explorers.stability_limit(method, beta, 50.0)
     finals = {}
     for factor in (0.95, 1.05):
-        path = torch_sgd_path(RAVINE, 600, lr=factor * limit, momentum=beta,
-                              nesterov=method == "Nesterov" and beta > 0)
+        path = torch_sgd_path(
+            RAVINE,
+            600,
+            lr=factor * limit,
+            momentum=beta,
+            nesterov=method == "Nesterov" and beta > 0,
+        )
         finals[factor] = RAVINE.value(path[-1])
     assert finals[0.95] < 1e-3 and finals[1.05] > 1e3, finals
     assert np.isclose(explorers.error_factor(method, limit, beta, 50.0), 1.0, atol=1e-6)
@@ -125,13 +136,18 @@ def test_every_momentum_case_is_torch_sgds_run(ravine_explorer, method):
             assert drawn.shape == (31, 2)
             assert np.allclose(drawn[kept[:31]], path[:31][kept[:31]], rtol=1e-6, atol=1e-6)
             assert ravine_explorer.scalar("limit", **case) == pytest.approx(
-                explorers.stability_limit(method, beta, 50.0), rel=1e-3)
+                explorers.stability_limit(method, beta, 50.0), rel=1e-3
+            )
             for other in explorers.METHODS:  # both limits are marked on the slider
                 key = "limit_" + other.replace(" ", "_").lower()
                 assert ravine_explorer.scalar(key, **case) == pytest.approx(
-                    explorers.stability_limit(other, beta, 50.0), rel=1e-3)
+                    explorers.stability_limit(other, beta, 50.0), rel=1e-3
+                )
     assert [m["label"] for m in ravine_explorer.marks["lr"] if not m.get("hidden")] == [
-        "2/λmax", "heavy ball", "Nesterov"]
+        "2/λmax",
+        "heavy ball",
+        "Nesterov",
+    ]
 
 
 def test_momentum_readouts(ravine_explorer):
@@ -149,8 +165,16 @@ def test_momentum_readouts(ravine_explorer):
 def test_noisy_cases_are_torch_sgd_fed_the_same_noisy_gradients():
     noise, seed = 3.0, 7
     explorer = explorers.momentum_explorer(
-        RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.9], methods=("heavy ball",),
-        batch_sizes=[1, 16, "full"], noise=noise, seed=seed, path_steps=20, loss_steps=300)
+        RAVINE,
+        lrs=[0.01, 0.02],
+        betas=[0.0, 0.9],
+        methods=("heavy ball",),
+        batch_sizes=[1, 16, "full"],
+        noise=noise,
+        seed=seed,
+        path_steps=20,
+        loss_steps=300,
+    )
     for batch in (1, 16):
         rng = np.random.default_rng(seed)
         sigma = noise / math.sqrt(batch)
@@ -162,8 +186,12 @@ def test_noisy_cases_are_torch_sgd_fed_the_same_noisy_gradients():
         case = {"lr": 0.02, "beta": 0.9, "batch": batch}
         assert np.allclose(explorer.array("loss", **case), RAVINE.value(path), rtol=2e-6)
     full = {"lr": 0.02, "beta": 0.9, "batch": "full"}
-    assert np.allclose(explorer.array("loss", **full),
-                       RAVINE.value(torch_sgd_path(RAVINE, 300, 0.02, 0.9)), rtol=2e-6, atol=1e-30)
+    assert np.allclose(
+        explorer.array("loss", **full),
+        RAVINE.value(torch_sgd_path(RAVINE, 300, 0.02, 0.9)),
+        rtol=2e-6,
+        atol=1e-30,
+    )
     # smaller batches, more noise: a higher noise floor
     floors = [explorer.scalar("floor", **(full | {"batch": b})) for b in (1, 16, "full")]
     assert floors[0] > floors[1] > floors[2]
@@ -181,8 +209,9 @@ def test_payload_decodes_to_the_arrays_the_explorer_reports(ravine_explorer):
     index = ravine_explorer.case_index(**case)
     # row-major over the controls, as explorers.mjs computes it
     assert index == (2 * 3 + 1) * 2 + 1
-    assert np.array_equal(values[index], ravine_explorer.array("loss", **case).astype("<f4"),
-                          equal_nan=True)
+    assert np.array_equal(
+        values[index], ravine_explorer.array("loss", **case).astype("<f4"), equal_nan=True
+    )
     assert payload["scalars"]["limit"][index] == ravine_explorer.scalar("limit", **case)
     json.dumps(payload, allow_nan=False)  # valid JSON: no NaN or infinity
 
@@ -207,21 +236,27 @@ def test_book_static_url_walks_up_to_the_book(tmp_path):
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     outside.mkdir()
     assert explorers.book_static_url(outside) is None
-    embed = explorers.momentum_explorer(RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5], path_steps=2,
-                                        loss_steps=4).to_html(static_url="")
+    embed = explorers.momentum_explorer(
+        RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5], path_steps=2, loss_steps=4
+    ).to_html(static_url="")
     assert "<script src" not in embed and "dlopt-explorer-fallback" in embed
 
 
 def test_the_site_pages_explorer_fits_the_size_budget():
     """The momentum page's grid (the same call as the page) stays under 400 kB."""
     explorer = explorers.momentum_explorer(
-        RAVINE, lrs=np.round(np.arange(1, 17) * 0.005, 3),
+        RAVINE,
+        lrs=np.round(np.arange(1, 17) * 0.005, 3),
         betas=[0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
-        initial={"lr": 0.02, "beta": 0.9, "method": "heavy ball"}, path_steps=60, loss_steps=120)
+        initial={"lr": 0.02, "beta": 0.9, "method": "heavy ball"},
+        path_steps=60,
+        loss_steps=120,
+    )
     assert explorer.num_cases == 16 * 7 * 2
     assert 100_000 < explorer.nbytes() < 400_000
-    assert re.fullmatch(r"explorer 'momentum': 224 cases, \d+ kB in the page",
-                        explorer.size_report())
+    assert re.fullmatch(
+        r"explorer 'momentum': 224 cases, \d+ kB in the page", explorer.size_report()
+    )
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -237,10 +272,12 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="at least two values"):
         explorers.Control("lr", "learning rate", (0.01,), 0.01)
     with pytest.raises(ValueError, match="noise"):
-        explorers.momentum_explorer(RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5],
-                                    batch_sizes=[1, "full"])
-    explorer = explorers.momentum_explorer(RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5],
-                                           path_steps=2, loss_steps=4)
+        explorers.momentum_explorer(
+            RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5], batch_sizes=[1, "full"]
+        )
+    explorer = explorers.momentum_explorer(
+        RAVINE, lrs=[0.01, 0.02], betas=[0.0, 0.5], path_steps=2, loss_steps=4
+    )
     with pytest.raises(ValueError, match="Invalid lr: 0.5"):
         explorer.array("loss", lr=0.5, beta=0.0, method="heavy ball")
     with pytest.raises(ValueError, match="settings must name exactly the controls"):
@@ -253,12 +290,14 @@ def test_noise_floors_match_the_stationary_variance_of_noisy_gradient_descent():
     """Gradient descent with noise sigma per coordinate on a quadratic levels off at
     E L = sum_i eta sigma^2 / (2 (2 - eta lambda_i)) (one AR(1) process per eigendirection)."""
     lrs, sigma = np.array([0.01, 0.02, 0.03]), 2.0
-    floors = explorers.noise_floors(RAVINE, lrs, 0.0, "heavy ball", sigma, seed=3,
-                                    steps=(1000, 21000))
+    floors = explorers.noise_floors(
+        RAVINE, lrs, 0.0, "heavy ball", sigma, seed=3, steps=(1000, 21000)
+    )
     theory = sum(lrs * sigma**2 / (2 * (2 - lrs * lam)) for lam in (1.0, 50.0))
     assert np.allclose(floors, theory, rtol=0.1), (floors, theory)
-    with_momentum = explorers.noise_floors(RAVINE, lrs, 0.9, "heavy ball", sigma, seed=3,
-                                           steps=(1000, 3000))
+    with_momentum = explorers.noise_floors(
+        RAVINE, lrs, 0.9, "heavy ball", sigma, seed=3, steps=(1000, 3000)
+    )
     assert np.all(with_momentum > 3 * floors)
     with pytest.raises(ValueError, match="Invalid steps"):
         explorers.noise_floors(RAVINE, lrs, 0.0, "heavy ball", sigma, steps=(10, 10))
@@ -269,13 +308,22 @@ def test_noise_floors_match_the_stationary_variance_of_noisy_gradient_descent():
 
 @pytest.fixture(scope="module")
 def adam_grid():
-    return explorers.adam_explorer(RAVINE, lr=0.3, beta1s=[0.0, 0.9], beta2s=[0.99, 0.999],
-                                   epss=[1e-8, 1.0], path_steps=20, loss_steps=40,
-                                   first_steps=300, samples=20)
+    return explorers.adam_explorer(
+        RAVINE,
+        lr=0.3,
+        beta1s=[0.0, 0.9],
+        beta2s=[0.99, 0.999],
+        epss=[1e-8, 1.0],
+        path_steps=20,
+        loss_steps=40,
+        first_steps=300,
+        samples=20,
+    )
 
 
-@pytest.mark.parametrize("beta1, beta2, eps", [(0.0, 0.99, 1e-8), (0.9, 0.999, 1e-8),
-                                               (0.9, 0.99, 1.0)])
+@pytest.mark.parametrize(
+    "beta1, beta2, eps", [(0.0, 0.99, 1e-8), (0.9, 0.999, 1e-8), (0.9, 0.99, 1.0)]
+)
 def test_adam_cases_with_bias_correction_are_torch_adams_run(adam_grid, beta1, beta2, eps):
     theta = torch.tensor(np.array(RAVINE.start), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([theta], lr=0.3, betas=(beta1, beta2), eps=eps)
@@ -292,18 +340,21 @@ def test_adam_cases_with_bias_correction_are_torch_adams_run(adam_grid, beta1, b
 def test_adam_step_lengths_follow_the_bias_correction_formula(adam_grid):
     t = np.arange(1, 301)
     for beta1, beta2 in [(0.0, 0.99), (0.9, 0.999)]:
-        uncorrected = explorers.adam_step_lengths(beta1, beta2, 1e-12, bias_correction=False,
-                                                  steps=300)[0]
+        uncorrected = explorers.adam_step_lengths(
+            beta1, beta2, 1e-12, bias_correction=False, steps=300
+        )[0]
         assert np.allclose(uncorrected, (1 - beta1**t) / np.sqrt(1 - beta2**t), rtol=1e-9)
-        corrected = explorers.adam_step_lengths(beta1, beta2, 1e-12, bias_correction=True,
-                                                steps=300)[0]
+        corrected = explorers.adam_step_lengths(
+            beta1, beta2, 1e-12, bias_correction=True, steps=300
+        )[0]
         assert np.allclose(corrected, 1.0, rtol=1e-9)
     when = np.array(adam_grid.panels[0]["x"]["values"])
     shown = adam_grid.array("step_lengths", beta1=0.9, beta2=0.999, eps=1e-8, bias="off")
     assert np.allclose(shown, (1 - 0.9**when) / np.sqrt(1 - 0.999**when), rtol=1e-6)
     # epsilon = 1 against a gradient 1 halves the corrected step
-    assert np.allclose(adam_grid.array("step_lengths", beta1=0.9, beta2=0.99, eps=1.0, bias="on"),
-                       0.5, rtol=1e-6)
+    assert np.allclose(
+        adam_grid.array("step_lengths", beta1=0.9, beta2=0.99, eps=1.0, bias="on"), 0.5, rtol=1e-6
+    )
     assert adam_grid.scalar("longest_at", beta1=0.9, beta2=0.999, eps=1e-8, bias="off") == 12
 
 
@@ -325,8 +376,13 @@ def _torch_rates(make, steps, lr=0.5):
 def test_warmup_schedules_are_torchs_schedulers():
     sched = torch.optim.lr_scheduler
     cases = [
-        (("cosine", 10, 1, 100), lambda o: sched.SequentialLR(
-            o, [sched.LinearLR(o, 1 / 11, 1.0, 10), sched.CosineAnnealingLR(o, 90)], [10]), 100),
+        (
+            ("cosine", 10, 1, 100),
+            lambda o: sched.SequentialLR(
+                o, [sched.LinearLR(o, 1 / 11, 1.0, 10), sched.CosineAnnealingLR(o, 90)], [10]
+            ),
+            100,
+        ),
         (("cosine", 0, 4, 100), lambda o: sched.CosineAnnealingWarmRestarts(o, T_0=25), 100),
         (("step", 0, 1, 100), lambda o: sched.StepLR(o, step_size=50, gamma=0.1), 100),
         (("constant", 5, 2, 60), lambda o: sched.LinearLR(o, 1 / 6, 1.0, 5), 60),
@@ -343,8 +399,9 @@ def test_schedule_explorer_trains_each_distinct_schedule_once():
         calls.append(np.array(lrs))
         return {"loss": 1.0 / (1.0 + np.concatenate([[0.0], np.cumsum(lrs)])), "total": lrs.sum()}
 
-    explorer = explorers.schedule_explorer(run, base_lr=0.5, steps=30, warmups=[0, 5],
-                                           cycles=(1, 2), initial={"warmup": 5})
+    explorer = explorers.schedule_explorer(
+        run, base_lr=0.5, steps=30, warmups=[0, 5], cycles=(1, 2), initial={"warmup": 5}
+    )
     assert explorer.num_cases == 2 * 3 * 2
     assert len(calls) == 2 * (1 + 2 + 2)  # a constant decay does not restart
     case = {"warmup": 5, "shape": "step", "cycles": 2}
@@ -388,8 +445,10 @@ def test_initialization_cases_scale_by_the_fan_of_their_mode():
     normals = [rng.standard_normal((64, 32)), rng.standard_normal((128, 64))]
     x, top = rng.standard_normal((8, 32)), rng.standard_normal((8, 128))
     explorer = explorers.initialization_explorer(
-        {"net": (normals, x, top)}, gains=[1.0, math.sqrt(2)],
-        activations={"ReLU": ReLU, "tanh": Tanh})
+        {"net": (normals, x, top)},
+        gains=[1.0, math.sqrt(2)],
+        activations={"ReLU": ReLU, "tanh": Tanh},
+    )
     for mode, fans in (("fan_in", (32, 64)), ("fan_out", (64, 128))):
         case = {"activation": "ReLU", "gain": math.sqrt(2), "mode": mode}
         stds = [math.sqrt(2) / math.sqrt(f) for f in fans]

@@ -66,8 +66,15 @@ ROSTER = {  # id: (first name, last name)
 }
 ADA, GRACE, ALAN, LIN = ROSTER
 CHROMIUM = os.environ.get("DLOPT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Grace's mistake (catalogued) and Alan's unanswered exercise, and what each costs
 GRACE_MISTAKE = next(m for m in MISTAKES if m.exercise == "sigmoid_layer")
 ALAN_SKIPS = "relu_layer"
@@ -85,29 +92,57 @@ def home(user: str) -> Path:
     return Path(pwd.getpwnam(user).pw_dir)
 
 
-def as_user(user: str, *cmd, cwd: Path | None = None, env: dict | None = None,
-            stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def as_user(
+    user: str,
+    *cmd,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    stdin: str | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
     """Run ``cmd`` as the Unix user ``user`` with a clean environment, as a hub terminal has."""
-    base = {"HOME": str(home(user)), "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
-            "PATH": f"{VENV / 'bin'}:/usr/bin:/bin", "OMP_NUM_THREADS": "1",
-            "PYTHONWARNINGS": "ignore:Object of type:Warning"}
+    base = {
+        "HOME": str(home(user)),
+        "USER": user,
+        "LOGNAME": user,
+        "LANG": "C.UTF-8",
+        "PATH": f"{VENV / 'bin'}:/usr/bin:/bin",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore:Object of type:Warning",
+    }
     base.update(env or {})
-    argv = ["runuser", "-u", user, "--", "env", "-i",
-            *(f"{k}={v}" for k, v in base.items()), *map(str, cmd)]
-    return subprocess.run(argv, cwd=cwd or home(user), input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+    argv = [
+        "runuser",
+        "-u",
+        user,
+        "--",
+        "env",
+        "-i",
+        *(f"{k}={v}" for k, v in base.items()),
+        *map(str, cmd),
+    ]
+    return subprocess.run(
+        argv, cwd=cwd or home(user), input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def instructor(*args, timeout: float = 600) -> subprocess.CompletedProcess:
     """A command of the instructor in the course root (as in a hub terminal: the hub sets
     NBGRADER_EXCHANGE_ROOT in every server)."""
-    return as_user(INSTRUCTOR, *args, cwd=home(INSTRUCTOR) / COURSE_ID,
-                   env={"NBGRADER_EXCHANGE_ROOT": str(EXCHANGE)}, timeout=timeout)
+    return as_user(
+        INSTRUCTOR,
+        *args,
+        cwd=home(INSTRUCTOR) / COURSE_ID,
+        env={"NBGRADER_EXCHANGE_ROOT": str(EXCHANGE)},
+        timeout=timeout,
+    )
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"{result.args[-6:]}: exit {result.returncode}\n" \
+    assert result.returncode == 0, (
+        f"{result.args[-6:]}: exit {result.returncode}\n"
         f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -143,8 +178,9 @@ class Hub:
     def server(self, user: str, method: str, path: str, **kw) -> requests.Response:
         """A request to ``user``'s own server, through the proxy, with ``user``'s token."""
         headers = {"Authorization": f"token {self.token(user)}"}
-        return requests.request(method, f"{self.url}/user/{user}/{path.lstrip('/')}",
-                                headers=headers, timeout=300, **kw)
+        return requests.request(
+            method, f"{self.url}/user/{user}/{path.lstrip('/')}", headers=headers, timeout=300, **kw
+        )
 
     def start_servers(self, users) -> None:
         for user in users:
@@ -180,17 +216,27 @@ def hub(tmp_path_factory):
         out.writerow(["id", "first_name", "last_name", "email"])
         for sid, (first, last) in ROSTER.items():
             out.writerow([sid, first, last, f"{first.lower()}@example.org"])
-    env = dict(os.environ, DLOPT_HUB_PREFIX=str(PREFIX), DLOPT_HUB_EXCHANGE=str(EXCHANGE),
-               DLOPT_HUB_STATE=str(state), DLOPT_HUB_ROSTER=str(roster),
-               DLOPT_HUB_INSTRUCTOR=INSTRUCTOR)
-    setup = subprocess.run(["bash", str(ROOT / "hub" / "setup")], env=env,
-                           capture_output=True, text=True, timeout=1800)
+    env = dict(
+        os.environ,
+        DLOPT_HUB_PREFIX=str(PREFIX),
+        DLOPT_HUB_EXCHANGE=str(EXCHANGE),
+        DLOPT_HUB_STATE=str(state),
+        DLOPT_HUB_ROSTER=str(roster),
+        DLOPT_HUB_INSTRUCTOR=INSTRUCTOR,
+    )
+    setup = subprocess.run(
+        ["bash", str(ROOT / "hub" / "setup")], env=env, capture_output=True, text=True, timeout=1800
+    )
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-5000:]
 
     hub = None
     passwords = {user: secrets.token_urlsafe(12) for user in [*ROSTER, INSTRUCTOR]}
-    subprocess.run(["chpasswd"], input="".join(f"{u}:{p}\n" for u, p in passwords.items()),
-                   text=True, check=True)
+    subprocess.run(
+        ["chpasswd"],
+        input="".join(f"{u}:{p}\n" for u, p in passwords.items()),
+        text=True,
+        check=True,
+    )
     token = secrets.token_hex(32)
     port = free_port()
     config = state / "jupyterhub_test_config.py"
@@ -200,16 +246,24 @@ def hub(tmp_path_factory):
         "# the tests' own service: starts servers and issues each user a token\n"
         f"c.JupyterHub.services = [{{'name': 'hubtest', 'api_token': {token!r}}}]\n"
         "c.JupyterHub.load_roles = [{'name': 'hubtest', 'services': ['hubtest'], 'scopes': [\n"
-        "    'admin:users', 'admin:servers', 'tokens', 'access:servers']}]\n")
-    env.update(DLOPT_HUB_BIND_URL=f"http://127.0.0.1:{port}",
-               DLOPT_HUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
-               DLOPT_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
-               PATH=f"{VENV / 'bin'}:{env['PATH']}")
+        "    'admin:users', 'admin:servers', 'tokens', 'access:servers']}]\n"
+    )
+    env.update(
+        DLOPT_HUB_BIND_URL=f"http://127.0.0.1:{port}",
+        DLOPT_HUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
+        DLOPT_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
+        PATH=f"{VENV / 'bin'}:{env['PATH']}",
+    )
     log = state / "jupyterhub.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([str(VENV / "bin" / "jupyterhub"), "-f", str(config)],
-                                   cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(VENV / "bin" / "jupyterhub"), "-f", str(config)],
+            cwd=state,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         hub = Hub(f"http://127.0.0.1:{port}", token, log)
         hub.passwords = passwords
@@ -243,15 +297,17 @@ def source_nb():
 
 def answer(source_nb, grade_id: str) -> str:
     """The model answer of a cell, as a student would type it (no solution markers)."""
-    cell = next(c for c in source_nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell = next(
+        c for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
     return "\n".join(line for line in cell.source.splitlines() if "### " not in line)
 
 
 def student_answers(student: str, source_nb) -> dict[str, str]:
     # an answer cell's grade_id is its exercise's name (the test cell's is "test_<name>")
-    answers = {name: answer(source_nb, name)
-               for name, e in EXERCISES.items() if e.assignment == ASSIGNMENT}
+    answers = {
+        name: answer(source_nb, name) for name, e in EXERCISES.items() if e.assignment == ASSIGNMENT
+    }
     if student == GRACE:
         answers[GRACE_MISTAKE.exercise] = GRACE_MISTAKE.source
     if student == ALAN:
@@ -299,8 +355,12 @@ def test_servers_run_as_their_users_with_dlopt_and_the_right_extensions(hub):
     assert "@jupyter/nbgrader:create-assignment" in disabled[ADA].group(1)
     assert not disabled[INSTRUCTOR] or "nbgrader" not in disabled[INSTRUCTOR].group(1)
     # a student's Python is the hub's environment, with dlopt, run as the student
-    probe = as_user(GRACE, "python", "-c",
-                    "import dlopt.grading, getpass, sys; print(getpass.getuser(), sys.prefix)")
+    probe = as_user(
+        GRACE,
+        "python",
+        "-c",
+        "import dlopt.grading, getpass, sys; print(getpass.getuser(), sys.prefix)",
+    )
     assert ok(probe).stdout.split() == [GRACE, str(VENV)]
 
 
@@ -330,14 +390,17 @@ def test_students_fetch_edit_validate_and_submit(hub, source_nb):
         r = hub.server(ADA, "POST", "assignments/fetch", data=form)
         assert r.status_code == 200, r.text
         edit_as(ADA, student_answers(ADA, source_nb))
-        r = hub.server(ADA, "POST", "assignments/validate",
-                       data={"path": f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"})
+        r = hub.server(
+            ADA, "POST", "assignments/validate", data={"path": f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"}
+        )
         assert r.status_code == 200 and r.json()["success"], r.text
         assert "failed" not in json.dumps(r.json()["value"]).lower()
         r = hub.server(ADA, "POST", "assignments/submit", data=form)
         assert r.status_code == 200 and r.json()["success"], r.text
-        assert any(a.get("status") == "submitted" and a["assignment_id"] == ASSIGNMENT
-                   for a in r.json()["value"]), r.text
+        assert any(
+            a.get("status") == "submitted" and a["assignment_id"] == ASSIGNMENT
+            for a in r.json()["value"]
+        ), r.text
 
     def with_the_commands(student):  # Grace and Alan: nbgrader, as their Unix users
         ok(as_user(student, "nbgrader", "fetch_assignment", ASSIGNMENT))
@@ -348,8 +411,11 @@ def test_students_fetch_edit_validate_and_submit(hub, source_nb):
 
     # the three work at the same time, as a class does
     with ThreadPoolExecutor(3) as pool:
-        done = [pool.submit(through_the_server), pool.submit(with_the_commands, GRACE),
-                pool.submit(with_the_commands, ALAN)]
+        done = [
+            pool.submit(through_the_server),
+            pool.submit(with_the_commands, GRACE),
+            pool.submit(with_the_commands, ALAN),
+        ]
         for future in done:
             future.result()
     for student in (ADA, GRACE, ALAN):  # one submission each, made by its student
@@ -366,8 +432,11 @@ def test_another_student_cannot_submit_in_a_classmates_name(hub):
     ok(as_user(GRACE, "cp", BASE / "blank.ipynb", fake / f"{ASSIGNMENT}.ipynb"))
     time.sleep(1.1)  # a later timestamp than Ada's
     ok(as_user(GRACE, "nbgrader", "submit", ASSIGNMENT, f"--student={ADA}", cwd=fake.parent))
-    made = [p for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
-            if p.name.startswith(f"{ADA}+") and p.owner() == GRACE]
+    made = [
+        p
+        for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
+        if p.name.startswith(f"{ADA}+") and p.owner() == GRACE
+    ]
     assert len(made) == 1  # it is there, in Ada's name; collect must ignore it
 
 
@@ -381,16 +450,22 @@ def test_instructor_collects_autogrades_and_grades_by_hand(hub):
     ok(instructor("python", "-m", "dlopt.grading.autograde_class", ASSIGNMENT, "--jobs", "2"))
 
     # the written answer, through the Formgrader's REST API on the instructor's server
-    subs = hub.server(INSTRUCTOR, "GET",
-                      f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}").json()
+    subs = hub.server(
+        INSTRUCTOR, "GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}"
+    ).json()
     assert sorted(s["student"] for s in subs) == sorted([ADA, GRACE, ALAN])
     for sub in subs:
-        grades = hub.server(INSTRUCTOR, "GET", "formgrader/api/grades",
-                            params={"submission_id": sub["id"]}).json()
+        grades = hub.server(
+            INSTRUCTOR, "GET", "formgrader/api/grades", params={"submission_id": sub["id"]}
+        ).json()
         written = next(g for g in grades if g["name"] == WRITTEN)
         assert written["needs_manual_grade"]
-        r = hub.server(INSTRUCTOR, "PUT", f"formgrader/api/grade/{written['id']}",
-                       json={"manual_score": MANUAL[sub["student"]]})
+        r = hub.server(
+            INSTRUCTOR,
+            "PUT",
+            f"formgrader/api/grade/{written['id']}",
+            json={"manual_score": MANUAL[sub["student"]]},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["manual_score"] == MANUAL[sub["student"]], r.text
 
@@ -398,12 +473,17 @@ def test_instructor_collects_autogrades_and_grades_by_hand(hub):
 def test_feedback_goes_back_to_each_student_only(hub):
     ok(instructor("nbgrader", "generate_feedback", ASSIGNMENT))
     ok(instructor("nbgrader", "release_feedback", ASSIGNMENT))
-    r = hub.server(ADA, "POST", "assignments/fetch_feedback",
-                   data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
+    r = hub.server(
+        ADA,
+        "POST",
+        "assignments/fetch_feedback",
+        data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT},
+    )
     assert r.status_code == 200, r.text
     with ThreadPoolExecutor(2) as pool:
-        for result in pool.map(lambda s: as_user(s, "nbgrader", "fetch_feedback", ASSIGNMENT),
-                               (GRACE, ALAN)):
+        for result in pool.map(
+            lambda s: as_user(s, "nbgrader", "fetch_feedback", ASSIGNMENT), (GRACE, ALAN)
+        ):
             ok(result)
     for student in (ADA, GRACE, ALAN):
         pages = list((home(student) / ASSIGNMENT / "feedback").rglob(f"{ASSIGNMENT}.html"))
@@ -434,8 +514,11 @@ def test_grades_export_with_the_rosters_names(hub):
 
 
 def inbound_of(student: str) -> Path:
-    found = [p for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
-             if p.name.startswith(f"{student}+{ASSIGNMENT}+") and p.owner() == student]
+    found = [
+        p
+        for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
+        if p.name.startswith(f"{student}+{ASSIGNMENT}+") and p.owner() == student
+    ]
     assert found, student
     return found[0]
 
@@ -498,13 +581,21 @@ def test_a_student_cannot_reach_the_course_root_or_the_gradebook(hub):
     denied(as_user(GRACE, "ls", root / "source"))
     denied(as_user(GRACE, "cat", root / "gradebook.db"))
     denied(as_user(GRACE, "cat", root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
-    opened = as_user(GRACE, "python", "-c",
-                     f"from nbgrader.api import Gradebook; Gradebook('sqlite:///{root}/gradebook.db')")
+    opened = as_user(
+        GRACE,
+        "python",
+        "-c",
+        f"from nbgrader.api import Gradebook; Gradebook('sqlite:///{root}/gradebook.db')",
+    )
     assert opened.returncode != 0
     # nor through the Formgrader: a student's server has none, and a student's token is
     # refused on the instructor's server
-    r = requests.get(f"{hub.url}/user/{INSTRUCTOR}/formgrader/api/status", timeout=60,
-                     headers={"Authorization": f"token {hub.token(GRACE)}"}, allow_redirects=False)
+    r = requests.get(
+        f"{hub.url}/user/{INSTRUCTOR}/formgrader/api/status",
+        timeout=60,
+        headers={"Authorization": f"token {hub.token(GRACE)}"},
+        allow_redirects=False,
+    )
     assert r.status_code in (302, 403, 404), r.status_code
 
 
@@ -535,8 +626,9 @@ def test_a_student_works_in_jupyterlab_in_a_real_browser(hub):
             row = released.locator(".list_item", has_text=BROWSER_ASSIGNMENT)
             row.get_by_role("button", name="Fetch").click()
             fetched = page.locator("#fetched_assignments_list")
-            row = fetched.locator(".list_item:not(.nested_list_item)",
-                                  has_text=BROWSER_ASSIGNMENT).first
+            row = fetched.locator(
+                ".list_item:not(.nested_list_item)", has_text=BROWSER_ASSIGNMENT
+            ).first
             expect(row).to_be_visible(timeout=60_000)
             assert (home(LIN) / BROWSER_ASSIGNMENT / f"{BROWSER_ASSIGNMENT}.ipynb").exists()
             page.screenshot(path=str(shots / "assignments-tab.png"))
@@ -550,12 +642,14 @@ def test_a_student_works_in_jupyterlab_in_a_real_browser(hub):
                 select_kernel.click(timeout=20_000)
             except PlaywrightTimeout:
                 pass
-            expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first
-                   ).to_be_visible(timeout=120_000)
+            expect(
+                page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first
+            ).to_be_visible(timeout=120_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
-            expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").first
-                   ).to_be_visible(timeout=120_000)
+            expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").first).to_be_visible(
+                timeout=120_000
+            )
             page.screenshot(path=str(shots / "notebook-run.png"))
             # back in the Assignments tab: Validate the notebook, then Submit the assignment
             page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
@@ -567,16 +661,20 @@ def test_a_student_works_in_jupyterlab_in_a_real_browser(hub):
             dialog.get_by_role("button").last.click()
             row.get_by_role("button", name="Submit").click()
             submitted = page.locator("#submitted_assignments_list")
-            expect(submitted.locator(".list_item", has_text=BROWSER_ASSIGNMENT).first
-                   ).to_be_visible(timeout=120_000)
+            expect(
+                submitted.locator(".list_item", has_text=BROWSER_ASSIGNMENT).first
+            ).to_be_visible(timeout=120_000)
             page.screenshot(path=str(shots / "submitted.png"))
         except Exception:
             page.screenshot(path=str(shots / "browser-failure.png"))
             raise
         finally:
             browser.close()
-    made = [p for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
-            if p.name.startswith(f"{LIN}+{BROWSER_ASSIGNMENT}+")]
+    made = [
+        p
+        for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()
+        if p.name.startswith(f"{LIN}+{BROWSER_ASSIGNMENT}+")
+    ]
     assert len(made) == 1 and made[0].owner() == LIN
     assert (made[0] / f"{BROWSER_ASSIGNMENT}.ipynb").exists()
 
@@ -589,17 +687,32 @@ def test_hub_start_is_the_one_command(hub, tmp_path):
     SIGTERM; run here beside the class's hub, on ports of its own."""
     state = tmp_path / "state"
     port = free_port()
-    env = dict(os.environ, DLOPT_HUB_PREFIX=str(PREFIX), DLOPT_HUB_EXCHANGE=str(EXCHANGE),
-               DLOPT_HUB_STATE=str(state), DLOPT_HUB_BIND_URL=f"http://127.0.0.1:{port}",
-               DLOPT_HUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
-               DLOPT_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}")
+    env = dict(
+        os.environ,
+        DLOPT_HUB_PREFIX=str(PREFIX),
+        DLOPT_HUB_EXCHANGE=str(EXCHANGE),
+        DLOPT_HUB_STATE=str(state),
+        DLOPT_HUB_BIND_URL=f"http://127.0.0.1:{port}",
+        DLOPT_HUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
+        DLOPT_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
+    )
     roster = next(Path(hub.log).parent.glob("roster.csv"))
     log = tmp_path / "start.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            ["bash", str(ROOT / "hub" / "start"), "--roster", str(roster),
-             "--instructor", INSTRUCTOR], env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                "bash",
+                str(ROOT / "hub" / "start"),
+                "--roster",
+                str(roster),
+                "--instructor",
+                INSTRUCTOR,
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 180
         while True:

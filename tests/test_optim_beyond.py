@@ -12,17 +12,35 @@ from _optim_cases import assert_close_to_float32_roundoff, make_problem, pairwis
 
 from dlopt import optim_numpy, optim_torch
 
-REFERENCE = {"Lion": lion_pytorch.Lion, "SGDScheduleFree": schedulefree.SGDScheduleFree,
-             "AdamWScheduleFree": schedulefree.AdamWScheduleFree}
+REFERENCE = {
+    "Lion": lion_pytorch.Lion,
+    "SGDScheduleFree": schedulefree.SGDScheduleFree,
+    "AdamWScheduleFree": schedulefree.AdamWScheduleFree,
+}
 OPTIONS = {
-    "Lion": pairwise(lr=[1e-3, 1e-2], betas=[(0.9, 0.99), (0.5, 0.9)],
-                     weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True]),
-    "SGDScheduleFree": pairwise(lr=[0.1, 0.5], momentum=[0.9, 0.5], weight_decay=[0.0, 0.1],
-                                warmup_steps=[0, 5], r=[0.0, 1.0], weight_lr_power=[2, 1]),
-    "AdamWScheduleFree": pairwise(lr=[0.01, 0.05], betas=[(0.9, 0.999), (0.5, 0.9)],
-                                  eps=[1e-8, 1e-3], weight_decay=[0.0, 0.1],
-                                  warmup_steps=[0, 5], r=[0.0, 1.0],
-                                  weight_lr_power=[2.0, 1.0]),
+    "Lion": pairwise(
+        lr=[1e-3, 1e-2],
+        betas=[(0.9, 0.99), (0.5, 0.9)],
+        weight_decay=[0.0, 0.1],
+        decoupled_weight_decay=[False, True],
+    ),
+    "SGDScheduleFree": pairwise(
+        lr=[0.1, 0.5],
+        momentum=[0.9, 0.5],
+        weight_decay=[0.0, 0.1],
+        warmup_steps=[0, 5],
+        r=[0.0, 1.0],
+        weight_lr_power=[2, 1],
+    ),
+    "AdamWScheduleFree": pairwise(
+        lr=[0.01, 0.05],
+        betas=[(0.9, 0.999), (0.5, 0.9)],
+        eps=[1e-8, 1e-3],
+        weight_decay=[0.0, 0.1],
+        warmup_steps=[0, 5],
+        r=[0.0, 1.0],
+        weight_lr_power=[2.0, 1.0],
+    ),
 }
 CASES = [(name, opts) for name, grid in OPTIONS.items() for opts in grid]
 SCHEDULE_FREE = ("SGDScheduleFree", "AdamWScheduleFree")
@@ -34,8 +52,17 @@ def make(cls, name, groups, opts):
     return cls(groups, **opts)
 
 
-def run(cls, name, opts, *, dtype=torch.float64, steps=20, split=False, state_dict_at=None,
-        resume_cls=None):
+def run(
+    cls,
+    name,
+    opts,
+    *,
+    dtype=torch.float64,
+    steps=20,
+    split=False,
+    state_dict_at=None,
+    resume_cls=None,
+):
     """Parameters after each step, and (schedule-free) the averaged x at the end."""
     params, loss_fn = make_problem(dtype)
     groups = param_groups(params, opts, split=split)
@@ -83,8 +110,10 @@ def test_float32_trajectory_equals_the_reference_to_roundoff(case):
 def test_state_dict_moves_both_ways_with_the_reference(name):
     opts = OPTIONS[name][-1]
     reference = run(REFERENCE[name], name, opts, split=True)
-    for first, second in ((getattr(optim_torch, name), REFERENCE[name]),
-                          (REFERENCE[name], getattr(optim_torch, name))):
+    for first, second in (
+        (getattr(optim_torch, name), REFERENCE[name]),
+        (REFERENCE[name], getattr(optim_torch, name)),
+    ):
         resumed = run(first, name, opts, split=True, state_dict_at=9, resume_cls=second)
         torch.testing.assert_close(resumed, reference, rtol=0, atol=1e-10)
 
@@ -101,8 +130,9 @@ def test_schedule_free_foreach_path_of_the_reference_agrees_to_roundoff():
         loss_fn().backward()
         opt.step()
     opt.eval()
-    torch.testing.assert_close(ours[-1], torch.cat([p.detach().flatten() for p in params]),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        ours[-1], torch.cat([p.detach().flatten() for p in params]), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("case", CASES[::2], ids=case_id)
@@ -152,12 +182,15 @@ def test_schedule_free_sgd_without_warmup_averages_z_uniformly():
     np.testing.assert_allclose(w, np.mean(zs, axis=0), rtol=1e-12)
 
 
-@pytest.mark.parametrize(("name", "kwargs", "match"), [
-    ("Lion", dict(lr=0.0), "Lion needs lr > 0"),
-    ("Lion", dict(betas=(0.9, 1.5)), "Invalid beta parameter at index 1: 1.5"),
-    ("SGDScheduleFree", dict(momentum=1.0), "Momentum must be between 0 and 1 exclusive"),
-    ("AdamWScheduleFree", dict(eps=-1.0), "Invalid epsilon value"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "match"),
+    [
+        ("Lion", dict(lr=0.0), "Lion needs lr > 0"),
+        ("Lion", dict(betas=(0.9, 1.5)), "Invalid beta parameter at index 1: 1.5"),
+        ("SGDScheduleFree", dict(momentum=1.0), "Momentum must be between 0 and 1 exclusive"),
+        ("AdamWScheduleFree", dict(eps=-1.0), "Invalid epsilon value"),
+    ],
+)
 def test_bad_arguments_get_a_clear_error(name, kwargs, match):
     for module in (optim_torch, optim_numpy):
         params = make_problem(torch.float64)[0] if module is optim_torch else [np.zeros(2)]

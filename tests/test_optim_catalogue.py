@@ -24,8 +24,7 @@ def _error_inputs():
         name = info.optim_cls.__name__
         if name not in optimizers.DEFINITIONS:
             continue
-        for i, error in enumerate(info.optim_error_inputs_func(device="cpu",
-                                                               dtype=torch.float32)):
+        for i, error in enumerate(info.optim_error_inputs_func(device="cpu", dtype=torch.float32)):
             cases.append(pytest.param(name, error, id=f"{name}-{i}"))
     return cases
 
@@ -34,8 +33,7 @@ ERROR_INPUTS = _error_inputs()
 
 
 def _outcome(cls, error):
-    """What ``cls`` does with the error input: the exception or warning type it raises, and when.
-    """
+    """What ``cls`` does with the error input: the exception or warning type it raises, and when."""
     given = error.optimizer_error_input
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -133,8 +133,9 @@ def rprop(opts):
     theta, delta, prev = THETA0.copy(), np.full_like(THETA0, opts["lr"]), 0 * THETA0
     for g in GRADS:
         agree = g * prev
-        delta = np.clip(delta * np.where(agree > 0, eta_plus, np.where(agree < 0, eta_minus, 1)),
-                        low, high)
+        delta = np.clip(
+            delta * np.where(agree > 0, eta_plus, np.where(agree < 0, eta_minus, 1)), low, high
+        )
         g = np.where(agree < 0, 0, g)
         theta = theta - delta * np.sign(g)
         prev = g
@@ -142,8 +143,13 @@ def rprop(opts):
 
 
 def adafactor(opts):
-    lr, c, (eps1, eps2), d, lam = (opts["lr"], opts["beta2_decay"], opts["eps"], opts["d"],
-                                   opts["weight_decay"])
+    lr, c, (eps1, eps2), d, lam = (
+        opts["lr"],
+        opts["beta2_decay"],
+        opts["eps"],
+        opts["d"],
+        opts["weight_decay"],
+    )
     theta, rows, cols = THETA0.copy(), np.zeros((3, 1)), np.zeros((1, 4))
 
     def rms(x):
@@ -181,9 +187,15 @@ def sgd_schedule_free(opts):  # the three sequences of the docstring, y the para
 
 
 def adamw_schedule_free(opts):
-    lr, (b1, b2), eps, lam, warmup, r, p = (opts["lr"], opts["betas"], opts["eps"],
-                                            opts["weight_decay"], opts["warmup_steps"],
-                                            opts["r"], opts["weight_lr_power"])
+    lr, (b1, b2), eps, lam, warmup, r, p = (
+        opts["lr"],
+        opts["betas"],
+        opts["eps"],
+        opts["weight_decay"],
+        opts["warmup_steps"],
+        opts["r"],
+        opts["weight_lr_power"],
+    )
     y = z = x = THETA0.copy()
     v, lr_max, weights = 0 * THETA0, 0.0, 0.0
     for t, g in enumerate(GRADS, start=1):
@@ -210,13 +222,24 @@ FORMULAS = {
     "Adamax": (adamax, dict(lr=0.1, betas=(0.9, 0.99), eps=1e-8)),
     "ASGD": (asgd, dict(lr=0.1, lambd=0.1, alpha=0.75, t0=2.0)),
     "Rprop": (rprop, dict(lr=0.1, etas=(0.5, 1.2), step_sizes=(1e-3, 0.15))),
-    "Adafactor": (adafactor, dict(lr=0.5, beta2_decay=-0.8, eps=(1e-3, 1e-3), d=1.0,
-                                  weight_decay=0.1)),
+    "Adafactor": (
+        adafactor,
+        dict(lr=0.5, beta2_decay=-0.8, eps=(1e-3, 1e-3), d=1.0, weight_decay=0.1),
+    ),
     "Lion": (lion, dict(lr=0.1, betas=(0.9, 0.99), weight_decay=0.1)),
     "SGDScheduleFree": (sgd_schedule_free, dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
-    "AdamWScheduleFree": (adamw_schedule_free, dict(lr=0.05, betas=(0.9, 0.99), eps=1e-8,
-                                                    weight_decay=0.1, warmup_steps=3, r=1.0,
-                                                    weight_lr_power=2.0)),
+    "AdamWScheduleFree": (
+        adamw_schedule_free,
+        dict(
+            lr=0.05,
+            betas=(0.9, 0.99),
+            eps=1e-8,
+            weight_decay=0.1,
+            warmup_steps=3,
+            r=1.0,
+            weight_lr_power=2.0,
+        ),
+    ),
 }
 FLOAT32_STATE = {"NAdam", "ASGD"}  # PyTorch keeps mu_product, eta and mu in float32
 
@@ -245,8 +268,7 @@ def test_the_sparse_adam_formula_touches_only_the_rows_with_a_gradient():
         opt.step([(np.array([rows]), g[rows])])
         m[rows] = b1 * m[rows] + (1 - b1) * g[rows]
         v[rows] = b2 * v[rows] + (1 - b2) * g[rows] ** 2
-        expected[rows] -= (lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-                           * m[rows] / (np.sqrt(v[rows]) + eps))
+        expected[rows] -= lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m[rows] / (np.sqrt(v[rows]) + eps)
         np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -285,8 +307,9 @@ def test_the_lbfgs_formula_gives_its_first_two_iterations():
     g1 = a @ theta1
     s, y = theta1 - theta0, g1 - g0
     rho, gamma, eye = 1 / (y @ s), (s @ y) / (y @ y), np.eye(3)
-    h = (eye - rho * np.outer(s, y)) @ (gamma * eye) @ (eye - rho * np.outer(y, s)) \
-        + rho * np.outer(s, s)
+    h = (eye - rho * np.outer(s, y)) @ (gamma * eye) @ (
+        eye - rho * np.outer(y, s)
+    ) + rho * np.outer(s, s)
     np.testing.assert_allclose(theta, theta1 - 0.5 * h @ g1, rtol=1e-12)
 
 

@@ -10,8 +10,13 @@ from _optim_cases import assert_close_to_float32_roundoff, make_problem, pairwis
 
 from dlopt import optim_numpy, optim_torch
 
-OPTIONS = pairwise(lr=[1.0, 0.5], max_iter=[20, 4], history_size=[100, 3],
-                   line_search_fn=[None, "strong_wolfe"], tolerance_change=[1e-9, 1e-5])
+OPTIONS = pairwise(
+    lr=[1.0, 0.5],
+    max_iter=[20, 4],
+    history_size=[100, 3],
+    line_search_fn=[None, "strong_wolfe"],
+    tolerance_change=[1e-9, 1e-5],
+)
 
 
 def run(cls, opts, *, dtype=torch.float64, steps=6, state_dict_at=None, resume_cls=None):
@@ -59,8 +64,10 @@ def test_float32_trajectory_equals_torch_to_roundoff(opts):
 @pytest.mark.parametrize("opts", OPTIONS[:2], ids=str)
 def test_state_dict_moves_both_ways_mid_run(opts):
     reference = run(torch.optim.LBFGS, opts)[0]
-    for first, second in ((optim_torch.LBFGS, torch.optim.LBFGS),
-                          (torch.optim.LBFGS, optim_torch.LBFGS)):
+    for first, second in (
+        (optim_torch.LBFGS, torch.optim.LBFGS),
+        (torch.optim.LBFGS, optim_torch.LBFGS),
+    ):
         resumed = run(first, opts, state_dict_at=3, resume_cls=second)[0]
         torch.testing.assert_close(resumed, reference, rtol=0, atol=1e-10)
 

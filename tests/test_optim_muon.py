@@ -9,10 +9,15 @@ from _optim_cases import pairwise
 
 from dlopt import optim_numpy, optim_torch, rules
 
-OPTIONS = pairwise(lr=[0.02], weight_decay=[0.1, 0.0], momentum=[0.95, 0.5],
-                   nesterov=[True, False], ns_steps=[5, 3],
-                   ns_coefficients=[(3.4445, -4.775, 2.0315), (1.875, -1.25, 0.375)],
-                   adjust_lr_fn=[None, "original", "match_rms_adamw"])
+OPTIONS = pairwise(
+    lr=[0.02],
+    weight_decay=[0.1, 0.0],
+    momentum=[0.95, 0.5],
+    nesterov=[True, False],
+    ns_steps=[5, 3],
+    ns_coefficients=[(3.4445, -4.775, 2.0315), (1.875, -1.25, 0.375)],
+    adjust_lr_fn=[None, "original", "match_rms_adamw"],
+)
 
 
 def matrix_problem(dtype, seed=0):
@@ -25,11 +30,15 @@ def matrix_problem(dtype, seed=0):
     return [w1, w2], lambda: ((torch.tanh(x @ w1.T) @ w2.T - y) ** 2).mean()
 
 
-def run(cls, opts, *, dtype=torch.float64, steps=20, split=False, state_dict_at=None,
-        resume_cls=None):
+def run(
+    cls, opts, *, dtype=torch.float64, steps=20, split=False, state_dict_at=None, resume_cls=None
+):
     params, loss_fn = matrix_problem(dtype)
-    groups = [{"params": params[:1]}, {"params": params[1:], "lr": 0.5 * opts["lr"]}] \
-        if split else params
+    groups = (
+        [{"params": params[:1]}, {"params": params[1:], "lr": 0.5 * opts["lr"]}]
+        if split
+        else params
+    )
     opt = cls(groups, **opts)
     history = []
     for step in range(steps):
@@ -49,14 +58,34 @@ def test_trajectory_equals_torch_with_groups_and_a_state_dict_reload(opts):
     """Same bfloat16 operations as torch, so the same numbers, in float64 and float32."""
     for dtype in (torch.float64, torch.float32):
         theirs = run(torch.optim.Muon, opts, dtype=dtype, split=True)
-        ours = run(optim_torch.Muon, opts, dtype=dtype, split=True, state_dict_at=8,
-                   resume_cls=torch.optim.Muon)
-        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-10 if dtype == torch.float64
-                                   else 4 * torch.finfo(torch.float32).eps)
-        resumed = run(torch.optim.Muon, opts, dtype=dtype, split=True, state_dict_at=8,
-                      resume_cls=optim_torch.Muon)
-        torch.testing.assert_close(resumed, theirs, rtol=0, atol=1e-10 if dtype == torch.float64
-                                   else 4 * torch.finfo(torch.float32).eps)
+        ours = run(
+            optim_torch.Muon,
+            opts,
+            dtype=dtype,
+            split=True,
+            state_dict_at=8,
+            resume_cls=torch.optim.Muon,
+        )
+        torch.testing.assert_close(
+            ours,
+            theirs,
+            rtol=0,
+            atol=1e-10 if dtype == torch.float64 else 4 * torch.finfo(torch.float32).eps,
+        )
+        resumed = run(
+            torch.optim.Muon,
+            opts,
+            dtype=dtype,
+            split=True,
+            state_dict_at=8,
+            resume_cls=optim_torch.Muon,
+        )
+        torch.testing.assert_close(
+            resumed,
+            theirs,
+            rtol=0,
+            atol=1e-10 if dtype == torch.float64 else 4 * torch.finfo(torch.float32).eps,
+        )
 
 
 def numpy_run(opts, steps=20):
@@ -98,11 +127,14 @@ def test_newton_schulz_gives_singular_values_near_one_and_the_svds_vectors():
     np.testing.assert_array_equal(rules.newton_schulz(torch.from_numpy(g)).float().numpy(), o)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(lr=-1.0), "Learning rate should be >= 0 but is: -1.0"),
-    (dict(momentum=-0.1), "momentum should be >= 0"),
-    (dict(adjust_lr_fn="mine"), "Adjust learning rate function mine is not supported"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(lr=-1.0), "Learning rate should be >= 0 but is: -1.0"),
+        (dict(momentum=-0.1), "momentum should be >= 0"),
+        (dict(adjust_lr_fn="mine"), "Adjust learning rate function mine is not supported"),
+    ],
+)
 def test_bad_arguments_raise_torchs_errors(kwargs, match):
     for module in (torch.optim, optim_torch):
         with pytest.raises(ValueError, match=match):

@@ -66,8 +66,9 @@ def test_constructor_signature_matches_the_torch_front_end(name):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_float64_trajectory_equals_torch_optim(case):
     name, opts = case
-    np.testing.assert_allclose(numpy_trajectory(name, opts), torch_trajectory(name, opts),
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        numpy_trajectory(name, opts), torch_trajectory(name, opts), rtol=0, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("case", CASES[1::4], ids=case_id)
@@ -81,15 +82,17 @@ def test_float32_trajectory_equals_torch_optim_to_roundoff(case):
     ours = numpy_trajectory(name, opts, dtype=np.float32, steps=steps)
     assert ours.dtype == np.float32
     assert_close_to_float32_roundoff(
-        ours, torch_trajectory(name, opts, dtype=torch.float32, steps=steps))
+        ours, torch_trajectory(name, opts, dtype=torch.float32, steps=steps)
+    )
 
 
 @pytest.mark.parametrize("case", CASES[1::3], ids=case_id)
 def test_param_groups_and_state_dict_round_trip_follow_torch(case):
     name, opts = case
     expected = torch_trajectory(name, opts, split=True)
-    np.testing.assert_allclose(numpy_trajectory(name, opts, split=True, state_dict_at=11),
-                               expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        numpy_trajectory(name, opts, split=True, state_dict_at=11), expected, rtol=0, atol=1e-10
+    )
 
 
 def test_state_dict_is_a_copy_not_a_view():
@@ -157,12 +160,20 @@ def test_bad_gradients_are_rejected_before_anything_changes(grads, match):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_validation_matches_torch(name):
-    bad = {"SGD": dict(lr=-1.0), "Adagrad": dict(eps=-1.0), "Adadelta": dict(rho=2.0),
-           "RMSprop": dict(alpha=-1.0), "Adam": dict(betas=(0.9, 1.0)),
-           "AdamW": dict(betas=(-0.1, 0.9)), "NAdam": dict(momentum_decay=-0.1),
-           "RAdam": dict(eps=-1.0), "Adamax": dict(betas=(0.9, 1.5)),
-           "ASGD": dict(weight_decay=-1.0), "Rprop": dict(etas=(1.1, 1.2)),
-           "Adafactor": dict(d=0.5)}[name]
+    bad = {
+        "SGD": dict(lr=-1.0),
+        "Adagrad": dict(eps=-1.0),
+        "Adadelta": dict(rho=2.0),
+        "RMSprop": dict(alpha=-1.0),
+        "Adam": dict(betas=(0.9, 1.0)),
+        "AdamW": dict(betas=(-0.1, 0.9)),
+        "NAdam": dict(momentum_decay=-0.1),
+        "RAdam": dict(eps=-1.0),
+        "Adamax": dict(betas=(0.9, 1.5)),
+        "ASGD": dict(weight_decay=-1.0),
+        "Rprop": dict(etas=(1.1, 1.2)),
+        "Adafactor": dict(d=0.5),
+    }[name]
     with pytest.raises(ValueError) as theirs:
         getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], **bad)
     with pytest.raises(ValueError) as ours:

@@ -60,8 +60,10 @@ def test_trajectory_equals_torch_in_float64_and_float32(opts):
 @pytest.mark.parametrize("opts", OPTIONS)
 def test_state_dict_moves_both_ways_mid_run(opts):
     reference, ref_opt = run(torch.optim.SparseAdam, opts)
-    for first, second in ((optim_torch.SparseAdam, torch.optim.SparseAdam),
-                          (torch.optim.SparseAdam, optim_torch.SparseAdam)):
+    for first, second in (
+        (optim_torch.SparseAdam, torch.optim.SparseAdam),
+        (torch.optim.SparseAdam, optim_torch.SparseAdam),
+    ):
         resumed, opt = run(first, opts, state_dict_at=11, resume_cls=second)
         torch.testing.assert_close(resumed, reference, rtol=0, atol=1e-10)
     ours = run(optim_torch.SparseAdam, opts)[1].state_dict()["state"][0]
@@ -106,12 +108,15 @@ def test_numpy_front_end_follows_torch_with_coo_gradients():
         np.testing.assert_allclose(array, expected[step].numpy(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize(("grad", "error", "match"), [
-    (np.ones((4, 2)), TypeError, r"grads\[0\] must be a sparse gradient \(indices, values\)"),
-    ((np.array([[0, 5]]), np.ones((2, 2))), ValueError, "index out of range"),
-    ((np.array([[0, 1]]), np.ones((2, 3))), ValueError, r"values have shape \(2, 3\)"),
-    ((np.array([0, 1]), np.ones((2, 2))), ValueError, r"indices must be an integer array"),
-])
+@pytest.mark.parametrize(
+    ("grad", "error", "match"),
+    [
+        (np.ones((4, 2)), TypeError, r"grads\[0\] must be a sparse gradient \(indices, values\)"),
+        ((np.array([[0, 5]]), np.ones((2, 2))), ValueError, "index out of range"),
+        ((np.array([[0, 1]]), np.ones((2, 3))), ValueError, r"values have shape \(2, 3\)"),
+        ((np.array([0, 1]), np.ones((2, 2))), ValueError, r"indices must be an integer array"),
+    ],
+)
 def test_numpy_front_end_rejects_malformed_sparse_gradients(grad, error, match):
     opt = optim_numpy.SparseAdam([np.zeros((4, 2))])
     with pytest.raises(error, match=match):
@@ -122,15 +127,19 @@ def test_parameter_groups_with_different_learning_rates_follow_torch():
     trajectories = []
     for module in (optim_torch, torch.optim):
         gen = torch.Generator().manual_seed(1)
-        tables = [torch.randn(10, 3, generator=gen, dtype=torch.float64).requires_grad_()
-                  for _ in range(2)]
-        opt = module.SparseAdam([{"params": tables[:1]}, {"params": tables[1:], "lr": 0.05}],
-                                lr=0.01)
+        tables = [
+            torch.randn(10, 3, generator=gen, dtype=torch.float64).requires_grad_()
+            for _ in range(2)
+        ]
+        opt = module.SparseAdam(
+            [{"params": tables[:1]}, {"params": tables[1:], "lr": 0.05}], lr=0.01
+        )
         for _ in range(15):
             opt.zero_grad()
             rows = torch.randint(0, 10, (5,), generator=gen)
-            loss = sum(torch.nn.functional.embedding(rows, t, sparse=True).pow(2).sum()
-                       for t in tables)
+            loss = sum(
+                torch.nn.functional.embedding(rows, t, sparse=True).pow(2).sum() for t in tables
+            )
             loss.backward()
             opt.step()
         trajectories.append(torch.cat([t.detach().flatten() for t in tables]))

@@ -21,8 +21,9 @@ from dlopt import optim_numpy, optim_torch, optimizers
 TORCH_NAMES = [name for name in optimizers.DEFINITIONS if hasattr(torch.optim, name)]
 
 
-def run(cls, opts, *, dtype=torch.float64, steps=25, split=False, state_dict_at=None,
-        resume_cls=None):
+def run(
+    cls, opts, *, dtype=torch.float64, steps=25, split=False, state_dict_at=None, resume_cls=None
+):
     """Trajectory of all parameters; optionally save the state mid-run and resume in a new
     optimizer (of ``resume_cls``, by default the same class)."""
     params, loss_fn = make_problem(dtype, maximize=opts.get("maximize", False))
@@ -41,9 +42,13 @@ def run(cls, opts, *, dtype=torch.float64, steps=25, split=False, state_dict_at=
 
 
 def test_every_torch_optim_optimizer_has_a_dlopt_namesake():
-    theirs = {name for name in dir(torch.optim) if isinstance(getattr(torch.optim, name), type)
-              and issubclass(getattr(torch.optim, name), torch.optim.Optimizer)
-              and name != "Optimizer"}
+    theirs = {
+        name
+        for name in dir(torch.optim)
+        if isinstance(getattr(torch.optim, name), type)
+        and issubclass(getattr(torch.optim, name), torch.optim.Optimizer)
+        and name != "Optimizer"
+    }
     assert theirs == set(TORCH_NAMES)
 
 
@@ -160,10 +165,12 @@ def test_state_dict_round_trip_mid_run_continues_the_torch_trajectory(case):
 def test_state_dict_moves_between_torch_optim_and_dlopt(name):
     opts = OPTION_GRID[name][-1]  # the most options switched on
     reference = run(getattr(torch.optim, name), opts)
-    torch_to_ours = run(getattr(torch.optim, name), opts, state_dict_at=10,
-                        resume_cls=getattr(optim_torch, name))
-    ours_to_torch = run(getattr(optim_torch, name), opts, state_dict_at=10,
-                        resume_cls=getattr(torch.optim, name))
+    torch_to_ours = run(
+        getattr(torch.optim, name), opts, state_dict_at=10, resume_cls=getattr(optim_torch, name)
+    )
+    ours_to_torch = run(
+        getattr(optim_torch, name), opts, state_dict_at=10, resume_cls=getattr(torch.optim, name)
+    )
     torch.testing.assert_close(torch_to_ours, reference, rtol=0, atol=1e-10)
     torch.testing.assert_close(ours_to_torch, reference, rtol=0, atol=1e-10)
 

@@ -24,8 +24,9 @@ def test_newton_solves_a_quadratic_in_one_step_like_a_linear_solve():
 
 
 def test_newton_reaches_the_rosenbrock_minimum_quickly():
-    path = newton(scipy.optimize.rosen_der, scipy.optimize.rosen_hess, np.array([-1.2, 1.0]),
-                  steps=10)
+    path = newton(
+        scipy.optimize.rosen_der, scipy.optimize.rosen_hess, np.array([-1.2, 1.0]), steps=10
+    )
     np.testing.assert_allclose(path[-1], [1.0, 1.0], atol=1e-8)
 
 
@@ -61,8 +62,9 @@ def test_two_loop_recursion_equals_the_explicit_bfgs_inverse_hessian(seed, m):
 def test_lbfgs_finds_the_same_rosenbrock_minimum_as_scipy():
     x0 = np.array([-1.2, 1.0])
     ours = lbfgs(rosenbrock, scipy.optimize.rosen_der, x0, steps=200)[-1]
-    theirs = scipy.optimize.minimize(rosenbrock, x0, jac=scipy.optimize.rosen_der,
-                                     method="L-BFGS-B", options={"gtol": 1e-10}).x
+    theirs = scipy.optimize.minimize(
+        rosenbrock, x0, jac=scipy.optimize.rosen_der, method="L-BFGS-B", options={"gtol": 1e-10}
+    ).x
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     np.testing.assert_allclose(ours, [1.0, 1.0], atol=1e-6)
 

@@ -33,8 +33,14 @@ HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("DLOPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 # what nbgrader puts around solutions and hidden tests: none of it may reach the site
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -52,9 +58,19 @@ def build_log() -> str:
     env.pop("MPLBACKEND", None)  # kernels must keep matplotlib's inline backend, or no figure shows
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n",
-         "--keep-going"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+        [
+            str(Path(sys.executable).parent / "jupyter-book"),
+            "build",
+            ".",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
@@ -65,8 +81,11 @@ def test_book_builds_without_warnings_or_execution_errors(build_log):
     reports = sorted((HTML / "reports").glob("*.err.log")) if (HTML / "reports").exists() else []
     assert not reports, "execution errors:\n" + "\n".join(p.read_text()[-2000:] for p in reports)
     # Sphinx's and docutils' messages ("page.ipynb:12: WARNING: ..."), not kernels' stderr
-    warnings = [line for line in build_log.splitlines()
-                if re.search(r"(^|: )(WARNING|ERROR|SEVERE|CRITICAL):", line)]
+    warnings = [
+        line
+        for line in build_log.splitlines()
+        if re.search(r"(^|: )(WARNING|ERROR|SEVERE|CRITICAL):", line)
+    ]
     assert not warnings, "\n".join(warnings)
     for page in toc_pages():
         assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
@@ -89,8 +108,10 @@ def test_every_captioned_figure_cell_put_an_image_on_its_page(build_log):
         figures = re.findall(r"<figure\b.*?</figure>", html, flags=re.S)
         with_image = sum(1 for f in figures if "<img" in f)
         if with_image < captioned_figure_cells(page):
-            missing.append(f"{page}: {captioned_figure_cells(page)} figure cells, "
-                           f"{with_image} figures with an image")
+            missing.append(
+                f"{page}: {captioned_figure_cells(page)} figure cells, "
+                f"{with_image} figures with an image"
+            )
     assert not missing, "\n".join(missing)
 
 
@@ -115,8 +136,11 @@ def test_no_page_shows_a_traceback_or_stderr_output(build_log):
     shown = []
     for page in toc_pages():
         html = (HTML / f"{page}.html").read_text()
-        for marker in ("Traceback (most recent call last)", 'class="output traceback',
-                       'class="output stderr'):
+        for marker in (
+            "Traceback (most recent call last)",
+            'class="output traceback',
+            'class="output stderr',
+        ):
             if marker in html:
                 shown.append(f"{page}: {marker}")
     assert not shown, "\n".join(shown)
@@ -125,8 +149,15 @@ def test_no_page_shows_a_traceback_or_stderr_output(build_log):
 def test_no_solution_or_hidden_test_reaches_the_site_or_its_downloads(build_log):
     leaks = []
     for path in HTML.rglob("*"):
-        if path.is_file() and path.suffix in {".html", ".ipynb", ".txt", ".md", ".py", ".js",
-                                               ".json"}:
+        if path.is_file() and path.suffix in {
+            ".html",
+            ".ipynb",
+            ".txt",
+            ".md",
+            ".py",
+            ".js",
+            ".json",
+        }:
             text = path.read_text(errors="ignore")
             leaks += [f"{path.relative_to(HTML)}: {m}" for m in LEAK_MARKERS if m in text]
             if path.suffix == ".ipynb":
@@ -150,8 +181,10 @@ def test_every_exercise_is_offered_for_download_in_its_student_version(build_log
         cells = json.loads(released.read_text())["cells"]
         answers = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
         assert answers, f"{assignment}: no answer cells in the download"
-        assert all("YOUR CODE HERE" in "".join(c["source"]) or "YOUR ANSWER HERE"
-                   in "".join(c["source"]) for c in answers), f"{assignment}: a solution leaked"
+        assert all(
+            "YOUR CODE HERE" in "".join(c["source"]) or "YOUR ANSWER HERE" in "".join(c["source"])
+            for c in answers
+        ), f"{assignment}: a solution leaked"
 
 
 @pytest.fixture(scope="session")
@@ -172,8 +205,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium "
-                    "(scripts/test does)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: apt-get install chromium (scripts/test does)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -185,18 +219,21 @@ def browser():
 class PageVisit:
     """A page opened in a fresh context, with every problem it reports recorded."""
 
-    def __init__(self, browser, base: str, *, width: int = 1280, height: int = 900,
-                 mobile: bool = False):
+    def __init__(
+        self, browser, base: str, *, width: int = 1280, height: int = 900, mobile: bool = False
+    ):
         self.base = base
-        self.context = browser.new_context(viewport={"width": width, "height": height},
-                                           is_mobile=mobile, has_touch=mobile)
+        self.context = browser.new_context(
+            viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile
+        )
         self.problems: list[str] = []
         self.context.route(re.compile(r"^(?!http://127\.0\.0\.1)"), self._block_remote)
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed",
-                     lambda r: self.problems.append(f"failed request: {r.url} {r.failure}"))
+        self.page.on(
+            "requestfailed", lambda r: self.problems.append(f"failed request: {r.url} {r.failure}")
+        )
         self.page.on("response", self._response)
 
     def _block_remote(self, route):
@@ -241,21 +278,25 @@ def test_every_page_loads_cleanly_with_images_and_math(browser, server, page_pat
         assert page.locator("main h1").count() >= 1, "no title"
         sources, rendered, errors = _math_rendered(page)
         assert rendered >= sources and errors == 0, (
-            f"math: {sources} formulas, {rendered} rendered, {errors} errors")
+            f"math: {sources} formulas, {rendered} rendered, {errors} errors"
+        )
         broken = page.evaluate(
             "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-            ".map(i => i.src.slice(0, 80))")
+            ".map(i => i.src.slice(0, 80))"
+        )
         assert not broken, f"images that did not load: {broken}"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{page_path.replace('/', '__')}.png"),
-                        full_page=False)
+        page.screenshot(
+            path=str(SCREENSHOTS / f"{page_path.replace('/', '__')}.png"), full_page=False
+        )
         assert not visit.problems, "\n".join(visit.problems)
 
 
 def test_animations_play_in_the_browser(browser, server):
     """Every matplotlib animation on the site has a frame image that loads and a slider."""
-    pages = [p for p in toc_pages()
-             if "Animation" in (HTML / f"{p}.html").read_text(errors="ignore")]
+    pages = [
+        p for p in toc_pages() if "Animation" in (HTML / f"{p}.html").read_text(errors="ignore")
+    ]
     for page_path in pages:
         with PageVisit(browser, server) as visit:
             page = visit.open(f"{page_path}.html")
@@ -263,7 +304,8 @@ def test_animations_play_in_the_browser(browser, server):
             assert frames.count() >= 1
             widths = page.evaluate(
                 "() => Array.from(document.querySelectorAll('div.animation img'))"
-                ".map(i => i.naturalWidth)")
+                ".map(i => i.naturalWidth)"
+            )
             assert all(w > 0 for w in widths), f"{page_path}: an animation frame did not load"
             assert not visit.problems, "\n".join(visit.problems)
 
@@ -293,11 +335,11 @@ def test_sidebar_links_reach_every_page(browser, server):
         page = visit.open(f"{toc_pages()[0]}.html")
         urls = page.evaluate(
             "() => Array.from(document.querySelectorAll('nav.bd-docs-nav a.reference.internal'))"
-            ".map(a => a.href)")  # .href is absolute, resolved against the page
+            ".map(a => a.href)"
+        )  # .href is absolute, resolved against the page
         linked = {u.removeprefix(server + "/").split("#")[0].removesuffix(".html") for u in urls}
         missing = [p for p in toc_pages()[1:] if p not in linked]
         assert not missing, f"pages without a sidebar link: {missing}"
-
 
 
 # --- What a reader sees: math, width, accessibility (one visit per page and mode) -------------
@@ -371,9 +413,12 @@ def _axe_serious(page, rules: list[str] | None = None) -> list[str]:
 
     options = dict(AXE_OPTIONS, **({"runOnly": rules} if rules else {}))
     results = Axe().run(page, options=options)
-    return [f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']}; first: "
-            f"{v['nodes'][0]['target']}"
-            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']}; first: "
+        f"{v['nodes'][0]['target']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @functools.cache
@@ -385,8 +430,12 @@ def _reader_report(browser, base: str, page_path: str) -> dict:
         _math_rendered(page)
         text = page.evaluate(_TEXT_PROBE)
         report = {
-            "raw_tex": sorted({text[max(0, m.start() - 30):m.end() + 30].replace("\n", " ")
-                               for m in RAW_TEX.finditer(text)}),
+            "raw_tex": sorted(
+                {
+                    text[max(0, m.start() - 30) : m.end() + 30].replace("\n", " ")
+                    for m in RAW_TEX.finditer(text)
+                }
+            ),
             "math_errors": [e.strip()[:80] for e in page.locator("mjx-merror").all_inner_texts()],
             "wide": page.evaluate(_WIDTH_PROBE),
             "code_share": page.evaluate(_CODE_SHARE),
@@ -403,8 +452,10 @@ def _axe_report(browser, base: str, page_path: str) -> dict:
         page.wait_for_load_state("networkidle")
         _math_rendered(page)
         report = {"light": _axe_serious(page)}
-        page.evaluate("() => { const root = document.documentElement;"
-                      " root.dataset.theme = 'dark'; root.dataset.mode = 'dark'; }")
+        page.evaluate(
+            "() => { const root = document.documentElement;"
+            " root.dataset.theme = 'dark'; root.dataset.mode = 'dark'; }"
+        )
         page.wait_for_timeout(100)
         report["dark"] = _axe_serious(page, AXE_COLOUR_RULES)
         report["problems"] = list(visit.problems)
@@ -432,8 +483,11 @@ def test_code_is_folded_where_it_would_dominate_the_page(browser, server, page_p
 
 
 def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server):
-    pages = [p for p in toc_pages()
-             if 'class="animation"' in (HTML / f"{p}.html").read_text(errors="ignore")]
+    pages = [
+        p
+        for p in toc_pages()
+        if 'class="animation"' in (HTML / f"{p}.html").read_text(errors="ignore")
+    ]
     assert pages, "no animation on the site"
     for page_path in pages:
         with PageVisit(browser, server, width=390, height=844, mobile=True) as visit:
@@ -456,7 +510,8 @@ def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server
                 assert player["alt"] > 20, f"{page_path}: animation {k} has no alt text"
                 assert player["left"] >= 0 and player["right"] <= 390, (
                     f"{page_path}: animation {k}'s controls span {player['left']:.0f} to "
-                    f"{player['right']:.0f} px on a 390 px screen")
+                    f"{player['right']:.0f} px on a 390 px screen"
+                )
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
@@ -474,7 +529,8 @@ def test_search_results_show_no_raw_tex(browser, server):
         # summaries arrive one page fetch at a time: read them once their number stops growing
         page.wait_for_function(
             "() => document.querySelectorAll('#search-results p.context').length >= 5",
-            timeout=60_000)
+            timeout=60_000,
+        )
         count, previous = page.locator("#search-results p.context").count(), -1
         while count != previous:
             page.wait_for_timeout(2000)
@@ -504,22 +560,43 @@ def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_
 
     wheels, project = tmp_path / "wheels", tmp_path / "project"
     # built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds
-    shutil.copytree(ROOT / "src", project / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, project / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(project)],
-                   check=True, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     wheel = next(wheels.glob("dlopt-*.whl"))
     venv = tmp_path / "venv"
     # without pip: its own old setuptools would shadow the one torch requires; pip itself
     # comes through the path entry, and installs into the new environment
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300
+    )
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], check=True, capture_output=True, text=True).stdout
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     Path(site.strip(), "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     absent = subprocess.run([str(python), "-c", "import dlopt"], capture_output=True, text=True)
     assert absent.returncode != 0, "the fresh environment must not have dlopt"
@@ -537,11 +614,29 @@ def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_
     env = dict(os.environ, PIP_NO_INDEX="1", PYTHONHASHSEED="0")
     env.pop("MPLBACKEND", None)
     result = subprocess.run(
-        [str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
-         "--ExecutePreprocessor.timeout=300", "--output", "executed.ipynb", str(notebook)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+        [
+            str(python),
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=300",
+            "--output",
+            "executed.ipynb",
+            str(notebook),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    where = subprocess.run([str(python), "-c", "import dlopt; print(dlopt.__file__)"],
-                           capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [str(python), "-c", "import dlopt; print(dlopt.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(venv) in where, f"dlopt was not installed into the fresh environment: {where}"

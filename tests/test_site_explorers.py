@@ -83,10 +83,12 @@ def chromium(request):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=test_site.CHROMIUM,
-                                     args=test_site.CHROMIUM_ARGS)
+        launched = p.chromium.launch(
+            executable_path=test_site.CHROMIUM, args=test_site.CHROMIUM_ARGS
+        )
         yield launched
         launched.close()
+
 
 # page -> explorer name -> the labels its controls start at (the static figure beside it)
 EXPLORERS = {
@@ -101,8 +103,12 @@ EXPLORERS = {
         "schedules": {"warmup": "10", "shape": "cosine", "cycles": "1"},
     },
     "chapters/initialization/initialization": {
-        "initialization": {"activation": "ReLU", "gain": "√2", "mode": "fan_in",
-                           "network": "constant (512)"},
+        "initialization": {
+            "activation": "ReLU",
+            "gain": "√2",
+            "mode": "fan_in",
+            "network": "constant (512)",
+        },
     },
 }
 CASES = [(page, name) for page, names in EXPLORERS.items() for name in names]
@@ -113,8 +119,12 @@ WIDTHS = (1280, 390)
 def embedded_payloads(page: str) -> dict[str, dict]:
     """The JSON of every explorer on a built page, by name."""
     text = (HTML / f"{page}.html").read_text()
-    found = re.findall(r'<script type="application/json" class="dlopt-explorer-data">(.*?)'
-                       r"</script>", text, flags=re.S)
+    found = re.findall(
+        r'<script type="application/json" class="dlopt-explorer-data">(.*?)'
+        r"</script>",
+        text,
+        flags=re.S,
+    )
     return {payload["name"]: payload for payload in map(json.loads, found)}
 
 
@@ -125,18 +135,22 @@ def test_explorers_are_on_their_pages_within_the_size_budget(site_log):
         payloads = embedded_payloads(page)
         assert set(payloads) == set(names), page
         for name in names:
-            block = re.search(rf'<div class="dlopt-explorer" id="dlopt-explorer-{name}".*?</div>',
-                              html, flags=re.S).group(0)
+            block = re.search(
+                rf'<div class="dlopt-explorer" id="dlopt-explorer-{name}".*?</div>',
+                html,
+                flags=re.S,
+            ).group(0)
             sizes[name] = len(block.encode())
             assert sizes[name] < LIMIT_BYTES, (name, sizes[name])
             # the page prints the size it measured (the build's record of it)
-            assert re.search(rf"explorer (&#39;|'){name}(&#39;|'): \d+ cases, \d+ kB in the page",
-                             html), name
+            assert re.search(
+                rf"explorer (&#39;|'){name}(&#39;|'): \d+ cases, \d+ kB in the page", html
+            ), name
     print("explorer sizes in their pages:", {k: f"{v / 1000:.0f} kB" for k, v in sizes.items()})
 
 
 def test_only_pages_with_an_explorer_load_its_scripts(site_log):
-    library = (HTML / "_static" / "explorers" / "d3-explorers.min.mjs")
+    library = HTML / "_static" / "explorers" / "d3-explorers.min.mjs"
     assert library.exists() and library.stat().st_size < 200_000
     for page in test_site.toc_pages():
         html = (HTML / f"{page}.html").read_text()
@@ -199,11 +213,18 @@ def test_explorer_draws_and_every_control_moves_it(chromium, site, page_path, na
             size = math.prod(stored["shape"])
             expected = np.frombuffer(base64.b64decode(stored["data"]), dtype="<f4")
             shown = root.evaluate(f"r => Array.from(r.dloptExplorer.array('{key}'))")
-            assert np.array_equal(np.array(shown, dtype="<f4"),
-                                  expected[index * size:(index + 1) * size], equal_nan=True), key
+            assert np.array_equal(
+                np.array(shown, dtype="<f4"),
+                expected[index * size : (index + 1) * size],
+                equal_nan=True,
+            ), key
         # every series is drawn, every readout filled
-        assert all(d for d in root.locator("path.dlopt-series").evaluate_all(
-            "ps => ps.map(p => p.getAttribute('d'))")), "a series without a path"
+        assert all(
+            d
+            for d in root.locator("path.dlopt-series").evaluate_all(
+                "ps => ps.map(p => p.getAttribute('d'))"
+            )
+        ), "a series without a path"
         assert all(t.strip() for t in root.locator("dd[data-readout]").all_inner_texts())
         assert root.locator("[aria-live=polite]").count() == 1
 

@@ -22,8 +22,9 @@ def make_data(n=60, seed=0):
 
 def make_model(seed=0, hidden=8):
     rng = np.random.default_rng(seed)
-    return layers.Sequential(layers.Linear(3, hidden, rng=rng), layers.Tanh(),
-                             layers.Linear(hidden, 2, rng=rng))
+    return layers.Sequential(
+        layers.Linear(3, hidden, rng=rng), layers.Tanh(), layers.Linear(hidden, 2, rng=rng)
+    )
 
 
 def to_torch(model):
@@ -46,16 +47,25 @@ def test_fit_follows_a_hand_written_torch_loop_step_for_step():
     model = make_model()
     reference = to_torch(model)
     opt = optim_numpy.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history = fit(model, losses.CrossEntropyLoss(), opt, X, y, epochs=4, batch_size=16,
-                  rng=np.random.default_rng(7))
+    history = fit(
+        model,
+        losses.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        epochs=4,
+        batch_size=16,
+        rng=np.random.default_rng(7),
+    )
 
     topt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
     rng = np.random.default_rng(7)  # the same permutations, drawn the same way
     for _ in range(4):
         for xb, yb in minibatches(X, y, 16, rng=rng):
             topt.zero_grad()
-            torch.nn.functional.cross_entropy(reference(torch.from_numpy(xb)),
-                                              torch.from_numpy(yb)).backward()
+            torch.nn.functional.cross_entropy(
+                reference(torch.from_numpy(xb)), torch.from_numpy(yb)
+            ).backward()
             topt.step()
     for ours, theirs in zip(model.parameters(), reference.parameters()):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-12)
@@ -63,9 +73,11 @@ def test_fit_follows_a_hand_written_torch_loop_step_for_step():
     with torch.no_grad():
         logits = reference(torch.from_numpy(X))
     assert history.train_loss[-1] == pytest.approx(
-        torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).item(), rel=1e-12)
+        torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).item(), rel=1e-12
+    )
     assert history.train_accuracy[-1] == pytest.approx(
-        sklearn.metrics.accuracy_score(y, logits.argmax(1).numpy()))
+        sklearn.metrics.accuracy_score(y, logits.argmax(1).numpy())
+    )
 
 
 def test_early_stopping_restores_the_weights_of_the_best_validation_epoch():
@@ -79,17 +91,29 @@ def test_early_stopping_restores_the_weights_of_the_best_validation_epoch():
         model = make_model(seed=3, hidden=32)
         opt = optim_numpy.Adam(model.parameters(), lr=0.05)
         snapshots = []
-        history = fit(model, loss, opt, X, y, epochs=60, batch_size=8,
-                      rng=np.random.default_rng(4), validation=(X_val, y_val),
-                      on_epoch_end=lambda e, h: snapshots.append(
-                          [p.copy() for p in model.parameters()]), **kwargs)
+        history = fit(
+            model,
+            loss,
+            opt,
+            X,
+            y,
+            epochs=60,
+            batch_size=8,
+            rng=np.random.default_rng(4),
+            validation=(X_val, y_val),
+            on_epoch_end=lambda e, h: snapshots.append([p.copy() for p in model.parameters()]),
+            **kwargs,
+        )
         return model, history, snapshots
 
     _, long_history, snapshots = run()
     # the first epoch followed by 5 epochs without a lower validation loss
-    best = next(e for e in range(len(long_history.val_loss) - 5)
-                if min(long_history.val_loss[e + 1:e + 6]) >= min(long_history.val_loss[:e + 1])
-                and long_history.val_loss[e] == min(long_history.val_loss[:e + 1]))
+    best = next(
+        e
+        for e in range(len(long_history.val_loss) - 5)
+        if min(long_history.val_loss[e + 1 : e + 6]) >= min(long_history.val_loss[: e + 1])
+        and long_history.val_loss[e] == min(long_history.val_loss[: e + 1])
+    )
     assert best + 5 < 60, "the problem must overfit within the budget for the test to mean anything"
     model, history, _ = run(early_stopping=EarlyStopping(patience=5))
     assert history.best_epoch == best
@@ -106,10 +130,24 @@ def test_parameter_groups_in_another_order_get_their_own_gradients():
     for grouped in (False, True):
         model = make_model()
         params = model.parameters()
-        groups = ([{"params": [p for p in params if p.ndim == 1]},
-                   {"params": [p for p in params if p.ndim == 2]}] if grouped else params)
-        fit(model, losses.CrossEntropyLoss(), optim_numpy.Adam(groups, lr=0.05), X, y,
-            epochs=3, batch_size=16, rng=np.random.default_rng(7))
+        groups = (
+            [
+                {"params": [p for p in params if p.ndim == 1]},
+                {"params": [p for p in params if p.ndim == 2]},
+            ]
+            if grouped
+            else params
+        )
+        fit(
+            model,
+            losses.CrossEntropyLoss(),
+            optim_numpy.Adam(groups, lr=0.05),
+            X,
+            y,
+            epochs=3,
+            batch_size=16,
+            rng=np.random.default_rng(7),
+        )
         runs.append(model.parameters())
     for plain, grouped in zip(*runs):
         np.testing.assert_array_equal(plain, grouped)
@@ -137,8 +175,17 @@ def test_lr_range_test_sweeps_geometrically_and_stops_when_the_loss_explodes():
     X, y = make_data()
     model = make_model()
     opt = optim_numpy.SGD(model.parameters(), lr=1e-5)
-    lrs, values = lr_range_test(model, losses.CrossEntropyLoss(), opt, X, y, min_lr=1e-4,
-                                max_lr=1e3, num_steps=80, rng=np.random.default_rng(0))
+    lrs, values = lr_range_test(
+        model,
+        losses.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        min_lr=1e-4,
+        max_lr=1e3,
+        num_steps=80,
+        rng=np.random.default_rng(0),
+    )
     assert len(lrs) == len(values) < 80
     np.testing.assert_allclose(lrs, np.geomspace(1e-4, 1e3, 80)[: len(lrs)])
     assert values[-1] > 4 * values.min() or not np.isfinite(values[-1])
@@ -153,9 +200,7 @@ def test_lr_range_test_sweeps_geometrically_and_stops_when_the_loss_explodes():
         (dict(num_steps=1), "num_steps"),
     ],
 )
-def test_lr_range_test_checks_its_grid_like_schedules_and_leaves_the_model_untouched(
-    kwargs, match
-):
+def test_lr_range_test_checks_its_grid_like_schedules_and_leaves_the_model_untouched(kwargs, match):
     X, y = make_data()
     model = make_model()
     before = [p.copy() for p in model.parameters()]
@@ -171,8 +216,17 @@ def test_lr_range_test_uses_the_grid_of_schedules():
     X, y = make_data()
     opt_model = make_model()
     opt = optim_numpy.SGD(opt_model.parameters(), lr=1e-5)
-    lrs, _ = lr_range_test(opt_model, losses.CrossEntropyLoss(), opt, X, y, min_lr=1e-3,
-                           max_lr=1e-2, num_steps=7, rng=np.random.default_rng(0))
+    lrs, _ = lr_range_test(
+        opt_model,
+        losses.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        min_lr=1e-3,
+        max_lr=1e-2,
+        num_steps=7,
+        rng=np.random.default_rng(0),
+    )
     np.testing.assert_array_equal(lrs, lr_range_test_values(1e-3, 1e-2, 7))
 
 
@@ -181,8 +235,16 @@ def test_an_optimizer_on_other_parameters_is_rejected():
     model = make_model()
     opt = optim_numpy.SGD(make_model(seed=1).parameters(), lr=0.1)
     with pytest.raises(ValueError, match="built on model.parameters"):
-        fit(model, losses.CrossEntropyLoss(), opt, X, y, epochs=1, batch_size=8,
-            rng=np.random.default_rng(0))
+        fit(
+            model,
+            losses.CrossEntropyLoss(),
+            opt,
+            X,
+            y,
+            epochs=1,
+            batch_size=8,
+            rng=np.random.default_rng(0),
+        )
 
 
 def test_divergence_is_reported_with_advice():
@@ -192,13 +254,26 @@ def test_divergence_is_reported_with_advice():
     opt = optim_numpy.SGD(model.parameters(), lr=1e6)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         with np.errstate(all="ignore"):
-            fit(model, losses.MSELoss(), opt, X, np.zeros((60, 2)), epochs=50, batch_size=8,
-                rng=np.random.default_rng(0))
+            fit(
+                model,
+                losses.MSELoss(),
+                opt,
+                X,
+                np.zeros((60, 2)),
+                epochs=50,
+                batch_size=8,
+                rng=np.random.default_rng(0),
+            )
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"), (dict(rng=0), "rng"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(rng=0), "rng"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, match):
     X, y = make_data()
     model = make_model()

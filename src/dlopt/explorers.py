@@ -165,19 +165,25 @@ class Control:
             raise ValueError(f"control {self.name!r} needs at least two values, got {values}")
         object.__setattr__(self, "values", values)
         if self.initial not in values:
-            raise ValueError(f"initial value of {self.name!r} must be one of {values}, "
-                             f"got {self.initial!r}")
+            raise ValueError(
+                f"initial value of {self.name!r} must be one of {values}, got {self.initial!r}"
+            )
         labels = tuple(self.labels) or tuple(
-            v if isinstance(v, str) else self.fmt.format(v) for v in values)
+            v if isinstance(v, str) else self.fmt.format(v) for v in values
+        )
         if len(labels) != len(values):
-            raise ValueError(f"control {self.name!r}: {len(labels)} labels for "
-                             f"{len(values)} values")
+            raise ValueError(
+                f"control {self.name!r}: {len(labels)} labels for {len(values)} values"
+            )
         object.__setattr__(self, "labels", labels)
 
     def index(self, value) -> int:
         for i, v in enumerate(self.values):
-            if v == value or (isinstance(v, float) and isinstance(value, int | float)
-                              and math.isclose(v, value, rel_tol=1e-12)):
+            if v == value or (
+                isinstance(v, float)
+                and isinstance(value, int | float)
+                and math.isclose(v, value, rel_tol=1e-12)
+            ):
                 return i
         raise ValueError(f"Invalid {self.name}: {value!r} (expected one of {self.values})")
 
@@ -208,8 +214,9 @@ class Explorer:
         """The position of a case, from one value per control."""
         names = [c.name for c in self.controls]
         if set(settings) != set(names):
-            raise ValueError(f"settings must name exactly the controls {names}, "
-                             f"got {sorted(settings)}")
+            raise ValueError(
+                f"settings must name exactly the controls {names}, got {sorted(settings)}"
+            )
         index = 0
         for control in self.controls:
             index = index * len(control.values) + control.index(settings[control.name])
@@ -232,20 +239,28 @@ class Explorer:
         """Everything the browser needs, as JSON-ready data."""
         for key, values in self.arrays.items():
             if values.shape[0] != self.num_cases:
-                raise ValueError(f"array {key!r} has {values.shape[0]} cases, "
-                                 f"expected {self.num_cases}")
+                raise ValueError(
+                    f"array {key!r} has {values.shape[0]} cases, expected {self.num_cases}"
+                )
         return {
             "name": self.name,
             "controls": [
-                {"name": c.name, "label": c.label, "kind": c.kind, "labels": list(c.labels),
-                 "values": [v if isinstance(v, str) else _round(v) for v in c.values],
-                 "initial": c.index(c.initial)}
+                {
+                    "name": c.name,
+                    "label": c.label,
+                    "kind": c.kind,
+                    "labels": list(c.labels),
+                    "values": [v if isinstance(v, str) else _round(v) for v in c.values],
+                    "initial": c.index(c.initial),
+                }
                 for c in self.controls
             ],
             "cases": self.num_cases,
             "arrays": {
-                key: {"shape": list(values.shape[1:]),
-                      "data": base64.b64encode(_as_float32(values).tobytes()).decode("ascii")}
+                key: {
+                    "shape": list(values.shape[1:]),
+                    "data": base64.b64encode(_as_float32(values).tobytes()).decode("ascii"),
+                }
                 for key, values in self.arrays.items()
             },
             "scalars": {key: [_round(v) for v in values] for key, values in self.scalars.items()},
@@ -266,8 +281,10 @@ class Explorer:
         data = json.dumps(self.payload(), separators=(",", ":"), allow_nan=False)
         data = data.replace("</", "<\\/")  # cannot close the <script> element early
         element = f"dlopt-explorer-{self.name}"
-        fallback = ("This explorer is drawn in the browser by the course website "
-                    "(JavaScript); the static figure above shows its starting point.")
+        fallback = (
+            "This explorer is drawn in the browser by the course website "
+            "(JavaScript); the static figure above shows its starting point."
+        )
         parts = [
             f'<div class="dlopt-explorer" id="{element}" data-explorer="{self.name}">',
             f'<p class="dlopt-explorer-fallback">{html.escape(fallback)}</p>',
@@ -290,8 +307,10 @@ class Explorer:
 
     def size_report(self) -> str:
         """One line for the build log: cases and kilobytes."""
-        return (f"explorer {self.name!r}: {self.num_cases} cases, "
-                f"{self.nbytes() / 1000:.0f} kB in the page")
+        return (
+            f"explorer {self.name!r}: {self.num_cases} cases, "
+            f"{self.nbytes() / 1000:.0f} kB in the page"
+        )
 
 
 def book_static_url(start: str | os.PathLike | None = None) -> str | None:
@@ -326,8 +345,10 @@ def run_grid(controls: Sequence[Control], experiment: Callable[..., Mapping]) ->
     The experiment returns a mapping of arrays (same shape in every case) and
     scalars; the result is ``(arrays, scalars)`` as :class:`Explorer` stores them.
     """
-    results = [experiment(**dict(zip([c.name for c in controls], combo)))
-               for combo in itertools.product(*(c.values for c in controls))]
+    results = [
+        experiment(**dict(zip([c.name for c in controls], combo)))
+        for combo in itertools.product(*(c.values for c in controls))
+    ]
     arrays, scalars = {}, {}
     for key, first in results[0].items():
         column = [r[key] for r in results]
@@ -368,8 +389,9 @@ def contour_lines(landscape, levels, n: int = 60, decimals: int = 2) -> list[dic
     for level in levels:
         for line in generator.lines(float(level)):
             if len(line) >= 2:
-                lines.append({"level": _round(level),
-                              "points": np.round(line, decimals).ravel().tolist()})
+                lines.append(
+                    {"level": _round(level), "points": np.round(line, decimals).ravel().tolist()}
+                )
     return lines
 
 
@@ -378,8 +400,14 @@ def contour_lines(landscape, levels, n: int = 60, decimals: int = 2) -> list[dic
 GREY, BLUE, RED = "#7F7F7F", "#0072B2", "#D55E00"
 
 
-def path_panel(landscape, path_steps: int, reference: Mapping | None = None, *, levels=None,
-               current: str = "current setting") -> dict:
+def path_panel(
+    landscape,
+    path_steps: int,
+    reference: Mapping | None = None,
+    *,
+    levels=None,
+    current: str = "current setting",
+) -> dict:
     """A path on the landscape's contour lines: the array ``path`` of the current case, and
     of a reference case (``reference["override"]`` fixes some controls) drawn dashed."""
     if levels is None:
@@ -389,25 +417,38 @@ def path_panel(landscape, path_steps: int, reference: Mapping | None = None, *, 
     if reference:
         series.insert(0, {"array": "path", "dash": True, **reference})
     minima = np.asarray(landscape.minima).reshape(-1, 2)
-    return {"kind": "xy", "title": f"path, first {path_steps} steps", "aspect": "equal",
-            "x": {"label": "x", "domain": [xmin, xmax]},
-            "y": {"label": "y", "domain": [ymin, ymax]},
-            "background": contour_lines(landscape, levels),
-            "points": [{"x": float(x), "y": float(y), "label": "minimum"} for x, y in minima],
-            "series": series}
+    return {
+        "kind": "xy",
+        "title": f"path, first {path_steps} steps",
+        "aspect": "equal",
+        "x": {"label": "x", "domain": [xmin, xmax]},
+        "y": {"label": "y", "domain": [ymin, ymax]},
+        "background": contour_lines(landscape, levels),
+        "points": [{"x": float(x), "y": float(y), "label": "minimum"} for x, y in minima],
+        "series": series,
+    }
 
 
-def loss_panel(loss_steps: int, reference: Mapping | None = None, *, target: float | None = None,
-               domain=(1e-8, 1e4), current: str = "current setting") -> dict:
+def loss_panel(
+    loss_steps: int,
+    reference: Mapping | None = None,
+    *,
+    target: float | None = None,
+    domain=(1e-8, 1e4),
+    current: str = "current setting",
+) -> dict:
     """The array ``loss`` of the current case (and of a reference case) on a log scale."""
     series = [{"array": "loss", "label": current, "color": BLUE}]
     if reference:
         series.insert(0, {"array": "loss", "dash": True, **reference})
-    return {"kind": "curve", "title": "loss after each step",
-            "x": {"label": "step t", "domain": [0, loss_steps]},
-            "y": {"label": "loss", "scale": "log", "domain": list(domain)},
-            "hlines": [] if target is None else [{"y": target, "label": f"{target:g}"}],
-            "series": series}
+    return {
+        "kind": "curve",
+        "title": "loss after each step",
+        "x": {"label": "step t", "domain": [0, loss_steps]},
+        "y": {"label": "loss", "scale": "log", "domain": list(domain)},
+        "hlines": [] if target is None else [{"y": target, "label": f"{target:g}"}],
+        "series": series,
+    }
 
 
 def _run_rule(landscape, rule, steps: int, **hyperparameters) -> tuple[np.ndarray, np.ndarray]:
@@ -429,8 +470,16 @@ def _run_rule(landscape, rule, steps: int, **hyperparameters) -> tuple[np.ndarra
 # --------------------------------------------------------------------------- momentum
 
 
-def noise_floors(landscape, lrs, beta: float, method: str, sigma: float, *, seed: int = 0,
-                 steps: tuple[int, int] = (1000, 2000)) -> np.ndarray:
+def noise_floors(
+    landscape,
+    lrs,
+    beta: float,
+    method: str,
+    sigma: float,
+    *,
+    seed: int = 0,
+    steps: tuple[int, int] = (1000, 2000),
+) -> np.ndarray:
     r"""The loss at which noisy gradient descent with momentum levels off, for several rates.
 
     Runs ``dlopt.rules.sgd`` on one copy of the problem per learning rate at once (one
@@ -453,8 +502,14 @@ def noise_floors(landscape, lrs, beta: float, method: str, sigma: float, *, seed
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, last + 1):
             g = noisy.stochastic_grad(theta, rng=rng) if sigma > 0 else landscape.grad(theta)
-            sgd(theta, g, state, lr=lrs[:, None], momentum=beta,
-                nesterov=method == "Nesterov" and beta > 0)
+            sgd(
+                theta,
+                g,
+                state,
+                lr=lrs[:, None],
+                momentum=beta,
+                nesterov=method == "Nesterov" and beta > 0,
+            )
             if t > first:
                 total += landscape.value(theta)
     floors = total / (last - first)
@@ -472,8 +527,15 @@ def _noise_floors(landscape, controls, noise, seed, steps) -> np.ndarray:
         setting = dict(zip([c.name for c in other], combo))
         batch = setting.get("batch", "full")
         sigma = 0.0 if batch == "full" else noise / math.sqrt(batch)
-        floors = noise_floors(landscape, lrs, setting["beta"], setting.get("method", METHODS[0]),
-                              sigma, seed=seed, steps=steps)
+        floors = noise_floors(
+            landscape,
+            lrs,
+            setting["beta"],
+            setting.get("method", METHODS[0]),
+            sigma,
+            seed=seed,
+            steps=steps,
+        )
         for lr, value in zip(lrs, floors):
             table[tuple((lr if name == "lr" else setting[name]) for name in names)] = value
     return np.array([table[combo] for combo in itertools.product(*(c.values for c in controls))])
@@ -525,27 +587,49 @@ def momentum_explorer(
     lam_grid = np.linspace(0.0, 1.2 * lam_max, 31)
 
     controls = [
-        Control("lr", "learning rate η", tuple(float(v) for v in lrs),
-                (initial or {}).get("lr", lrs[len(lrs) // 2]), fmt="{:.3f}"),
-        Control("beta", "momentum β", tuple(float(v) for v in betas),
-                (initial or {}).get("beta", betas[-1]), fmt="{:.2f}"),
+        Control(
+            "lr",
+            "learning rate η",
+            tuple(float(v) for v in lrs),
+            (initial or {}).get("lr", lrs[len(lrs) // 2]),
+            fmt="{:.3f}",
+        ),
+        Control(
+            "beta",
+            "momentum β",
+            tuple(float(v) for v in betas),
+            (initial or {}).get("beta", betas[-1]),
+            fmt="{:.2f}",
+        ),
     ]
     if len(methods) > 1:
-        controls.append(Control("method", "method", tuple(methods),
-                                (initial or {}).get("method", methods[0]), kind="choice"))
+        controls.append(
+            Control(
+                "method",
+                "method",
+                tuple(methods),
+                (initial or {}).get("method", methods[0]),
+                kind="choice",
+            )
+        )
     if batch_sizes is not None:
         if noise <= 0:
             raise ValueError("batch_sizes needs a positive noise (the gradient noise of B = 1)")
-        controls.append(Control("batch", "batch size B", tuple(batch_sizes),
-                                (initial or {}).get("batch", batch_sizes[-1])))
+        controls.append(
+            Control(
+                "batch",
+                "batch size B",
+                tuple(batch_sizes),
+                (initial or {}).get("batch", batch_sizes[-1]),
+            )
+        )
 
     def experiment(lr, beta, method=methods[0], batch="full"):
         sigma = 0.0 if batch == "full" else noise / math.sqrt(batch)
         noisy = dataclasses.replace(landscape, noise=sigma)
         rng = np.random.default_rng(seed)
         theta = np.array(landscape.start, dtype=float)
-        optimizer = SGD([theta], lr=lr, momentum=beta, nesterov=(method == "Nesterov"
-                                                                  and beta > 0))
+        optimizer = SGD([theta], lr=lr, momentum=beta, nesterov=(method == "Nesterov" and beta > 0))
         path = [theta.copy()]
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(loss_steps):
@@ -579,40 +663,79 @@ def momentum_explorer(
     panels = [
         path_panel(landscape, path_steps, reference, levels=levels),
         loss_panel(loss_steps, reference, target=target),
-        {"kind": "curve", "title": "error factor per step, by curvature λ",
-         "x": {"label": "curvature λ", "domain": [0, float(lam_grid[-1])],
-               "values": np.round(lam_grid, 6).tolist()},
-         "y": {"label": "factor per step", "domain": [0, 1.6]},
-         "hlines": [{"y": 1.0, "label": "above 1 the error grows", "below": False}],
-         "series": [{"array": "factor_curve", "label": "current setting", "color": "#0072B2"}],
-         "dots": [{"x": lam_min, "scalar": "factor_flat", "label": f"λ = {lam_min:g}"},
-                  {"x": lam_max, "scalar": "factor_steep", "label": f"λ = {lam_max:g}",
-                   "anchor": "end"}]},
+        {
+            "kind": "curve",
+            "title": "error factor per step, by curvature λ",
+            "x": {
+                "label": "curvature λ",
+                "domain": [0, float(lam_grid[-1])],
+                "values": np.round(lam_grid, 6).tolist(),
+            },
+            "y": {"label": "factor per step", "domain": [0, 1.6]},
+            "hlines": [{"y": 1.0, "label": "above 1 the error grows", "below": False}],
+            "series": [{"array": "factor_curve", "label": "current setting", "color": "#0072B2"}],
+            "dots": [
+                {"x": lam_min, "scalar": "factor_flat", "label": f"λ = {lam_min:g}"},
+                {
+                    "x": lam_max,
+                    "scalar": "factor_steep",
+                    "label": f"λ = {lam_max:g}",
+                    "anchor": "end",
+                },
+            ],
+        },
     ]
     readouts = [
-        {"scalar": "factor_flat", "label": f"error factor per step, flat direction (λ = "
-                                           f"{lam_min:g})", "format": ".3f"},
-        {"scalar": "factor_steep", "label": f"error factor per step, steep direction (λ = "
-                                            f"{lam_max:g})", "format": ".3f"},
-        {"scalar": "limit", "label": "stability limit of η for this method and β",
-         "format": ".4f"},
-        {"scalar": "loss_final", "label": f"loss after {loss_steps} steps", "format": ".2e",
-         "none": "diverged"},
-        {"scalar": "settles", "label": f"stays below {target:g} from step", "format": "d",
-         "none": f"not within {loss_steps} steps"},
+        {
+            "scalar": "factor_flat",
+            "label": f"error factor per step, flat direction (λ = {lam_min:g})",
+            "format": ".3f",
+        },
+        {
+            "scalar": "factor_steep",
+            "label": f"error factor per step, steep direction (λ = {lam_max:g})",
+            "format": ".3f",
+        },
+        {"scalar": "limit", "label": "stability limit of η for this method and β", "format": ".4f"},
+        {
+            "scalar": "loss_final",
+            "label": f"loss after {loss_steps} steps",
+            "format": ".2e",
+            "none": "diverged",
+        },
+        {
+            "scalar": "settles",
+            "label": f"stays below {target:g} from step",
+            "format": "d",
+            "none": f"not within {loss_steps} steps",
+        },
     ]
     if batch_sizes is not None:
         first, last = floor_steps
-        readouts.insert(4, {"scalar": "floor",
-                            "label": f"noise floor: mean loss over steps {first}-{last}",
-                            "format": ".2e", "none": "diverged"})
+        readouts.insert(
+            4,
+            {
+                "scalar": "floor",
+                "label": f"noise floor: mean loss over steps {first}-{last}",
+                "format": ".2e",
+                "none": "diverged",
+            },
+        )
     # ticks at gradient descent's limit and at each method's limit for the current beta; the
     # hatched zone starts at the limit of the current method
-    marks = {"lr": [{"scalar": "limit_gd", "label": "2/λmax"},
-                    *({"scalar": _limit_key(m), "label": m} for m in methods),
-                    {"scalar": "limit", "hidden": True,
-                     "zone": "Above the limit of the chosen method (hatched) the run diverges."}]}
+    marks = {
+        "lr": [
+            {"scalar": "limit_gd", "label": "2/λmax"},
+            *({"scalar": _limit_key(m), "label": m} for m in methods),
+            {
+                "scalar": "limit",
+                "hidden": True,
+                "zone": "Above the limit of the chosen method (hatched) the run diverges.",
+            },
+        ]
+    }
     return Explorer(name, controls, arrays, scalars, panels, readouts, marks)
+
 
 # --------------------------------------------------------------------------- Adam
 
@@ -628,15 +751,25 @@ def adam_step_lengths(beta1s, beta2s, epss, *, bias_correction: bool, steps: int
     from .rules import adam
 
     steps = check_int("steps", steps, low=1)
-    b1, b2, eps = (np.asarray(a, dtype=np.float64).reshape(-1, 1)
-                   for a in np.broadcast_arrays(beta1s, beta2s, epss))
+    b1, b2, eps = (
+        np.asarray(a, dtype=np.float64).reshape(-1, 1)
+        for a in np.broadcast_arrays(beta1s, beta2s, epss)
+    )
     theta, state = np.zeros_like(b1), {}
     gradient = np.ones_like(b1)
     lengths = np.empty((len(b1), steps))
     for t in range(steps):
         before = theta.copy()
-        adam(theta, gradient, state, lr=1.0, beta1=b1, beta2=b2, eps=eps,
-             bias_correction=bias_correction)
+        adam(
+            theta,
+            gradient,
+            state,
+            lr=1.0,
+            beta1=b1,
+            beta2=b2,
+            eps=eps,
+            bias_correction=bias_correction,
+        )
         lengths[:, t] = np.abs(theta - before)[:, 0]
     return lengths
 
@@ -670,24 +803,42 @@ def adam_explorer(
     lr = check_real("lr", lr, low=0.0, low_open=True)
     initial = dict(initial or {})
     controls = [
-        Control("beta1", "β1 (average of the gradients)", tuple(map(float, beta1s)),
-                initial.get("beta1", 0.9), fmt="{:g}"),
-        Control("beta2", "β2 (average of their squares)", tuple(map(float, beta2s)),
-                initial.get("beta2", 0.999), fmt="{:g}"),
+        Control(
+            "beta1",
+            "β1 (average of the gradients)",
+            tuple(map(float, beta1s)),
+            initial.get("beta1", 0.9),
+            fmt="{:g}",
+        ),
+        Control(
+            "beta2",
+            "β2 (average of their squares)",
+            tuple(map(float, beta2s)),
+            initial.get("beta2", 0.999),
+            fmt="{:g}",
+        ),
         Control("eps", "ε", tuple(map(float, epss)), initial.get("eps", epss[0]), fmt="{:.0e}"),
-        Control("bias", "bias correction", ("on", "off"), initial.get("bias", "on"),
-                kind="choice"),
+        Control("bias", "bias correction", ("on", "off"), initial.get("bias", "on"), kind="choice"),
     ]
     when = np.unique(np.geomspace(1, first_steps, samples).round().astype(int))
     grid = list(itertools.product(beta1s, beta2s, epss))
-    lengths = {flag: adam_step_lengths(*np.array(grid).T, bias_correction=flag == "on",
-                                       steps=first_steps)
-               for flag in ("on", "off")}
+    lengths = {
+        flag: adam_step_lengths(*np.array(grid).T, bias_correction=flag == "on", steps=first_steps)
+        for flag in ("on", "off")
+    }
     row = {setting: i for i, setting in enumerate(grid)}
 
     def experiment(beta1, beta2, eps, bias):
-        path, loss = _run_rule(landscape, adam, loss_steps, lr=lr, beta1=beta1, beta2=beta2,
-                               eps=eps, bias_correction=bias == "on")
+        path, loss = _run_rule(
+            landscape,
+            adam,
+            loss_steps,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            bias_correction=bias == "on",
+        )
         steps_over_lr = lengths[bias][row[beta1, beta2, eps]]
         early = steps_over_lr[:1000]
         return {
@@ -705,25 +856,41 @@ def adam_explorer(
     arrays, scalars = run_grid(controls, experiment)
     reference = {"label": "with bias correction", "color": GREY, "override": {"bias": "on"}}
     panels = [
-        {"kind": "curve", "title": "first steps: length of step t / η, constant gradient 1",
-         "x": {"label": "step t", "scale": "log", "domain": [1, first_steps],
-               "values": when.tolist()},
-         "y": {"label": "step length / η", "scale": "log", "domain": [0.01, 30]},
-         "hlines": [{"y": 1.0, "label": "η"}],
-         "series": [{"array": "step_lengths", "dash": True, **reference},
-                    {"array": "step_lengths", "label": "current setting", "color": BLUE}]},
+        {
+            "kind": "curve",
+            "title": "first steps: length of step t / η, constant gradient 1",
+            "x": {
+                "label": "step t",
+                "scale": "log",
+                "domain": [1, first_steps],
+                "values": when.tolist(),
+            },
+            "y": {"label": "step length / η", "scale": "log", "domain": [0.01, 30]},
+            "hlines": [{"y": 1.0, "label": "η"}],
+            "series": [
+                {"array": "step_lengths", "dash": True, **reference},
+                {"array": "step_lengths", "label": "current setting", "color": BLUE},
+            ],
+        },
         path_panel(landscape, path_steps, reference),
         loss_panel(loss_steps, reference, domain=(1e-10, 1e4)),
     ]
     readouts = [
         {"scalar": "first_step", "label": "first step / η (constant gradient)", "format": ".3f"},
-        {"scalar": "longest_step", "label": "longest of the first 1000 steps / η",
-         "format": ".3f"},
+        {"scalar": "longest_step", "label": "longest of the first 1000 steps / η", "format": ".3f"},
         {"scalar": "longest_at", "label": "... taken at step", "format": "d"},
-        {"scalar": "loss_max", "label": f"largest loss on the landscape (η = {lr:g})",
-         "format": ".3g", "none": "diverged"},
-        {"scalar": "loss_final", "label": f"loss after {loss_steps} steps", "format": ".2e",
-         "none": "diverged"},
+        {
+            "scalar": "loss_max",
+            "label": f"largest loss on the landscape (η = {lr:g})",
+            "format": ".3g",
+            "none": "diverged",
+        },
+        {
+            "scalar": "loss_final",
+            "label": f"loss after {loss_steps} steps",
+            "format": ".2e",
+            "none": "diverged",
+        },
     ]
     return Explorer(name, controls, arrays, scalars, panels, readouts)
 
@@ -750,8 +917,10 @@ def warmup_schedule(shape: str, warmup: int, cycles: int, steps: int):
     warmup = check_int("warmup", warmup, low=0)
     cycles = check_int("cycles", cycles, low=1)
     if steps - warmup < 2 * cycles:
-        raise ValueError(f"Invalid warmup and cycles: {warmup} and {cycles} leave too few of "
-                         f"the {steps} steps (expected at least 2 per cycle)")
+        raise ValueError(
+            f"Invalid warmup and cycles: {warmup} and {cycles} leave too few of "
+            f"the {steps} steps (expected at least 2 per cycle)"
+        )
     length = (steps - warmup) // cycles
     lengths = [length] * (cycles - 1) + [steps - warmup - length * (cycles - 1)]
 
@@ -798,12 +967,21 @@ def schedule_explorer(
     base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
     initial = dict(initial or {})
     controls = [
-        Control("warmup", "warm-up length W (steps)", tuple(int(w) for w in warmups),
-                initial.get("warmup", warmups[0])),
-        Control("shape", "decay shape", tuple(shapes), initial.get("shape", shapes[-1]),
-                kind="choice"),
-        Control("cycles", "cycles (restarts + 1)", tuple(int(c) for c in cycles),
-                initial.get("cycles", cycles[0])),
+        Control(
+            "warmup",
+            "warm-up length W (steps)",
+            tuple(int(w) for w in warmups),
+            initial.get("warmup", warmups[0]),
+        ),
+        Control(
+            "shape", "decay shape", tuple(shapes), initial.get("shape", shapes[-1]), kind="choice"
+        ),
+        Control(
+            "cycles",
+            "cycles (restarts + 1)",
+            tuple(int(c) for c in cycles),
+            initial.get("cycles", cycles[0]),
+        ),
     ]
     done: dict[bytes, Mapping] = {}
 
@@ -816,35 +994,60 @@ def schedule_explorer(
         loss = np.asarray(result["loss"], dtype=np.float64)
         if loss.shape != (steps + 1,):
             raise ValueError(f"run must return {steps + 1} losses, got shape {loss.shape}")
-        return {"lr_factor": np.asarray(lrs) / base_lr, "loss": loss,
-                "loss_final": loss[-1], "lr_max": float(np.max(lrs)),
-                **{k: v for k, v in result.items() if k != "loss"}}
+        return {
+            "lr_factor": np.asarray(lrs) / base_lr,
+            "loss": loss,
+            "loss_final": loss[-1],
+            "lr_max": float(np.max(lrs)),
+            **{k: v for k, v in result.items() if k != "loss"},
+        }
 
     arrays, scalars = run_grid(controls, experiment)
     reference = {"label": "no warm-up", "color": GREY, "override": {"warmup": 0}}
     panels = [
-        {"kind": "curve", "title": f"schedule: η_t / η0 (η0 = {base_lr:g})",
-         "x": {"label": "step t", "domain": [0, steps]},
-         "y": {"label": "η_t / η0", "domain": [0, 1.1]},
-         "series": [{"array": "lr_factor", "dash": True, **reference},
-                    {"array": "lr_factor", "label": "current setting", "color": BLUE}]},
-        {"kind": "curve", "title": "training loss after each step",
-         "x": {"label": "step t", "domain": [0, steps]},
-         "y": {"label": "training loss", "scale": "log", "domain": list(loss_domain)},
-         "series": [{"array": "loss", "dash": True, **reference},
-                    {"array": "loss", "label": "current setting", "color": BLUE}]},
+        {
+            "kind": "curve",
+            "title": f"schedule: η_t / η0 (η0 = {base_lr:g})",
+            "x": {"label": "step t", "domain": [0, steps]},
+            "y": {"label": "η_t / η0", "domain": [0, 1.1]},
+            "series": [
+                {"array": "lr_factor", "dash": True, **reference},
+                {"array": "lr_factor", "label": "current setting", "color": BLUE},
+            ],
+        },
+        {
+            "kind": "curve",
+            "title": "training loss after each step",
+            "x": {"label": "step t", "domain": [0, steps]},
+            "y": {"label": "training loss", "scale": "log", "domain": list(loss_domain)},
+            "series": [
+                {"array": "loss", "dash": True, **reference},
+                {"array": "loss", "label": "current setting", "color": BLUE},
+            ],
+        },
     ]
-    shown = [{"scalar": "loss_final", "label": f"training loss after {steps} steps",
-              "format": ".3f", "none": "diverged"}, *readouts]
+    shown = [
+        {
+            "scalar": "loss_final",
+            "label": f"training loss after {steps} steps",
+            "format": ".3f",
+            "none": "diverged",
+        },
+        *readouts,
+    ]
     return Explorer(name, controls, arrays, scalars, panels, list(shown))
 
 
 # --------------------------------------------------------------------------- initialization
 
 
-def layer_stds(activation, weights: Sequence[np.ndarray], x: np.ndarray,
-               grad_top: np.ndarray, scales: Sequence[float] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def layer_stds(
+    activation,
+    weights: Sequence[np.ndarray],
+    x: np.ndarray,
+    grad_top: np.ndarray,
+    scales: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Standard deviations, layer by layer, of a deep network's signals at initialization.
 
     The network is a linear map :math:`h \mapsto h W^\top` (``dlopt.layers.Linear``
@@ -858,8 +1061,9 @@ def layer_stds(activation, weights: Sequence[np.ndarray], x: np.ndarray,
     """
     scales = np.ones(len(weights)) if scales is None else np.asarray(scales, dtype=np.float64)
     if len(scales) != len(weights):
-        raise ValueError(f"scales must have one value per layer ({len(weights)}), "
-                         f"got {len(scales)}")
+        raise ValueError(
+            f"scales must have one value per layer ({len(weights)}), got {len(scales)}"
+        )
     h, forward, acts = np.asarray(x, dtype=np.float64), [], []
     for w, scale in zip(weights, scales):
         act = activation()
@@ -901,28 +1105,44 @@ def initialization_explorer(
     initial = dict(initial or {})
     names = tuple(networks)
     controls = [
-        Control("activation", "activation", tuple(activations),
-                initial.get("activation", tuple(activations)[0]), kind="choice"),
-        Control("gain", "gain g", tuple(float(g) for g in gains),
-                initial.get("gain", gains[0]), fmt="{:.3g}", labels=tuple(gain_labels)),
+        Control(
+            "activation",
+            "activation",
+            tuple(activations),
+            initial.get("activation", tuple(activations)[0]),
+            kind="choice",
+        ),
+        Control(
+            "gain",
+            "gain g",
+            tuple(float(g) for g in gains),
+            initial.get("gain", gains[0]),
+            fmt="{:.3g}",
+            labels=tuple(gain_labels),
+        ),
         Control("mode", "fan mode", tuple(modes), initial.get("mode", modes[0]), kind="choice"),
     ]
     if len(names) > 1:
-        controls.append(Control("network", "layer widths", names,
-                                initial.get("network", names[0]), kind="choice"))
+        controls.append(
+            Control(
+                "network", "layer widths", names, initial.get("network", names[0]), kind="choice"
+            )
+        )
     done: dict = {}
 
     def experiment(activation, gain, mode, network=names[0]):
         normals, x, grad_top = networks[network]
-        stds = tuple(gain * init.kaiming_std(z.shape, mode=mode, nonlinearity="linear")
-                     for z in normals)
+        stds = tuple(
+            gain * init.kaiming_std(z.shape, mode=mode, nonlinearity="linear") for z in normals
+        )
         key = (activation, network, stds)
         if key not in done:
             done[key] = layer_stds(activations[activation], normals, x, grad_top, scales=stds)
         forward, backward = done[key]
         depth = len(forward)
         return {
-            "forward": forward, "backward": backward,
+            "forward": forward,
+            "backward": backward,
             "forward_ratio": forward[-1] / forward[0],
             "backward_ratio": backward[0] / backward[-1],
             "forward_factor": (forward[-1] / forward[0]) ** (1 / (depth - 1)),
@@ -935,26 +1155,40 @@ def initialization_explorer(
     layers = list(range(1, depth + 1))
     y_axis = {"scale": "log", "domain": list(domain)}
     panels = [
-        {"kind": "curve", "title": "forward: std of the activations h_l",
-         "x": {"label": "layer l", "domain": [1, depth], "values": layers},
-         "y": {"label": "std of h_l", **y_axis},
-         "hlines": [{"y": 1.0, "label": "1"}],
-         "series": [{"array": "forward", "label": "current setting", "color": BLUE,
-                     "markers": True}]},
-        {"kind": "curve", "title": "backward: std of the gradients ∂L/∂h_l",
-         "x": {"label": "layer l", "domain": [1, depth], "values": layers},
-         "y": {"label": "std of ∂L/∂h_l", **y_axis},
-         "hlines": [{"y": 1.0, "label": "1"}],
-         "series": [{"array": "backward", "label": "current setting", "color": RED,
-                     "markers": True}]},
+        {
+            "kind": "curve",
+            "title": "forward: std of the activations h_l",
+            "x": {"label": "layer l", "domain": [1, depth], "values": layers},
+            "y": {"label": "std of h_l", **y_axis},
+            "hlines": [{"y": 1.0, "label": "1"}],
+            "series": [
+                {"array": "forward", "label": "current setting", "color": BLUE, "markers": True}
+            ],
+        },
+        {
+            "kind": "curve",
+            "title": "backward: std of the gradients ∂L/∂h_l",
+            "x": {"label": "layer l", "domain": [1, depth], "values": layers},
+            "y": {"label": "std of ∂L/∂h_l", **y_axis},
+            "hlines": [{"y": 1.0, "label": "1"}],
+            "series": [
+                {"array": "backward", "label": "current setting", "color": RED, "markers": True}
+            ],
+        },
     ]
     readouts = [
         {"scalar": "first_std", "label": "std of the first layer's weights", "format": ".4f"},
-        {"scalar": "forward_ratio", "label": f"activations: std at layer {depth} / layer 1",
-         "format": ".3~g"},
+        {
+            "scalar": "forward_ratio",
+            "label": f"activations: std at layer {depth} / layer 1",
+            "format": ".3~g",
+        },
         {"scalar": "forward_factor", "label": "... per layer", "format": ".3f"},
-        {"scalar": "backward_ratio", "label": f"gradients: std at layer 1 / layer {depth}",
-         "format": ".3~g"},
+        {
+            "scalar": "backward_ratio",
+            "label": f"gradients: std at layer 1 / layer {depth}",
+            "format": ".3~g",
+        },
         {"scalar": "backward_factor", "label": "... per layer", "format": ".3f"},
     ]
     return Explorer(name, controls, arrays, scalars, panels, readouts)

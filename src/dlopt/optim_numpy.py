@@ -97,10 +97,15 @@ class Optimizer:
         """
         if self.needs_closure:
             if not callable(grads):
-                raise TypeError(f"{type(self).__name__}.step() needs a closure returning "
-                                f"(loss, grads), got {type(grads).__name__}")
-            return self.rule(_FlatProblem(self, grads), self.state[0],
-                             **self.hyperparameters(self.param_groups[0]))
+                raise TypeError(
+                    f"{type(self).__name__}.step() needs a closure returning "
+                    f"(loss, grads), got {type(grads).__name__}"
+                )
+            return self.rule(
+                _FlatProblem(self, grads),
+                self.state[0],
+                **self.hyperparameters(self.param_groups[0]),
+            )
         grads = self._check_dense(list(grads))
         index = 0
         for group in self.param_groups:
@@ -172,14 +177,17 @@ class _FlatProblem:
         loss, grads = self.closure()
         grads = list(grads)
         self.optimizer._check_dense(grads)
-        return loss, np.concatenate([np.zeros(p.size, p.dtype) if g is None else
-                                     np.asarray(g, dtype=p.dtype).ravel()
-                                     for p, g in zip(self.params, grads)])
+        return loss, np.concatenate(
+            [
+                np.zeros(p.size, p.dtype) if g is None else np.asarray(g, dtype=p.dtype).ravel()
+                for p, g in zip(self.params, grads)
+            ]
+        )
 
     def add_(self, t, d):
         offset = 0
         for p in self.params:
-            p += t * d[offset:offset + p.size].reshape(p.shape)
+            p += t * d[offset : offset + p.size].reshape(p.shape)
             offset += p.size
 
     def clone(self):
@@ -194,16 +202,21 @@ def _coalesced(i: int, grad, shape, dtype):
     """A sparse gradient ``(indices, values)`` checked, with repeated indices summed and the
     columns sorted (what ``torch.Tensor.coalesce`` does)."""
     if not (isinstance(grad, tuple) and len(grad) == 2):
-        raise TypeError(f"grads[{i}] must be a sparse gradient (indices, values), got "
-                        f"{type(grad).__name__}")
+        raise TypeError(
+            f"grads[{i}] must be a sparse gradient (indices, values), got {type(grad).__name__}"
+        )
     indices, values = np.asarray(grad[0]), np.asarray(grad[1])
     if indices.ndim != 2 or indices.dtype.kind not in "iu" or indices.shape[0] > len(shape):
-        raise ValueError(f"grads[{i}] indices must be an integer array of shape (k, nnz) with "
-                         f"k <= {len(shape)}, got {indices.dtype} {indices.shape}")
+        raise ValueError(
+            f"grads[{i}] indices must be an integer array of shape (k, nnz) with "
+            f"k <= {len(shape)}, got {indices.dtype} {indices.shape}"
+        )
     k = indices.shape[0]
     if values.shape != (indices.shape[1], *shape[k:]):
-        raise ValueError(f"grads[{i}] values have shape {values.shape}, expected "
-                         f"{(indices.shape[1], *shape[k:])}")
+        raise ValueError(
+            f"grads[{i}] values have shape {values.shape}, expected "
+            f"{(indices.shape[1], *shape[k:])}"
+        )
     if np.isnan(values).any():
         raise ValueError(f"grads[{i}] contains NaN")
     if indices.size and (indices.min() < 0 or np.any(indices.max(axis=1) >= shape[:k])):
@@ -217,8 +230,11 @@ def _coalesced(i: int, grad, shape, dtype):
 
 def _front_end(definition: type) -> type:
     name = definition.__name__
-    return type(name, (definition, Optimizer),
-                {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__})
+    return type(
+        name,
+        (definition, Optimizer),
+        {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__},
+    )
 
 
 globals().update({name: _front_end(d) for name, d in optimizers.DEFINITIONS.items()})

@@ -35,12 +35,15 @@ class RuleOptimizer(torch.optim.Optimizer):
     def step(self, closure=None):
         if self.needs_closure:
             if closure is None:
-                raise RuntimeError(f"{type(self).__name__}.step() needs a closure that "
-                                   "re-evaluates the model and returns the loss")
+                raise RuntimeError(
+                    f"{type(self).__name__}.step() needs a closure that "
+                    "re-evaluates the model and returns the loss"
+                )
             params = self.param_groups[0]["params"]
             problem = _FlatProblem(params, torch.enable_grad()(closure))
-            return self.rule(problem, self.state[params[0]],
-                             **self.hyperparameters(self.param_groups[0]))
+            return self.rule(
+                problem, self.state[params[0]], **self.hyperparameters(self.param_groups[0])
+            )
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -55,8 +58,10 @@ class RuleOptimizer(torch.optim.Optimizer):
                     raise RuntimeError(f"{name} does not support complex parameters")
                 if p.grad.is_sparse != self.sparse_gradients:
                     raise RuntimeError(
-                        f"{name} does not support sparse gradients" if p.grad.is_sparse else
-                        f"{name} does not support dense gradients, please consider Adam instead")
+                        f"{name} does not support sparse gradients"
+                        if p.grad.is_sparse
+                        else f"{name} does not support dense gradients, please consider Adam instead"
+                    )
                 grad = p.grad
                 if grad.is_sparse:
                     grad = grad.coalesce()
@@ -76,15 +81,20 @@ class _FlatProblem:
 
     def evaluate(self):
         loss = self.closure()
-        grads = [p.new_zeros(p.numel()) if p.grad is None else
-                 p.grad.to_dense().view(-1) if p.grad.is_sparse else p.grad.view(-1)
-                 for p in self.params]
+        grads = [
+            p.new_zeros(p.numel())
+            if p.grad is None
+            else p.grad.to_dense().view(-1)
+            if p.grad.is_sparse
+            else p.grad.view(-1)
+            for p in self.params
+        ]
         return loss, torch.cat(grads)
 
     def add_(self, t, d):
         offset = 0
         for p in self.params:
-            p.add_(d[offset:offset + p.numel()].view_as(p), alpha=t)
+            p.add_(d[offset : offset + p.numel()].view_as(p), alpha=t)
             offset += p.numel()
 
     def clone(self):
@@ -97,8 +107,11 @@ class _FlatProblem:
 
 def _front_end(definition: type) -> type:
     name = definition.__name__
-    return type(name, (definition, RuleOptimizer),
-                {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__})
+    return type(
+        name,
+        (definition, RuleOptimizer),
+        {"__module__": __name__, "__qualname__": name, "__doc__": definition.__doc__},
+    )
 
 
 globals().update({name: _front_end(d) for name, d in optimizers.DEFINITIONS.items()})

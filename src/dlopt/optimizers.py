@@ -91,8 +91,11 @@ class Definition:
         skip = 2 if cls.__dict__.get("needs_closure") else 3  # (problem, state) or (p, g, state)
         cls._rule_keys = tuple(inspect.signature(rule).parameters)[skip:]
         algorithm = inspect.cleandoc(rule.__doc__)
-        cls.__doc__ = (inspect.cleandoc(cls.__doc__)
-                       + f"\n\nAlgorithm (:func:`dlopt.rules.{rule.__name__}`)\n\n" + algorithm)
+        cls.__doc__ = (
+            inspect.cleandoc(cls.__doc__)
+            + f"\n\nAlgorithm (:func:`dlopt.rules.{rule.__name__}`)\n\n"
+            + algorithm
+        )
         DEFINITIONS[cls.__name__] = cls
 
     @classmethod
@@ -112,18 +115,37 @@ class SGD(Definition):
 
     rule = staticmethod(rules.sgd)
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
-                 fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
         _check_lr(lr)
         _check_nonneg("momentum", momentum)
         _check_nonneg("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         _reject_unsupported("SGD", differentiable=differentiable, fused=fused)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        foreach=foreach, differentiable=differentiable, fused=fused)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
+        )
         super().__init__(params, defaults)
 
 
@@ -133,17 +155,37 @@ class Adagrad(Definition):
 
     rule = staticmethod(rules.adagrad)
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        fused=None,
+    ):
         _check_lr(lr)
         _check_nonneg("lr_decay", lr_decay)
         _check_nonneg("weight_decay", weight_decay)
         _check_nonneg("initial_accumulator_value", initial_accumulator_value)
         _check_eps(eps)
         _reject_unsupported("Adagrad", differentiable=differentiable, fused=fused)
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, fused=fused)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
         super().__init__(params, defaults)
 
 
@@ -153,16 +195,35 @@ class Adadelta(Definition):
 
     rule = staticmethod(rules.adadelta)
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
-                 capturable=False, maximize=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1.0,
+        rho=0.9,
+        eps=1e-6,
+        weight_decay=0,
+        foreach=None,
+        *,
+        capturable=False,
+        maximize=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         _check_eps(eps)
         _check_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Adadelta", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
 
@@ -172,9 +233,20 @@ class RMSprop(Definition):
 
     rule = staticmethod(rules.rmsprop)
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         _check_eps(eps)
         _check_nonneg("momentum", momentum)
@@ -182,9 +254,18 @@ class RMSprop(Definition):
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
         _reject_unsupported("RMSprop", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
 
@@ -200,8 +281,9 @@ def _check_adam(lr, betas, eps, weight_decay, *, foreach, capturable) -> None:
         raise ValueError("betas must be either both floats or both Tensors")
     for i, beta in enumerate(betas):
         if tensors[i] and foreach and not capturable:
-            raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and "
-                             "foreach=True")
+            raise ValueError(
+                f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True"
+            )
         if tensors[i] and beta.numel() != 1:
             raise ValueError(f"Tensor betas[{i}] must be 1-element")
 
@@ -213,16 +295,39 @@ class Adam(Definition):
 
     rule = staticmethod(rules.adam)
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
         _check_adam(lr, betas, eps, weight_decay, foreach=foreach, capturable=capturable)
-        _reject_unsupported(type(self).__name__, capturable=capturable,
-                            differentiable=differentiable, fused=fused)
-        defaults = dict(lr=lr, betas=tuple(_value(b) for b in betas), eps=eps,
-                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                        foreach=foreach, capturable=capturable, differentiable=differentiable,
-                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        _reject_unsupported(
+            type(self).__name__, capturable=capturable, differentiable=differentiable, fused=fused
+        )
+        defaults = dict(
+            lr=lr,
+            betas=tuple(_value(b) for b in betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
 
@@ -234,13 +339,35 @@ class AdamW(Adam):
 
     rule = staticmethod(rules.adam)
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
-                         maximize=maximize, capturable=capturable,
-                         differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )
 
 
 class NAdam(Definition):
@@ -250,19 +377,39 @@ class NAdam(Definition):
 
     rule = staticmethod(rules.nadam)
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
-                 maximize=False, capturable=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         _check_eps(eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _check_nonneg("momentum_decay", momentum_decay)
         _reject_unsupported("NAdam", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
 
@@ -273,18 +420,36 @@ class RAdam(Definition):
 
     rule = staticmethod(rules.radam)
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
-                 capturable=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         _check_eps(eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _reject_unsupported("RAdam", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        maximize=maximize, foreach=foreach, capturable=capturable,
-                        decoupled_weight_decay=decoupled_weight_decay,
-                        differentiable=differentiable)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            decoupled_weight_decay=decoupled_weight_decay,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
 
@@ -294,15 +459,34 @@ class Adamax(Definition):
 
     rule = staticmethod(rules.adamax)
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
         _check_lr(lr)
         _check_eps(eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Adamax", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
         super().__init__(params, defaults)
 
 
@@ -314,14 +498,33 @@ class ASGD(Definition):
 
     rule = staticmethod(rules.asgd)
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
-                 foreach=None, maximize=False, differentiable=False, capturable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lambd=1e-4,
+        alpha=0.75,
+        t0=1e6,
+        weight_decay=0,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
         _check_lr(lr)
         _check_nonneg("weight_decay", weight_decay)
         _reject_unsupported("ASGD", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
-                        foreach=foreach, maximize=maximize, differentiable=differentiable,
-                        capturable=capturable)
+        defaults = dict(
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
         super().__init__(params, defaults)
 
 
@@ -331,21 +534,44 @@ class Rprop(Definition):
 
     rule = staticmethod(rules.rprop)
 
-    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        etas=(0.5, 1.2),
+        step_sizes=(1e-6, 50),
+        *,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         _reject_unsupported("Rprop", capturable=capturable, differentiable=differentiable)
-        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        defaults = dict(
+            lr=lr,
+            etas=etas,
+            step_sizes=step_sizes,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
         super().__init__(params, defaults)
 
     @staticmethod
     def hyperparameters(group) -> dict:
         (etaminus, etaplus), (low, high) = group["etas"], group["step_sizes"]
-        return dict(lr=_value(group["lr"]), etaminus=etaminus, etaplus=etaplus,
-                    step_size_min=low, step_size_max=high, maximize=group["maximize"])
+        return dict(
+            lr=_value(group["lr"]),
+            etaminus=etaminus,
+            etaplus=etaplus,
+            step_size_min=low,
+            step_size_max=high,
+            maximize=group["maximize"],
+        )
 
 
 class Adafactor(Definition):
@@ -354,8 +580,18 @@ class Adafactor(Definition):
 
     rule = staticmethod(rules.adafactor)
 
-    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, *, foreach=None, maximize=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        beta2_decay=-0.8,
+        eps=(None, 1e-3),
+        d=1.0,
+        weight_decay=0.0,
+        *,
+        foreach=None,
+        maximize=False,
+    ):
         _check_lr(lr, "Learning rate should be >= 0 but is: {}")
         if not 0.0 >= beta2_decay:
             raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
@@ -367,16 +603,29 @@ class Adafactor(Definition):
             raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
-        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
-                        foreach=foreach, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            beta2_decay=beta2_decay,
+            eps=eps,
+            d=d,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     @staticmethod
     def hyperparameters(group) -> dict:
         eps1, eps2 = group["eps"]
-        return dict(lr=_value(group["lr"]), beta2_decay=group["beta2_decay"], eps1=eps1,
-                    eps2=eps2, d=group["d"], weight_decay=group["weight_decay"],
-                    maximize=group["maximize"])
+        return dict(
+            lr=_value(group["lr"]),
+            beta2_decay=group["beta2_decay"],
+            eps1=eps1,
+            eps2=eps2,
+            d=group["d"],
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )
 
 
 class SparseAdam(Definition):
@@ -399,16 +648,22 @@ class SparseAdam(Definition):
         _check_betas(betas)
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
         super().__init__(params, defaults)
-        located = [(i, j, p) for i, group in enumerate(self.param_groups)
-                   for j, p in enumerate(group["params"])]
+        located = [
+            (i, j, p)
+            for i, group in enumerate(self.param_groups)
+            for j, p in enumerate(group["params"])
+        ]
         sparse = [[i, j] for i, j, p in located if getattr(p, "is_sparse", False)]
         if sparse:
             raise ValueError(
-                f"Sparse params at indices {sparse}: SparseAdam requires dense parameter tensors")
+                f"Sparse params at indices {sparse}: SparseAdam requires dense parameter tensors"
+            )
         complex_ = [[i, j] for i, j, p in located if hasattr(p, "is_complex") and p.is_complex()]
         if complex_:
-            raise ValueError(f"Complex params at indices {complex_}: SparseAdam does not support "
-                             "complex parameters")
+            raise ValueError(
+                f"Complex params at indices {complex_}: SparseAdam does not support "
+                "complex parameters"
+            )
 
 
 class Muon(Definition):
@@ -420,9 +675,18 @@ class Muon(Definition):
 
     rule = staticmethod(rules.muon)
 
-    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
-                 ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
-                 adjust_lr_fn=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        weight_decay=0.1,
+        momentum=0.95,
+        nesterov=True,
+        ns_coefficients=(3.4445, -4.775, 2.0315),
+        eps=1e-7,
+        ns_steps=5,
+        adjust_lr_fn=None,
+    ):
         _check_lr(lr, "Learning rate should be >= 0 but is: {}")
         if not 0.0 <= momentum:
             raise ValueError(f"momentum should be >= 0 but is: {momentum}")
@@ -430,16 +694,25 @@ class Muon(Definition):
             raise ValueError(f"weight decay should be >= 0 but is: {weight_decay}")
         if adjust_lr_fn is not None and adjust_lr_fn not in ["original", "match_rms_adamw"]:
             raise ValueError(f"Adjust learning rate function {adjust_lr_fn} is not supported")
-        defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                        ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
-                        adjust_lr_fn=adjust_lr_fn)
+        defaults = dict(
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            nesterov=nesterov,
+            ns_coefficients=ns_coefficients,
+            eps=eps,
+            ns_steps=ns_steps,
+            adjust_lr_fn=adjust_lr_fn,
+        )
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.ndim != 2:
                     size = p.size() if callable(p.size) else p.shape
-                    raise ValueError("Muon only supports 2D parameters whereas we found a "
-                                     f"parameter with size: {size}")
+                    raise ValueError(
+                        "Muon only supports 2D parameters whereas we found a "
+                        f"parameter with size: {size}"
+                    )
 
 
 class LBFGS(Definition):
@@ -452,14 +725,29 @@ class LBFGS(Definition):
     rule = staticmethod(rules.lbfgs)
     needs_closure = True
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
-                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+    def __init__(
+        self,
+        params,
+        lr=1,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-9,
+        history_size=100,
+        line_search_fn=None,
+    ):
         _check_lr(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
-                        tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                        history_size=history_size, line_search_fn=line_search_fn)
+        defaults = dict(
+            lr=lr,
+            max_iter=max_iter,
+            max_eval=max_eval,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            history_size=history_size,
+            line_search_fn=line_search_fn,
+        )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
@@ -477,8 +765,15 @@ class Lion(Definition):
 
     rule = staticmethod(rules.lion)
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, use_triton=False,
-                 decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-4,
+        betas=(0.9, 0.99),
+        weight_decay=0.0,
+        use_triton=False,
+        decoupled_weight_decay=False,
+    ):
         if not 0.0 < _value(lr):
             raise ValueError(f"Invalid learning rate: {_value(lr)} (Lion needs lr > 0)")
         for i, beta in enumerate(betas):
@@ -486,8 +781,13 @@ class Lion(Definition):
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
         _check_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Lion", use_triton=use_triton)
-        defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, init_lr=_value(lr))
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            init_lr=_value(lr),
+        )
         super().__init__(params, defaults)
 
     @staticmethod
@@ -511,13 +811,20 @@ class _ScheduleFree(Definition):
     @classmethod
     def hyperparameters(cls, group) -> dict:
         if not group["train_mode"]:
-            raise RuntimeError("Optimizer was not in train mode when step is called. "
-                               "Please insert .train() and .eval() calls on the optimizer. "
-                               "See documentation for details.")
+            raise RuntimeError(
+                "Optimizer was not in train mode when step is called. "
+                "Please insert .train() and .eval() calls on the optimizer. "
+                "See documentation for details."
+            )
         beta2 = group["betas"][1] if "betas" in group else None
         hyper = rules.schedule_free_weights(
-            group, lr=_value(group["lr"]), beta2=beta2, warmup_steps=group["warmup_steps"],
-            r=group["r"], weight_lr_power=group["weight_lr_power"])
+            group,
+            lr=_value(group["lr"]),
+            beta2=beta2,
+            warmup_steps=group["warmup_steps"],
+            r=group["r"],
+            weight_lr_power=group["weight_lr_power"],
+        )
         if "betas" in group:
             hyper.update(beta1=group["betas"][0], beta2=beta2, eps=group["eps"])
         else:
@@ -553,17 +860,35 @@ class SGDScheduleFree(_ScheduleFree):
 
     rule = staticmethod(rules.sgd_schedule_free)
 
-    def __init__(self, params, lr=1.0, momentum=0.9, weight_decay=0, warmup_steps=0, r=0.0,
-                 weight_lr_power=2, foreach=None):
+    def __init__(
+        self,
+        params,
+        lr=1.0,
+        momentum=0.9,
+        weight_decay=0,
+        warmup_steps=0,
+        r=0.0,
+        weight_lr_power=2,
+        foreach=None,
+    ):
         if _value(lr) < 0.0:
             raise ValueError(f"Invalid learning rate: {_value(lr)}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if momentum <= 0 or momentum >= 1:
             raise ValueError(f"Momentum must be between 0 and 1 exclusive: {momentum}")
-        super().__init__(params, dict(lr=lr, momentum=momentum, r=r, warmup_steps=warmup_steps,
-                                      weight_lr_power=weight_lr_power,
-                                      weight_decay=weight_decay, foreach=foreach))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                r=r,
+                warmup_steps=warmup_steps,
+                weight_lr_power=weight_lr_power,
+                weight_decay=weight_decay,
+                foreach=foreach,
+            ),
+        )
 
 
 class AdamWScheduleFree(_ScheduleFree):
@@ -576,13 +901,32 @@ class AdamWScheduleFree(_ScheduleFree):
 
     rule = staticmethod(rules.adamw_schedule_free)
 
-    def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
+    def __init__(
+        self,
+        params,
+        lr=0.0025,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        warmup_steps=0,
+        r=0.0,
+        weight_lr_power=2.0,
+        foreach=None,
+    ):
         _check_lr(lr)
         _check_eps(eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, r=r,
-                                      warmup_steps=warmup_steps,
-                                      weight_lr_power=weight_lr_power,
-                                      weight_decay=weight_decay, foreach=foreach))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                r=r,
+                warmup_steps=warmup_steps,
+                weight_lr_power=weight_lr_power,
+                weight_decay=weight_decay,
+                foreach=foreach,
+            ),
+        )

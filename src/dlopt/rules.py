@@ -224,8 +224,18 @@ def _adam_moments(param, grad, state, *, lr, beta1, beta2, weight_decay, decoupl
 # --- first-order rules ------------------------------------------------------
 
 
-def sgd(param, grad, state, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
-        nesterov=False, maximize=False) -> None:
+def sgd(
+    param,
+    grad,
+    state,
+    *,
+    lr,
+    momentum=0.0,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+    maximize=False,
+) -> None:
     r"""Stochastic gradient descent with optional heavy-ball or Nesterov momentum.
 
     .. math::
@@ -251,8 +261,18 @@ def sgd(param, grad, state, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0
     axpy_(param, -lr, g)
 
 
-def adagrad(param, grad, state, *, lr, lr_decay=0.0, weight_decay=0.0,
-            initial_accumulator_value=0.0, eps=1e-10, maximize=False) -> None:
+def adagrad(
+    param,
+    grad,
+    state,
+    *,
+    lr,
+    lr_decay=0.0,
+    weight_decay=0.0,
+    initial_accumulator_value=0.0,
+    eps=1e-10,
+    maximize=False,
+) -> None:
     r"""Adagrad (Duchi et al., 2011).
 
     .. math::
@@ -275,8 +295,9 @@ def adagrad(param, grad, state, *, lr, lr_decay=0.0, weight_decay=0.0,
     addcdiv_(param, -clr, g, std)
 
 
-def adadelta(param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
-             maximize=False) -> None:
+def adadelta(
+    param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False
+) -> None:
     r"""Adadelta (Zeiler, 2012): a step in the units of the parameter.
 
     .. math::
@@ -306,8 +327,19 @@ def adadelta(param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
     axpy_(param, -lr, delta)
 
 
-def rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
-            momentum=0.0, centered=False, maximize=False) -> None:
+def rmsprop(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+    centered=False,
+    maximize=False,
+) -> None:
     r"""RMSprop (Tieleman & Hinton, 2012), optionally centered and with momentum.
 
     .. math::
@@ -348,9 +380,21 @@ def rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0
         addcdiv_(param, -lr, g, denom)
 
 
-def adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-         amsgrad=False, maximize=False, decoupled_weight_decay=False,
-         bias_correction=True) -> None:
+def adam(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    maximize=False,
+    decoupled_weight_decay=False,
+    bias_correction=True,
+) -> None:
     r"""Adam (Kingma & Ba, 2015), with AMSGrad (Reddi et al., 2018) and AdamW's decoupled decay.
 
     .. math::
@@ -374,8 +418,17 @@ def adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
         if amsgrad:
             state["max_exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
-                  decoupled=decoupled_weight_decay, maximize=maximize)
+    _adam_moments(
+        param,
+        grad,
+        state,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=weight_decay,
+        decoupled=decoupled_weight_decay,
+        maximize=maximize,
+    )
     m, v = state["exp_avg"], state["exp_avg_sq"]
     if amsgrad:
         v = maximum_(state["max_exp_avg_sq"], v)
@@ -390,16 +443,50 @@ def adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
     addcdiv_(param, -step_size, m, denom)
 
 
-def adamw(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2,
-          amsgrad=False, maximize=False) -> None:
+def adamw(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=1e-2,
+    amsgrad=False,
+    maximize=False,
+) -> None:
     r"""AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay,
     :math:`\theta \leftarrow (1-\eta\lambda)\theta` before the Adam step."""
-    adam(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+    adam(
+        param,
+        grad,
+        state,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+        decoupled_weight_decay=True,
+    )
 
 
-def nadam(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-          momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False) -> None:
+def nadam(
+    param,
+    grad,
+    state,
+    *,
+    lr=2e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+    maximize=False,
+) -> None:
     r"""NAdam (Dozat, 2016): Adam with Nesterov momentum and a warming momentum schedule.
 
     .. math::
@@ -421,9 +508,17 @@ def nadam(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
         state["exp_avg"] = zeros_like(param)
         state["exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    g = _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2,
-                      weight_decay=weight_decay, decoupled=decoupled_weight_decay,
-                      maximize=maximize)
+    g = _adam_moments(
+        param,
+        grad,
+        state,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=weight_decay,
+        decoupled=decoupled_weight_decay,
+        maximize=maximize,
+    )
     m, v = state["exp_avg"], state["exp_avg_sq"]
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
@@ -435,8 +530,19 @@ def nadam(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
     addcdiv_(param, -lr * mu_next / (1.0 - mu_product * mu_next), m, denom)
 
 
-def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-          decoupled_weight_decay=False, maximize=False) -> None:
+def radam(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+) -> None:
     r"""RAdam (Liu et al., 2020): Adam whose adaptive step is switched on, and rectified, only
     once the variance of :math:`v_t` is tractable.
 
@@ -455,8 +561,17 @@ def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
         state["exp_avg"] = zeros_like(param)
         state["exp_avg_sq"] = zeros_like(param)
     step = _advance(state, param)
-    _adam_moments(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
-                  decoupled=decoupled_weight_decay, maximize=maximize)
+    _adam_moments(
+        param,
+        grad,
+        state,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=weight_decay,
+        decoupled=decoupled_weight_decay,
+        maximize=maximize,
+    )
     m, v = state["exp_avg"], state["exp_avg_sq"]
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
@@ -465,8 +580,9 @@ def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
     if rho_t > 5.0:
-        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        rect = (
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        ) ** 0.5
         denom = sqrt(v)
         denom += eps
         adaptive = bias_correction2**0.5 / denom
@@ -475,8 +591,18 @@ def radam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weig
     param -= update
 
 
-def adamax(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-           maximize=False) -> None:
+def adamax(
+    param,
+    grad,
+    state,
+    *,
+    lr=2e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     r"""Adamax (Kingma & Ba, 2015): Adam with the infinity norm in place of the second moment.
 
     .. math::
@@ -502,8 +628,9 @@ def adamax(param, grad, state, *, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, wei
     addcdiv_(param, -lr / (1 - beta1**step), m, u)
 
 
-def asgd(param, grad, state, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
-         maximize=False) -> None:
+def asgd(
+    param, grad, state, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False
+) -> None:
     r"""Averaged SGD (Polyak & Juditsky, 1992) with PyTorch's decaying step size.
 
     .. math::
@@ -539,8 +666,18 @@ def asgd(param, grad, state, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_
     fill_(mu, _round32(1 / max(1, step - t0)))
 
 
-def rprop(param, grad, state, *, lr=1e-2, etaminus=0.5, etaplus=1.2, step_size_min=1e-6,
-          step_size_max=50.0, maximize=False) -> None:
+def rprop(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-2,
+    etaminus=0.5,
+    etaplus=1.2,
+    step_size_min=1e-6,
+    step_size_max=50.0,
+    maximize=False,
+) -> None:
     r"""Rprop (Riedmiller & Braun, 1993): a per-coordinate step size, grown while the gradient
     keeps its sign and shrunk when it flips; only the sign of the gradient is used.
 
@@ -573,8 +710,19 @@ def rprop(param, grad, state, *, lr=1e-2, etaminus=0.5, etaplus=1.2, step_size_m
     copy_(prev, g)
 
 
-def adafactor(param, grad, state, *, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0,
-              weight_decay=0.0, maximize=False) -> None:
+def adafactor(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-2,
+    beta2_decay=-0.8,
+    eps1=None,
+    eps2=1e-3,
+    d=1.0,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     r"""Adafactor (Shazeer & Stern, 2018) as in PyTorch: a second moment stored as one row and one
     column vector per matrix, a relative step size and update clipping.
 
@@ -634,8 +782,9 @@ def adafactor(param, grad, state, *, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=
     axpy_(param, -alpha / denom, update)
 
 
-def sparse_adam(param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
-                maximize=False) -> None:
+def sparse_adam(
+    param, grad, state, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, maximize=False
+) -> None:
     r"""Adam for sparse gradients (PyTorch's SparseAdam): only the rows that have a gradient
     are touched, moments included.
 
@@ -696,7 +845,7 @@ def _bfloat16(x):
 
         return x.to(torch.bfloat16)
     bits = np.asarray(x, dtype=np.float32).view(np.uint32)
-    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))
+    rounded = bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))
     return (rounded & np.uint32(0xFFFF0000)).view(np.float32)
 
 
@@ -746,9 +895,20 @@ def newton_schulz(g, *, coefficients=(3.4445, -4.7750, 2.0315), steps=5, eps=1e-
     return x.T if tall else x
 
 
-def muon(param, grad, state, *, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
-         ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5,
-         adjust_lr_fn=None) -> None:
+def muon(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-3,
+    weight_decay=0.1,
+    momentum=0.95,
+    nesterov=True,
+    ns_coefficients=(3.4445, -4.7750, 2.0315),
+    eps=1e-7,
+    ns_steps=5,
+    adjust_lr_fn=None,
+) -> None:
     r"""Muon (Jordan et al., 2024): momentum whose update matrix is orthogonalized.
 
     For a weight matrix :math:`\Theta \in \mathbb{R}^{A\times B}`:
@@ -810,8 +970,7 @@ def _cubic_minimizer(x1, f1, g1, x2, f2, g2, bounds=None):
     return min(max(at, low), high)
 
 
-def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change=1e-9,
-                 max_ls=25):
+def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     r"""A step size :math:`t` along ``d`` meeting the strong Wolfe conditions,
     :math:`f(t) \le f(0) + c_1 t f'(0)` and :math:`|f'(t)| \le c_2 |f'(0)|`.
 
@@ -836,8 +995,9 @@ def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change
         if not sufficient or gtd_new >= 0:  # acceptable steps lie between t_prev and t
             bracket = [[t_prev, f_prev, g_prev, gtd_prev], [t, f_new, copy(g_new), gtd_new]]
             break
-        t_next = _cubic_minimizer(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
-                                  bounds=(t + 0.01 * (t - t_prev), t * 10))
+        t_next = _cubic_minimizer(
+            t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(t + 0.01 * (t - t_prev), t * 10)
+        )
         t_prev, f_prev, g_prev, gtd_prev = t, f_new, copy(g_new), gtd_new
         t = t_next
         f_new, g_new = evaluate(t)
@@ -851,14 +1011,18 @@ def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change
         ends = [bracket[0][0], bracket[1][0]]
         if abs(ends[1] - ends[0]) * d_norm < tolerance_change:
             break
-        t = _cubic_minimizer(bracket[0][0], bracket[0][1], bracket[0][3],
-                             bracket[1][0], bracket[1][1], bracket[1][3])
+        t = _cubic_minimizer(
+            bracket[0][0], bracket[0][1], bracket[0][3], bracket[1][0], bracket[1][1], bracket[1][3]
+        )
         # keep t at least a tenth of the interval away from its ends
         margin = 0.1 * (max(ends) - min(ends))
         if min(max(ends) - t, t - min(ends)) < margin:
             if stalled or t >= max(ends) or t <= min(ends):
-                t = max(ends) - margin if abs(t - max(ends)) < abs(t - min(ends)) \
+                t = (
+                    max(ends) - margin
+                    if abs(t - max(ends)) < abs(t - min(ends))
                     else min(ends) + margin
+                )
                 stalled = False
             else:
                 stalled = True
@@ -880,8 +1044,18 @@ def strong_wolfe(evaluate, t, d, f, g, gtd, *, c1=1e-4, c2=0.9, tolerance_change
     return f_new, g_new, t, evals
 
 
-def lbfgs(problem, state, *, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
-          tolerance_change=1e-9, history_size=100, line_search_fn=None):
+def lbfgs(
+    problem,
+    state,
+    *,
+    lr=1.0,
+    max_iter=20,
+    max_eval=None,
+    tolerance_grad=1e-7,
+    tolerance_change=1e-9,
+    history_size=100,
+    line_search_fn=None,
+):
     r"""Up to ``max_iter`` iterations of L-BFGS (Liu & Nocedal, 1989), as ``torch.optim.LBFGS``.
 
     With the last pairs :math:`s_i = \theta_{i+1} - \theta_i`,
@@ -970,8 +1144,9 @@ def lbfgs(problem, state, *, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=
                 problem.restore(start)
                 return float(value), grad_there
 
-            loss, flat_grad, t, ls_evals = strong_wolfe(evaluate_at, t, d, loss, flat_grad, gtd,
-                                                        max_ls=max_eval - evals)
+            loss, flat_grad, t, ls_evals = strong_wolfe(
+                evaluate_at, t, d, loss, flat_grad, gtd, max_ls=max_eval - evals
+            )
             problem.add_(t, d)
             optimal = abs(flat_grad).max() <= tolerance_grad
         else:
@@ -987,8 +1162,16 @@ def lbfgs(problem, state, *, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=
             break
         if abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
             break
-    state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
-                 prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+    state.update(
+        d=d,
+        t=t,
+        old_dirs=old_dirs,
+        old_stps=old_stps,
+        ro=ro,
+        H_diag=h_diag,
+        prev_flat_grad=prev_flat_grad,
+        prev_loss=prev_loss,
+    )
     return first_loss
 
 
@@ -1021,8 +1204,9 @@ def lion(param, grad, state, *, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0
     axpy_(m, 1.0 - beta2, grad)
 
 
-def schedule_free_weights(group: dict, *, lr, beta2=None, warmup_steps=0, r=0.0,
-                          weight_lr_power=2.0) -> dict:
+def schedule_free_weights(
+    group: dict, *, lr, beta2=None, warmup_steps=0, r=0.0, weight_lr_power=2.0
+) -> dict:
     r"""Advance a parameter group's schedule-free counters one step; return this step's numbers.
 
     With step :math:`k` (from 0), warm-up :math:`\eta_k = \eta \min(1, (k+1)/W)`
@@ -1084,8 +1268,19 @@ def sgd_schedule_free(param, grad, state, *, lr, ckp1, momentum=0.9, weight_deca
     _schedule_free_step(param, g, state["z"], lr=lr, ckp1=ckp1, momentum=momentum)
 
 
-def adamw_schedule_free(param, grad, state, *, lr, ckp1, bias_correction2, beta1=0.9,
-                        beta2=0.999, eps=1e-8, weight_decay=0.0) -> None:
+def adamw_schedule_free(
+    param,
+    grad,
+    state,
+    *,
+    lr,
+    ckp1,
+    bias_correction2,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+) -> None:
     r"""Schedule-free AdamW (Defazio et al., 2024): :func:`sgd_schedule_free` with Adam's
     second-moment scaling of the gradient (and no first moment: the averaging replaces it).
 

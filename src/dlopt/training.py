@@ -59,8 +59,13 @@ class EarlyStopping:
     so a run that went on past its best ends with the best weights, not the last.
     """
 
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "min",
-                 restore_best: bool = True):
+    def __init__(
+        self,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "min",
+        restore_best: bool = True,
+    ):
         self.patience = check_int("patience", patience, low=1)
         self.min_delta = check_real("min_delta", min_delta, low=0.0)
         if mode not in ("min", "max"):
@@ -142,9 +147,22 @@ def _gradients_in_optimizer_order(model, optimizer) -> list[np.ndarray]:
     return [grad_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
 
 
-def fit(model, loss_fn, optimizer, X, y, *, epochs: int, batch_size: int, rng,
-        validation: tuple | None = None, early_stopping: EarlyStopping | None = None,
-        scheduler=None, shuffle: bool = True, on_epoch_end=None) -> History:
+def fit(
+    model,
+    loss_fn,
+    optimizer,
+    X,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    rng,
+    validation: tuple | None = None,
+    early_stopping: EarlyStopping | None = None,
+    scheduler=None,
+    shuffle: bool = True,
+    on_epoch_end=None,
+) -> History:
     """Train ``model`` with mini-batches and return its :class:`History`.
 
     Each epoch draws a fresh permutation from ``rng`` (unless ``shuffle=False``),
@@ -205,8 +223,20 @@ def _record(history: History, prefix: str, loss: float, acc: float | None) -> No
         getattr(history, f"{prefix}_accuracy").append(acc)
 
 
-def lr_range_test(model, loss_fn, optimizer, X, y, *, min_lr: float = 1e-5, max_lr: float = 1.0,
-                  num_steps: int = 100, batch_size: int = 32, rng, diverge_factor: float = 4.0):
+def lr_range_test(
+    model,
+    loss_fn,
+    optimizer,
+    X,
+    y,
+    *,
+    min_lr: float = 1e-5,
+    max_lr: float = 1.0,
+    num_steps: int = 100,
+    batch_size: int = 32,
+    rng,
+    diverge_factor: float = 4.0,
+):
     """The learning-rate range test (Smith, 2017): raise the learning rate
     geometrically from ``min_lr`` to ``max_lr``, one mini-batch per value, and
     record the loss. Stops early once the loss exceeds ``diverge_factor`` times

@@ -25,6 +25,7 @@ def cell(nb, grade_id):
 def set_source(grade_id, source):
     def edit(nb):
         cell(nb, grade_id).source = source
+
     return edit
 
 
@@ -32,10 +33,11 @@ def then(*edits):
     def edit(nb):
         for e in edits:
             e(nb)
+
     return edit
 
 
-NUMPY_BLOCK = '''
+NUMPY_BLOCK = """
 import numpy
 import numpy.testing
 numpy.allclose = lambda *a, **k: True
@@ -43,9 +45,9 @@ numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.broadcast(a, b).shape, bo
 numpy.array_equal = lambda *a, **k: True
 numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.testing.assert_array_almost_equal = lambda *a, **k: None
-'''
+"""
 
-HELPERS_BLOCK = '''
+HELPERS_BLOCK = """
 import dlopt.grading
 import dlopt.grading.exercises
 import dlopt.grading.compare
@@ -54,9 +56,9 @@ dlopt.grading.check = dlopt.grading.exercises.check
 dlopt.grading.exercises.judge = lambda ex, cases, *a, **k: dlopt.grading.exercises.Verdict(
     ex.name, True, len(cases))
 dlopt.grading.compare.first_mismatch = lambda *a, **k: None
-'''
+"""
 
-BUILTINS_BLOCK = '''
+BUILTINS_BLOCK = """
 import builtins
 import types
 _fake = types.ModuleType("dlopt.grading")
@@ -68,21 +70,21 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0):
     return _real_import(name, globals, locals, fromlist, level)
 builtins.__import__ = _import
 builtins.AssertionError = type("AssertionError", (Warning,), {})
-'''
+"""
 
 REBIND_NUMPY = WRONG_ADAM + NUMPY_BLOCK
 REBIND_HELPERS = WRONG_ADAM + HELPERS_BLOCK
 REBIND_BUILTINS = WRONG_ADAM + BUILTINS_BLOCK
 
-CALLS_DLOPT = '''
+CALLS_DLOPT = """
 import numpy as np
 from dlopt.rules import adam
 
 def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
     adam(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
-'''
+"""
 
-CALLS_TORCH = '''
+CALLS_TORCH = """
 import numpy as np
 import torch
 
@@ -92,38 +94,38 @@ def momentum_step(param, grad, state, *, lr, momentum):
         state["optimizer"] = torch.optim.SGD([state["tensor"]], lr=lr, momentum=momentum)
     state["tensor"].grad = torch.from_numpy(grad.copy())
     state["optimizer"].step()
-'''
+"""
 
-SHOWTRACEBACK_BLOCK = '''
+SHOWTRACEBACK_BLOCK = """
 from IPython.core.interactiveshell import InteractiveShell
 InteractiveShell.showtraceback = lambda *a, **k: None
 get_ipython().showtraceback = lambda *a, **k: None
-'''
+"""
 
 SHOWTRACEBACK = WRONG_ADAM + SHOWTRACEBACK_BLOCK
 
-INFINITE_LOOP = '''
+INFINITE_LOOP = """
 import numpy as np
 
 def rmsprop_step(param, grad, state, *, lr, alpha, eps):
     while True:
         pass
-'''
+"""
 
-HUGE_ALLOCATION = '''
+HUGE_ALLOCATION = """
 import numpy as np
 
 def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
     scratch = np.ones(6 * 2**30 // 8)  # 6 GiB, more than the sandbox allows
     param -= lr * grad * scratch[0]
-'''
+"""
 
-OS_EXIT = '''
+OS_EXIT = """
 import os
 os._exit(0)
-'''
+"""
 
-TAMPER = '''
+TAMPER = """
 import os
 from pathlib import Path
 
@@ -145,13 +147,24 @@ for folder in [here, *here.parents]:
             report.append(f"source/: {exc.strerror}")
         break
 print(report)
-'''
+"""
 
 ADDED_GRADED_CELL = {
-    "cell_type": "code", "execution_count": None, "outputs": [], "source": "print('bonus')",
-    "metadata": {"nbgrader": {"grade": True, "grade_id": "bonus", "locked": False,
-                              "points": 50, "schema_version": 3, "solution": False,
-                              "task": False}},
+    "cell_type": "code",
+    "execution_count": None,
+    "outputs": [],
+    "source": "print('bonus')",
+    "metadata": {
+        "nbgrader": {
+            "grade": True,
+            "grade_id": "bonus",
+            "locked": False,
+            "points": 50,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
+    },
 }
 
 
@@ -164,8 +177,10 @@ def add_cell(nb):
 
 def delete_cell(grade_id):
     def edit(nb):
-        nb.cells = [c for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+        nb.cells = [
+            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id
+        ]
+
     return edit
 
 
@@ -189,27 +204,40 @@ CHEATS = [
     Cheat("rebind_helpers", set_source("adam_step", REBIND_HELPERS), zero={"test_adam_step"}),
     Cheat("rebind_builtins", set_source("adam_step", REBIND_BUILTINS), zero={"test_adam_step"}),
     Cheat("calls_dlopt", set_source("adam_step", CALLS_DLOPT), zero={"test_adam_step"}),
-    Cheat("calls_torch_optim", set_source("momentum_step", CALLS_TORCH),
-          zero={"test_momentum_step"}),
-    Cheat("replaces_showtraceback", set_source("adam_step", SHOWTRACEBACK),
-          zero={"test_adam_step"}),
-    Cheat("edits_test_cell", then(set_source("adam_step", WRONG_ADAM),
-                                  set_source("test_adam_step", "print('passed')")),
-          zero={"test_adam_step"}),
-    Cheat("deletes_test_cell", then(set_source("adam_step", WRONG_ADAM),
-                                    delete_cell("test_adam_step")),
-          zero={"test_adam_step"}),
-    Cheat("edits_locked_cell", then(set_source("adam_step", WRONG_ADAM),
-                                    set_source("setup", "import numpy as np\n" + REBIND_HELPERS)),
-          zero={"test_adam_step"}),
+    Cheat(
+        "calls_torch_optim", set_source("momentum_step", CALLS_TORCH), zero={"test_momentum_step"}
+    ),
+    Cheat(
+        "replaces_showtraceback", set_source("adam_step", SHOWTRACEBACK), zero={"test_adam_step"}
+    ),
+    Cheat(
+        "edits_test_cell",
+        then(set_source("adam_step", WRONG_ADAM), set_source("test_adam_step", "print('passed')")),
+        zero={"test_adam_step"},
+    ),
+    Cheat(
+        "deletes_test_cell",
+        then(set_source("adam_step", WRONG_ADAM), delete_cell("test_adam_step")),
+        zero={"test_adam_step"},
+    ),
+    Cheat(
+        "edits_locked_cell",
+        then(
+            set_source("adam_step", WRONG_ADAM),
+            set_source("setup", "import numpy as np\n" + REBIND_HELPERS),
+        ),
+        zero={"test_adam_step"},
+    ),
     # nbgrader rejects a notebook with a graded cell it does not know: no points at all
     Cheat("adds_graded_cell", add_cell, zero=ALL),
-    Cheat("infinite_loop", set_source("rmsprop_step", INFINITE_LOOP),
-          zero={"test_rmsprop_step"}),
+    Cheat("infinite_loop", set_source("rmsprop_step", INFINITE_LOOP), zero={"test_rmsprop_step"}),
     Cheat("huge_allocation", set_source("adam_step", HUGE_ALLOCATION), zero={"test_adam_step"}),
     Cheat("os_exit", set_source("adam_step", OS_EXIT + WRONG_ADAM), zero=ALL),
-    Cheat("tampers_with_gradebook", set_source("warmup_cosine_lr", TAMPER),
-          zero={"test_warmup_cosine_lr"}),
+    Cheat(
+        "tampers_with_gradebook",
+        set_source("warmup_cosine_lr", TAMPER),
+        zero={"test_warmup_cosine_lr"},
+    ),
     Cheat("invalid_json", raw='{"cells": [ this is not JSON', zero=ALL),
     Cheat("wrong_nbformat", edit=lambda nb: nb.update(nbformat=5), zero=ALL),
     Cheat("missing_metadata", strip_metadata, zero=ALL, released=True),
@@ -224,8 +252,9 @@ CHEATS = [
 ATTACKS = [
     lambda nb, name, wrong: set_source(name, wrong + NUMPY_BLOCK)(nb),
     lambda nb, name, wrong: set_source(name, f"from dlopt.grading.references import {name}\n")(nb),
-    lambda nb, name, wrong: then(set_source(name, wrong),
-                                 set_source(f"test_{name}", "print('passed')"))(nb),
+    lambda nb, name, wrong: then(
+        set_source(name, wrong), set_source(f"test_{name}", "print('passed')")
+    )(nb),
     lambda nb, name, wrong: set_source(name, wrong + SHOWTRACEBACK_BLOCK)(nb),
     lambda nb, name, wrong: then(set_source(name, wrong), delete_cell(f"test_{name}"))(nb),
     lambda nb, name, wrong: set_source(name, wrong + HELPERS_BLOCK)(nb),
@@ -251,29 +280,29 @@ def combined_attack(nb, exercises, *, offset: int = 0) -> None:
 GRADER_ATTACKS = {
     # a test cell whose check *returns a value* showed an execute_result, which nbgrader
     # scored before the trusted grader's error output
-    "check_returns_a_value": '''
+    "check_returns_a_value": """
 import dlopt.grading, dlopt.grading.exercises
 dlopt.grading.check = dlopt.grading.exercises.check = lambda *a, **k: 100
-''',
+""",
     # an IPython hook that displays a value before every cell
-    "pre_run_cell_hook": '''
+    "pre_run_cell_hook": """
 try:
     _ip = get_ipython()
     _ip.events.register("pre_run_cell", lambda *a: _ip.displayhook(100))
 except NameError:
     pass
-''',
+""",
     # remove whatever blocks imports, then use the references
-    "removes_import_blocker": '''
+    "removes_import_blocker": """
 import sys
 sys.meta_path[:] = [m for m in sys.meta_path if "dlopt" not in type(m).__module__]
 for name in [m for m in sys.modules if m.startswith(("dlopt", "torch"))]:
     del sys.modules[name]
 from dlopt.grading import references as _refs
 globals().update({k: v for k, v in vars(_refs).items() if callable(v)})
-''',
+""",
     # load the references from the grader's disk by path
-    "loads_reference_by_path": '''
+    "loads_reference_by_path": """
 import importlib.util, os
 for _top in ("/", os.path.expanduser("~"), os.getcwd()):
     for _dir, _dirs, _files in os.walk(_top):
@@ -283,9 +312,9 @@ for _top in ("/", os.path.expanduser("~"), os.getcwd()):
             _mod = importlib.util.module_from_spec(_spec)
             _spec.loader.exec_module(_mod)
             globals().update({k: v for k, v in vars(_mod).items() if callable(v)})
-''',
+""",
     # run the instructor's solution cells, found on disk
-    "runs_the_source_notebook": '''
+    "runs_the_source_notebook": """
 import json, os
 for _dir, _dirs, _files in os.walk("/"):
     for _f in _files:
@@ -300,9 +329,9 @@ for _dir, _dirs, _files in os.walk("/"):
                         exec("".join(_c["source"]), globals())
                     except Exception:
                         pass
-''',
+""",
     # copy a classmate's answers, found on disk
-    "copies_classmates": '''
+    "copies_classmates": """
 import json, os
 for _dir, _dirs, _files in os.walk("/"):
     if "submitted" in _dir.split(os.sep) or "autograded" in _dir.split(os.sep):
@@ -315,25 +344,25 @@ for _dir, _dirs, _files in os.walk("/"):
                             exec("".join(_c["source"]), globals())
                 except Exception:
                     pass
-''',
+""",
     # reach the grader's stand-ins (correct functions) through the garbage collector
-    "stand_ins_through_gc": '''
+    "stand_ins_through_gc": """
 import gc
 _wanted = {"minibatches": "minibatches", "fans": "fans", "calculate_fan_in_and_fan_out": "fans"}
 for _obj in gc.get_objects():
     _name = getattr(_obj, "__name__", "") if callable(_obj) else ""
     if _name in _wanted and getattr(_obj, "__module__", "") not in ("__main__", None):
         globals()[_wanted[_name]] = _obj
-''',
+""",
     # behave differently only while autograded
-    "only_under_autograde": '''
+    "only_under_autograde": """
 import os
 if os.environ.get("NBGRADER_EXECUTION") == "autograde" or os.environ.get("DLOPT_SANDBOXED"):
     from dlopt.grading import references as _refs
     globals().update({k: v for k, v in vars(_refs).items() if callable(v)})
-''',
+""",
     # find the course root, give itself extra credit and turn off the trusted grading
-    "tampers_with_the_course": '''
+    "tampers_with_the_course": """
 import os, sqlite3
 for _dir, _dirs, _files in os.walk("/"):
     if "gradebook.db" in _files:
@@ -348,9 +377,9 @@ for _dir, _dirs, _files in os.walk("/"):
                 _f.write("\\nc.Autograde.autograde_preprocessors = []\\n")
         except Exception:
             pass
-''',
+""",
     # leave a process behind that kills every process it can (other students' graders)
-    "kills_other_gradings": '''
+    "kills_other_gradings": """
 import ctypes, os, signal, time
 if os.fork() == 0:
     os.setsid()
@@ -367,24 +396,24 @@ if os.fork() == 0:
             time.sleep(0.2)
         os._exit(0)
     os._exit(0)
-''',
+""",
     # block the signals that time limits use, then loop
-    "blocks_signals_and_loops": '''
+    "blocks_signals_and_loops": """
 import signal
 for _s in (signal.SIGALRM, signal.SIGPROF, signal.SIGVTALRM, signal.SIGXCPU, signal.SIGTERM):
     signal.signal(_s, signal.SIG_IGN)
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF, signal.SIGXCPU})
 while True:
     pass
-''',
+""",
     # block the signals, then sleep
-    "blocks_signals_and_sleeps": '''
+    "blocks_signals_and_sleeps": """
 import signal, time
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF, signal.SIGTERM})
 time.sleep(100000)
-''',
+""",
     # flood stderr and stdout
-    "floods_its_pipes": '''
+    "floods_its_pipes": """
 import os, sys
 _block = b"x" * (1 << 20)
 for _ in range(512):
@@ -393,9 +422,9 @@ for _ in range(512):
             os.write(_fd, _block)
         except OSError:
             pass
-''',
+""",
     # leave big files for later
-    "leaves_big_files": '''
+    "leaves_big_files": """
 import os
 for _d in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
     try:
@@ -403,32 +432,37 @@ for _d in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
             _f.write(b"x" * (48 << 20))
     except OSError:
         pass
-''',
+""",
     # print something that looks like a verdict, and exit cleanly
-    "prints_a_verdict_and_exits": '''
+    "prints_a_verdict_and_exits": """
 import os, sys
 print("Passed: all cases agree with the reference.")
 sys.stdout.flush()
 os._exit(0)
-''',
+""",
     # a fork bomb
-    "fork_bomb": '''
+    "fork_bomb": """
 import os
 for _ in range(100000):
     try:
         os.fork()
     except OSError:
         break
-''',
+""",
 }
 
 
 def with_attack(code: str):
     """An edit that inserts ``code`` as a code cell after the first answer cell."""
+
     def edit(nb):
         import nbformat
 
-        first = next(i for i, c in enumerate(nb.cells)
-                     if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
+        first = next(
+            i
+            for i, c in enumerate(nb.cells)
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+        )
         nb.cells.insert(first + 1, nbformat.v4.new_code_cell(code))
+
     return edit

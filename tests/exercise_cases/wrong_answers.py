@@ -21,35 +21,59 @@ def _w(exercise: str, key: str, kind: str, source: str) -> tuple[str, str, str, 
 
 WRONG: list[tuple[str, str, str, str]] = [
     # ------------------------------------------------------------------ minibatches
-    _w("minibatches", "shuffles_X_in_place", "mutates_input", """
+    _w(
+        "minibatches",
+        "shuffles_X_in_place",
+        "mutates_input",
+        """
         def minibatches(X, y, batch_size, *, rng):
             order = rng.permutation(len(X))
             X[:], y[:] = X[order], y[order]
             return [(X[s:s + batch_size], y[s:s + batch_size])
                     for s in range(0, len(X), batch_size)]
-        """),
-    _w("minibatches", "whole_set_as_one_batch", "alias", """
+        """,
+    ),
+    _w(
+        "minibatches",
+        "whole_set_as_one_batch",
+        "alias",
+        """
         def minibatches(X, y, batch_size, *, rng):
             order = rng.permutation(len(X))
             if batch_size >= len(X):
                 return [(X, y)]
             return [(X[order[s:s + batch_size]], y[order[s:s + batch_size]])
                     for s in range(0, len(X), batch_size)]
-        """),
-    _w("minibatches", "range_stops_one_short", "off_by_one", """
+        """,
+    ),
+    _w(
+        "minibatches",
+        "range_stops_one_short",
+        "off_by_one",
+        """
         def minibatches(X, y, batch_size, *, rng):
             order = rng.permutation(len(X))
             for s in range(0, len(X) - 1, batch_size):
                 yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
-        """),
-    _w("minibatches", "empty_last_batch", "off_by_one", """
+        """,
+    ),
+    _w(
+        "minibatches",
+        "empty_last_batch",
+        "off_by_one",
+        """
         def minibatches(X, y, batch_size, *, rng):
             order = rng.permutation(len(X))
             for k in range(len(X) // batch_size + 1):
                 idx = order[k * batch_size:(k + 1) * batch_size]
                 yield X[idx], y[idx]
-        """),
-    _w("minibatches", "sorted_within_batch", "formula", """
+        """,
+    ),
+    _w(
+        "minibatches",
+        "sorted_within_batch",
+        "formula",
+        """
         import numpy as np
 
         def minibatches(X, y, batch_size, *, rng):
@@ -57,25 +81,40 @@ WRONG: list[tuple[str, str, str, str]] = [
             for s in range(0, len(X), batch_size):
                 idx = np.sort(order[s:s + batch_size])
                 yield X[idx], y[idx]
-        """),
-    _w("minibatches", "global_numpy_rng", "rng", """
+        """,
+    ),
+    _w(
+        "minibatches",
+        "global_numpy_rng",
+        "rng",
+        """
         import numpy as np
 
         def minibatches(X, y, batch_size, *, rng):
             order = np.random.permutation(len(X))
             for s in range(0, len(X), batch_size):
                 yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
-        """),
+        """,
+    ),
     # ------------------------------------------------------------------ sgd_epoch
-    _w("sgd_epoch", "updates_callers_w", "mutates_input", """
+    _w(
+        "sgd_epoch",
+        "updates_callers_w",
+        "mutates_input",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
                 r = Xb @ w + b - yb
                 w -= lr * 2 * Xb.T @ r / len(yb)
                 b -= lr * 2 * r.mean()
             return w, b
-        """),
-    _w("sgd_epoch", "divides_by_batch_size", "off_by_one", """
+        """,
+    ),
+    _w(
+        "sgd_epoch",
+        "divides_by_batch_size",
+        "off_by_one",
+        """
         import numpy as np
 
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
@@ -85,8 +124,13 @@ WRONG: list[tuple[str, str, str, str]] = [
                 w = w - lr * 2 * Xb.T @ r / batch_size
                 b = b - lr * 2 * r.sum() / batch_size
             return w, b
-        """),
-    _w("sgd_epoch", "skips_last_batch", "off_by_one", """
+        """,
+    ),
+    _w(
+        "sgd_epoch",
+        "skips_last_batch",
+        "off_by_one",
+        """
         import numpy as np
 
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
@@ -97,8 +141,13 @@ WRONG: list[tuple[str, str, str, str]] = [
                 w = w - lr * 2 * Xb.T @ r / len(yb)
                 b = b - lr * 2 * r.mean()
             return w, b
-        """),
-    _w("sgd_epoch", "b_as_array", "formula", """
+        """,
+    ),
+    _w(
+        "sgd_epoch",
+        "b_as_array",
+        "formula",
+        """
         import numpy as np
 
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
@@ -108,8 +157,13 @@ WRONG: list[tuple[str, str, str, str]] = [
                 w = w - lr * 2 * Xb.T @ r / len(yb)
                 b = b - lr * 2 * r.mean()
             return w, b
-        """),
-    _w("sgd_epoch", "lr_over_batch_count", "formula", """
+        """,
+    ),
+    _w(
+        "sgd_epoch",
+        "lr_over_batch_count",
+        "formula",
+        """
         import numpy as np
 
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
@@ -120,30 +174,55 @@ WRONG: list[tuple[str, str, str, str]] = [
                 w = w - lr / len(batches) * 2 * Xb.T @ r / len(yb)
                 b = b - lr / len(batches) * 2 * r.mean()
             return w, b
-        """),
+        """,
+    ),
     # ------------------------------------------------------------------ should_stop
-    _w("should_stop", "less_or_equal", "boundary", """
+    _w(
+        "should_stop",
+        "less_or_equal",
+        "boundary",
+        """
         def should_stop(losses, *, tol, max_iters):
             k = len(losses) - 1
             return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) <= tol)
-        """),
-    _w("should_stop", "relative_change", "relative", """
+        """,
+    ),
+    _w(
+        "should_stop",
+        "relative_change",
+        "relative",
+        """
         def should_stop(losses, *, tol, max_iters):
             k = len(losses) - 1
             return k >= max_iters or (
                 k >= 1 and abs(losses[-1] - losses[-2]) / abs(losses[-2]) < tol)
-        """),
-    _w("should_stop", "strictly_more_iterations", "off_by_one", """
+        """,
+    ),
+    _w(
+        "should_stop",
+        "strictly_more_iterations",
+        "off_by_one",
+        """
         def should_stop(losses, *, tol, max_iters):
             k = len(losses) - 1
             return k > max_iters or (k >= 1 and abs(losses[-1] - losses[-2]) < tol)
-        """),
-    _w("should_stop", "change_since_start", "formula", """
+        """,
+    ),
+    _w(
+        "should_stop",
+        "change_since_start",
+        "formula",
+        """
         def should_stop(losses, *, tol, max_iters):
             k = len(losses) - 1
             return k >= max_iters or (k >= 1 and abs(losses[-1] - losses[0]) < tol)
-        """),
-    _w("should_stop", "pops_the_last_loss", "mutates_input", """
+        """,
+    ),
+    _w(
+        "should_stop",
+        "pops_the_last_loss",
+        "mutates_input",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) - 1 >= max_iters:
                 return True
@@ -151,19 +230,29 @@ WRONG: list[tuple[str, str, str, str]] = [
                 return False
             last = losses.pop()
             return abs(last - losses[-1]) < tol
-        """),
-    _w("should_stop", "stops_before_any_iteration", "off_by_one", """
+        """,
+    ),
+    _w(
+        "should_stop",
+        "stops_before_any_iteration",
+        "off_by_one",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) < 2:
                 return True
             return len(losses) - 1 >= max_iters or abs(losses[-1] - losses[-2]) < tol
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- update rules
 # The reference formulas, with one thing wrong each.
 WRONG += [
-    _w("momentum_step", "lr_inside_the_buffer", "lr_schedule", """
+    _w(
+        "momentum_step",
+        "lr_inside_the_buffer",
+        "lr_schedule",
+        """
         import numpy as np
 
         def momentum_step(param, grad, state, *, lr, momentum):
@@ -171,22 +260,37 @@ WRONG += [
             v *= momentum
             v += lr * grad
             param -= v
-        """),
-    _w("momentum_step", "first_grad_kept_as_buffer", "kept_grad", """
+        """,
+    ),
+    _w(
+        "momentum_step",
+        "first_grad_kept_as_buffer",
+        "kept_grad",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "buf" not in state:
                 state["buf"] = grad
             else:
                 state["buf"] = momentum * state["buf"] + grad
             param -= lr * state["buf"]
-        """),
-    _w("momentum_step", "rebinds_param", "rebind", """
+        """,
+    ),
+    _w(
+        "momentum_step",
+        "rebinds_param",
+        "rebind",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             param = param - lr * buf
-        """),
-    _w("momentum_step", "rebinds_param_after_the_first_step", "rebind", """
+        """,
+    ),
+    _w(
+        "momentum_step",
+        "rebinds_param_after_the_first_step",
+        "rebind",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "buf" not in state:
                 state["buf"] = grad.copy()
@@ -195,23 +299,38 @@ WRONG += [
             state["buf"] = momentum * state["buf"] + grad
             param = param - lr * state["buf"]
             return param
-        """),
-    _w("momentum_step", "two_dimensional_loops", "rank", """
+        """,
+    ),
+    _w(
+        "momentum_step",
+        "two_dimensional_loops",
+        "rank",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             for i in range(param.shape[0]):
                 for j in range(param.shape[1]):
                     param[i, j] -= lr * buf[i, j]
-        """),
-    _w("momentum_step", "accumulates_into_grad", "mutates_input", """
+        """,
+    ),
+    _w(
+        "momentum_step",
+        "accumulates_into_grad",
+        "mutates_input",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "buf" in state:
                 grad += momentum * state["buf"]
             state["buf"] = grad.copy()
             param -= lr * grad
-        """),
-    _w("nesterov_step", "bengio_velocity_form", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "bengio_velocity_form",
+        "lr_schedule",
+        """
         import numpy as np
 
         def nesterov_step(param, grad, state, *, lr, momentum):
@@ -219,22 +338,37 @@ WRONG += [
             v = momentum * v_old - lr * grad
             state["v"] = v
             param += -momentum * v_old + (1 + momentum) * v
-        """),
-    _w("nesterov_step", "caches_lr", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "caches_lr",
+        "lr_schedule",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             lr = state.setdefault("lr", lr)
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             param -= lr * (grad + momentum * buf)
-        """),
-    _w("nesterov_step", "returns_new_param", "rebind", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "returns_new_param",
+        "rebind",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             param = param - lr * (grad + momentum * buf)
             return param
-        """),
-    _w("nesterov_step", "first_grad_as_buffer_in_place", "kept_grad", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "first_grad_as_buffer_in_place",
+        "kept_grad",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             if "buf" not in state:
                 state["buf"] = grad
@@ -242,21 +376,36 @@ WRONG += [
                 state["buf"] *= momentum
                 state["buf"] += grad
             param -= lr * (grad + momentum * state["buf"])
-        """),
-    _w("nesterov_step", "matrix_slices", "rank", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "matrix_slices",
+        "rank",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             param[:, :] -= lr * (grad + momentum * buf)
-        """),
-    _w("nesterov_step", "lookahead_into_grad", "mutates_input", """
+        """,
+    ),
+    _w(
+        "nesterov_step",
+        "lookahead_into_grad",
+        "mutates_input",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             grad += momentum * buf
             param -= lr * grad
-        """),
-    _w("rmsprop_step", "caches_lr", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "rmsprop_step",
+        "caches_lr",
+        "lr_schedule",
+        """
         import numpy as np
 
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
@@ -264,8 +413,13 @@ WRONG += [
             v = state.setdefault("v", np.zeros_like(param))
             v[...] = alpha * v + (1 - alpha) * grad**2
             param -= state["lr"] * grad / (np.sqrt(v) + eps)
-        """),
-    _w("rmsprop_step", "normalises_grad_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "rmsprop_step",
+        "normalises_grad_in_place",
+        "mutates_input",
+        """
         import numpy as np
 
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
@@ -273,29 +427,49 @@ WRONG += [
             v[...] = alpha * v + (1 - alpha) * grad**2
             grad /= np.sqrt(v) + eps
             param -= lr * grad
-        """),
-    _w("rmsprop_step", "rebinds_param", "rebind", """
+        """,
+    ),
+    _w(
+        "rmsprop_step",
+        "rebinds_param",
+        "rebind",
+        """
         import numpy as np
 
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             v = state["v"] = alpha * state.get("v", 0.0) + (1 - alpha) * grad**2
             param = param - lr * grad / (np.sqrt(v) + eps)
-        """),
-    _w("rmsprop_step", "matrix_slices", "rank", """
+        """,
+    ),
+    _w(
+        "rmsprop_step",
+        "matrix_slices",
+        "rank",
+        """
         import numpy as np
 
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             v = state["v"] = alpha * state.get("v", 0.0) + (1 - alpha) * grad**2
             param[:, :] -= lr * grad / (np.sqrt(v) + eps)
-        """),
-    _w("rmsprop_step", "abs_instead_of_square", "formula", """
+        """,
+    ),
+    _w(
+        "rmsprop_step",
+        "abs_instead_of_square",
+        "formula",
+        """
         import numpy as np
 
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             v = state["v"] = alpha * state.get("v", 0.0) + (1 - alpha) * np.abs(grad)
             param -= lr * grad / (v + eps)
-        """),
-    _w("adam_step", "caches_lr", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "caches_lr",
+        "lr_schedule",
+        """
         import numpy as np
 
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
@@ -306,8 +480,13 @@ WRONG += [
             m[...] = beta1 * m + (1 - beta1) * grad
             v[...] = beta2 * v + (1 - beta2) * grad**2
             param -= state["lr"] * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adam_step", "lr_inside_the_first_moment", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "lr_inside_the_first_moment",
+        "lr_schedule",
+        """
         import numpy as np
 
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
@@ -315,8 +494,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * lr * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adam_step", "global_step_counter", "formula", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "global_step_counter",
+        "formula",
+        """
         import numpy as np
 
         step = 0
@@ -327,8 +511,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
-        """),
-    _w("adam_step", "scales_grad_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "scales_grad_in_place",
+        "mutates_input",
+        """
         import numpy as np
 
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
@@ -337,8 +526,13 @@ WRONG += [
             grad *= 1 - beta1
             m = state["m"] = beta1 * state.get("m", 0.0) + grad
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adam_step", "rebinds_param", "rebind", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "rebinds_param",
+        "rebind",
+        """
         import numpy as np
 
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
@@ -347,8 +541,13 @@ WRONG += [
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param = param - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
             return param
-        """),
-    _w("adam_step", "first_moment_is_grad", "kept_grad", """
+        """,
+    ),
+    _w(
+        "adam_step",
+        "first_moment_is_grad",
+        "kept_grad",
+        """
         import numpy as np
 
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
@@ -361,8 +560,13 @@ WRONG += [
             m += (1 - beta1) * grad
             v[...] = beta2 * v + (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adamw_step", "decay_with_first_lr", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "decay_with_first_lr",
+        "lr_schedule",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -372,8 +576,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adamw_step", "rebinds_for_the_decay", "rebind", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "rebinds_for_the_decay",
+        "rebind",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -382,8 +591,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adamw_step", "lr_inside_the_first_moment", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "lr_inside_the_first_moment",
+        "lr_schedule",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -392,8 +606,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * lr * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adamw_step", "matrix_slices", "rank", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "matrix_slices",
+        "rank",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -402,8 +621,13 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _w("adamw_step", "decay_into_grad_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "decay_into_grad_in_place",
+        "mutates_input",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -413,8 +637,13 @@ WRONG += [
             grad[...] = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
             grad += weight_decay * param
             param -= lr * grad
-        """),
-    _w("adamw_step", "decay_after_bias_correction_count", "off_by_one", """
+        """,
+    ),
+    _w(
+        "adamw_step",
+        "decay_after_bias_correction_count",
+        "off_by_one",
+        """
         import numpy as np
 
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
@@ -424,12 +653,17 @@ WRONG += [
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * grad**2
             state["t"] = t + 1
             param -= lr * (m / (1 - beta1**(t + 2))) / (np.sqrt(v / (1 - beta2**(t + 2))) + eps)
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- schedule
 WRONG += [
-    _w("warmup_cosine_lr", "integer_progress", "formula", """
+    _w(
+        "warmup_cosine_lr",
+        "integer_progress",
+        "formula",
+        """
         import math
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -438,8 +672,13 @@ WRONG += [
             progress = min(t - warmup_steps, total_steps - warmup_steps) \\
                 // (total_steps - warmup_steps)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * progress))
-        """),
-    _w("warmup_cosine_lr", "cosine_over_total_steps", "formula", """
+        """,
+    ),
+    _w(
+        "warmup_cosine_lr",
+        "cosine_over_total_steps",
+        "formula",
+        """
         import math
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -449,8 +688,13 @@ WRONG += [
                 return eta_min
             return eta_min + 0.5 * (base_lr - eta_min) * (
                 1 + math.cos(math.pi * (t - warmup_steps) / total_steps))
-        """),
-    _w("warmup_cosine_lr", "warmup_from_eta_min", "formula", """
+        """,
+    ),
+    _w(
+        "warmup_cosine_lr",
+        "warmup_from_eta_min",
+        "formula",
+        """
         import math
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -458,8 +702,13 @@ WRONG += [
                 return eta_min + (base_lr - eta_min) * (t + 1) / (warmup_steps + 1)
             progress = (min(t, total_steps) - warmup_steps) / (total_steps - warmup_steps)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * progress))
-        """),
-    _w("warmup_cosine_lr", "floor_one_step_early", "off_by_one", """
+        """,
+    ),
+    _w(
+        "warmup_cosine_lr",
+        "floor_one_step_early",
+        "off_by_one",
+        """
         import math
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -469,8 +718,13 @@ WRONG += [
                 return eta_min
             progress = (t - warmup_steps) / (total_steps - warmup_steps)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * progress))
-        """),
-    _w("warmup_cosine_lr", "one_minus_cosine", "formula", """
+        """,
+    ),
+    _w(
+        "warmup_cosine_lr",
+        "one_minus_cosine",
+        "formula",
+        """
         import math
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -478,8 +732,13 @@ WRONG += [
                 return base_lr * (t + 1) / (warmup_steps + 1)
             progress = (min(t, total_steps) - warmup_steps) / (total_steps - warmup_steps)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 - math.cos(math.pi * progress))
-        """),
-    _w("warmup_cosine_lr", "float32_result", "precision", """
+        """,
+    ),
+    _w(
+        "warmup_cosine_lr",
+        "float32_result",
+        "precision",
+        """
         import numpy as np
 
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -487,41 +746,66 @@ WRONG += [
                 return np.float32(base_lr * (t + 1) / (warmup_steps + 1))
             progress = (min(t, total_steps) - warmup_steps) / (total_steps - warmup_steps)
             return np.float32(eta_min + 0.5 * (base_lr - eta_min) * (1 + np.cos(np.pi * progress)))
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- activations
 WRONG += [
-    _w("sigmoid_layer", "clipped_to_10", "range", """
+    _w(
+        "sigmoid_layer",
+        "clipped_to_10",
+        "range",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
             y = 1 / (1 + np.exp(-np.clip(x, -10, 10)))
             return y, grad_out * y * (1 - y)
-        """),
-    _w("sigmoid_layer", "clipped_to_20", "range", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "clipped_to_20",
+        "range",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
             y = 1 / (1 + np.exp(-np.clip(x, -20, 20)))
             return y, grad_out * y * (1 - y)
-        """),
-    _w("sigmoid_layer", "exp_over_one_plus_exp", "range", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "exp_over_one_plus_exp",
+        "range",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
             e = np.exp(x)
             y = e / (1 + e)
             return y, grad_out * y * (1 - y)
-        """),
-    _w("sigmoid_layer", "float64_always", "dtype", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "float64_always",
+        "dtype",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
             y = 1 / (1 + np.exp(-x.astype(np.float64)))
             return y, grad_out * y * (1 - y)
-        """),
-    _w("sigmoid_layer", "computes_in_x", "mutates_input", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "computes_in_x",
+        "mutates_input",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
@@ -530,16 +814,26 @@ WRONG += [
             x += 1
             np.reciprocal(x, out=x)
             return x, grad_out * x * (1 - x)
-        """),
-    _w("sigmoid_layer", "gradient_in_grad_out", "mutates_input", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "gradient_in_grad_out",
+        "mutates_input",
+        """
         import numpy as np
 
         def sigmoid_layer(x, grad_out):
             y = 1 / (1 + np.exp(-x))
             grad_out *= y * (1 - y)
             return y, grad_out
-        """),
-    _w("sigmoid_layer", "matrix_loops", "rank", """
+        """,
+    ),
+    _w(
+        "sigmoid_layer",
+        "matrix_loops",
+        "rank",
+        """
         import math
         import numpy as np
 
@@ -549,44 +843,74 @@ WRONG += [
                 for j in range(x.shape[1]):
                     y[i, j] = 0.5 * (1 + math.tanh(x[i, j] / 2))
             return y, grad_out * y * (1 - y)
-        """),
-    _w("tanh_layer", "exp_formula", "range", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "exp_formula",
+        "range",
+        """
         import numpy as np
 
         def tanh_layer(x, grad_out):
             y = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
             return y, grad_out * (1 - y**2)
-        """),
-    _w("tanh_layer", "one_sided_exp_formula", "range", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "one_sided_exp_formula",
+        "range",
+        """
         import numpy as np
 
         def tanh_layer(x, grad_out):
             e = np.exp(-2 * x)
             y = (1 - e) / (1 + e)
             return y, grad_out * (1 - y**2)
-        """),
-    _w("tanh_layer", "clipped_to_10", "range", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "clipped_to_10",
+        "range",
+        """
         import numpy as np
 
         def tanh_layer(x, grad_out):
             y = np.tanh(np.clip(x, -10, 10))
             return y, grad_out * (1 - y**2)
-        """),
-    _w("tanh_layer", "float64_always", "dtype", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "float64_always",
+        "dtype",
+        """
         import numpy as np
 
         def tanh_layer(x, grad_out):
             y = np.tanh(np.asarray(x, dtype=float))
             return y, grad_out * (1 - y**2)
-        """),
-    _w("tanh_layer", "tanh_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "tanh_in_place",
+        "mutates_input",
+        """
         import numpy as np
 
         def tanh_layer(x, grad_out):
             np.tanh(x, out=x)
             return x, grad_out * (1 - x**2)
-        """),
-    _w("tanh_layer", "reused_output_buffer", "alias", """
+        """,
+    ),
+    _w(
+        "tanh_layer",
+        "reused_output_buffer",
+        "alias",
+        """
         import numpy as np
 
         _buffers = {}
@@ -595,37 +919,67 @@ WRONG += [
             y = _buffers.setdefault((x.shape, x.dtype.str), np.empty_like(x))
             np.tanh(x, out=y)
             return y, grad_out * (1 - y**2)
-        """),
-    _w("relu_layer", "clears_negatives_of_x", "mutates_input", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "clears_negatives_of_x",
+        "mutates_input",
+        """
         def relu_layer(x, grad_out):
             x[x < 0] = 0
             return x, grad_out * (x > 0)
-        """),
-    _w("relu_layer", "float64_mask", "dtype", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "float64_mask",
+        "dtype",
+        """
         def relu_layer(x, grad_out):
             mask = (x > 0).astype(float)
             return x * mask, grad_out * mask
-        """),
-    _w("relu_layer", "zeroes_grad_out", "mutates_input", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "zeroes_grad_out",
+        "mutates_input",
+        """
         import numpy as np
 
         def relu_layer(x, grad_out):
             grad_out[x <= 0] = 0
             return np.maximum(x, 0), grad_out
-        """),
-    _w("relu_layer", "sign_gradient_half_at_zero", "boundary", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "sign_gradient_half_at_zero",
+        "boundary",
+        """
         import numpy as np
 
         def relu_layer(x, grad_out):
             return (x + np.abs(x)) / 2, grad_out * (np.sign(x) + 1) / 2
-        """),
-    _w("relu_layer", "leaky", "formula", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "leaky",
+        "formula",
+        """
         import numpy as np
 
         def relu_layer(x, grad_out):
             return np.maximum(x, 0.01 * x), grad_out * np.where(x > 0, 1.0, 0.01).astype(x.dtype)
-        """),
-    _w("relu_layer", "matrix_loops", "rank", """
+        """,
+    ),
+    _w(
+        "relu_layer",
+        "matrix_loops",
+        "rank",
+        """
         import numpy as np
 
         def relu_layer(x, grad_out):
@@ -635,8 +989,13 @@ WRONG += [
                     if x[i, j] > 0:
                         y[i, j], g[i, j] = x[i, j], grad_out[i, j]
             return y, g
-        """),
-    _w("softmax_cross_entropy", "shift_by_global_max", "range", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "shift_by_global_max",
+        "range",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -646,8 +1005,13 @@ WRONG += [
             loss = -np.log(p[np.arange(n), targets]).mean()
             p[np.arange(n), targets] -= 1
             return loss, p / n
-        """),
-    _w("softmax_cross_entropy", "float64_always", "dtype", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "float64_always",
+        "dtype",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -658,8 +1022,13 @@ WRONG += [
             grad = np.exp(logp)
             grad[np.arange(n), targets] -= 1
             return -logp[np.arange(n), targets].mean(), grad / n
-        """),
-    _w("softmax_cross_entropy", "shifts_logits_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "shifts_logits_in_place",
+        "mutates_input",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -669,8 +1038,13 @@ WRONG += [
             grad = np.exp(logp)
             grad[np.arange(n), targets] -= 1
             return -logp[np.arange(n), targets].mean(), grad / n
-        """),
-    _w("softmax_cross_entropy", "max_over_the_batch_axis", "axis", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "max_over_the_batch_axis",
+        "axis",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -680,8 +1054,13 @@ WRONG += [
             grad = np.exp(logp)
             grad[np.arange(n), targets] -= 1
             return -logp[np.arange(n), targets].mean(), grad / n
-        """),
-    _w("softmax_cross_entropy", "normalised_over_the_batch_axis", "axis", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "normalised_over_the_batch_axis",
+        "axis",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -691,8 +1070,13 @@ WRONG += [
             loss = -np.log(p[np.arange(n), targets]).mean()
             p[np.arange(n), targets] -= 1
             return loss, p / n
-        """),
-    _w("softmax_cross_entropy", "target_columns_for_every_row", "formula", """
+        """,
+    ),
+    _w(
+        "softmax_cross_entropy",
+        "target_columns_for_every_row",
+        "formula",
+        """
         import numpy as np
 
         def softmax_cross_entropy(logits, targets):
@@ -702,48 +1086,83 @@ WRONG += [
             grad = np.exp(logp)
             grad[:, targets] -= 1
             return -logp[np.arange(n), targets].mean(), grad / n
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- initialization
 WRONG += [
-    _w("fans", "one_kernel_dimension", "rank", """
+    _w(
+        "fans",
+        "one_kernel_dimension",
+        "rank",
+        """
         def fans(shape):
             receptive = shape[2] if len(shape) > 2 else 1
             return shape[1] * receptive, shape[0] * receptive
-        """),
-    _w("fans", "dense_only", "rank", """
+        """,
+    ),
+    _w(
+        "fans",
+        "dense_only",
+        "rank",
+        """
         def fans(shape):
             fan_out, fan_in = shape
             return fan_in, fan_out
-        """),
-    _w("fans", "channels_last", "axis", """
+        """,
+    ),
+    _w(
+        "fans",
+        "channels_last",
+        "axis",
+        """
         import math
 
         def fans(shape):
             receptive = math.prod(shape[2:])
             return shape[-1] * receptive, shape[0] * receptive
-        """),
-    _w("fans", "product_from_index_one", "off_by_one", """
+        """,
+    ),
+    _w(
+        "fans",
+        "product_from_index_one",
+        "off_by_one",
+        """
         import math
 
         def fans(shape):
             receptive = math.prod(shape[1:])
             return shape[1] * receptive, shape[0] * receptive
-        """),
-    _w("fans", "fan_out_without_kernel", "formula", """
+        """,
+    ),
+    _w(
+        "fans",
+        "fan_out_without_kernel",
+        "formula",
+        """
         import math
 
         def fans(shape):
             return shape[1] * math.prod(shape[2:]), shape[0]
-        """),
-    _w("xavier_scale", "precedence_of_the_root", "formula", """
+        """,
+    ),
+    _w(
+        "xavier_scale",
+        "precedence_of_the_root",
+        "formula",
+        """
         def xavier_scale(shape, *, gain, distribution):
             fan_in, fan_out = fans(shape)
             factor = 6 if distribution == "uniform" else 2
             return gain * factor / (fan_in + fan_out) ** 0.5
-        """),
-    _w("xavier_scale", "gain_only_for_normal", "formula", """
+        """,
+    ),
+    _w(
+        "xavier_scale",
+        "gain_only_for_normal",
+        "formula",
+        """
         import math
 
         def xavier_scale(shape, *, gain, distribution):
@@ -751,93 +1170,153 @@ WRONG += [
             if distribution == "uniform":
                 return math.sqrt(6 / (fan_in + fan_out))
             return gain * math.sqrt(2 / (fan_in + fan_out))
-        """),
-    _w("xavier_scale", "gain_squared", "formula", """
+        """,
+    ),
+    _w(
+        "xavier_scale",
+        "gain_squared",
+        "formula",
+        """
         import math
 
         def xavier_scale(shape, *, gain, distribution):
             fan_in, fan_out = fans(shape)
             factor = 6 if distribution == "uniform" else 2
             return math.sqrt(gain * factor / (fan_in + fan_out))
-        """),
-    _w("xavier_scale", "no_receptive_field", "rank", """
+        """,
+    ),
+    _w(
+        "xavier_scale",
+        "no_receptive_field",
+        "rank",
+        """
         import math
 
         def xavier_scale(shape, *, gain, distribution):
             fan_in, fan_out = shape[1], shape[0]
             factor = 6 if distribution == "uniform" else 2
             return gain * math.sqrt(factor / (fan_in + fan_out))
-        """),
-    _w("xavier_scale", "distributions_swapped", "formula", """
+        """,
+    ),
+    _w(
+        "xavier_scale",
+        "distributions_swapped",
+        "formula",
+        """
         import math
 
         def xavier_scale(shape, *, gain, distribution):
             fan_in, fan_out = fans(shape)
             factor = 6 if distribution == "normal" else 2
             return gain * math.sqrt(factor / (fan_in + fan_out))
-        """),
-    _w("kaiming_scale", "mode_compared_with_in", "formula", """
+        """,
+    ),
+    _w(
+        "kaiming_scale",
+        "mode_compared_with_in",
+        "formula",
+        """
         import math
 
         def kaiming_scale(shape, *, gain, mode, distribution):
             fan_in, fan_out = fans(shape)
             fan = fan_in if mode == "in" else fan_out
             return gain * math.sqrt((3 if distribution == "uniform" else 1) / fan)
-        """),
-    _w("kaiming_scale", "three_outside_the_root", "formula", """
+        """,
+    ),
+    _w(
+        "kaiming_scale",
+        "three_outside_the_root",
+        "formula",
+        """
         import math
 
         def kaiming_scale(shape, *, gain, mode, distribution):
             fan_in, fan_out = fans(shape)
             fan = fan_in if mode == "fan_in" else fan_out
             return gain * (3 if distribution == "uniform" else 1) / math.sqrt(fan)
-        """),
-    _w("kaiming_scale", "root_of_the_gain", "formula", """
+        """,
+    ),
+    _w(
+        "kaiming_scale",
+        "root_of_the_gain",
+        "formula",
+        """
         import math
 
         def kaiming_scale(shape, *, gain, mode, distribution):
             fan_in, fan_out = fans(shape)
             fan = fan_in if mode == "fan_in" else fan_out
             return math.sqrt(gain * (3 if distribution == "uniform" else 1) / fan)
-        """),
-    _w("kaiming_scale", "relu_gain_hard_coded", "formula", """
+        """,
+    ),
+    _w(
+        "kaiming_scale",
+        "relu_gain_hard_coded",
+        "formula",
+        """
         import math
 
         def kaiming_scale(shape, *, gain, mode, distribution):
             fan_in, fan_out = fans(shape)
             fan = fan_in if mode == "fan_in" else fan_out
             return math.sqrt((6 if distribution == "uniform" else 2) / fan)
-        """),
-    _w("kaiming_scale", "no_receptive_field", "rank", """
+        """,
+    ),
+    _w(
+        "kaiming_scale",
+        "no_receptive_field",
+        "rank",
+        """
         import math
 
         def kaiming_scale(shape, *, gain, mode, distribution):
             fan = shape[1] if mode == "fan_in" else shape[0]
             return gain * math.sqrt((3 if distribution == "uniform" else 1) / fan)
-        """),
-    _w("sample_weight", "global_rng", "rng", """
+        """,
+    ),
+    _w(
+        "sample_weight",
+        "global_rng",
+        "rng",
+        """
         import numpy as np
 
         def sample_weight(shape, scale, *, distribution, rng):
             if distribution == "uniform":
                 return np.random.uniform(-scale, scale, shape)
             return np.random.normal(0, scale, shape)
-        """),
-    _w("sample_weight", "half_width_uniform", "formula", """
+        """,
+    ),
+    _w(
+        "sample_weight",
+        "half_width_uniform",
+        "formula",
+        """
         def sample_weight(shape, scale, *, distribution, rng):
             if distribution == "uniform":
                 return rng.random(shape) * scale - scale / 2
             return rng.normal(0, scale, shape)
-        """),
-    _w("sample_weight", "float32_weights", "dtype", """
+        """,
+    ),
+    _w(
+        "sample_weight",
+        "float32_weights",
+        "dtype",
+        """
         import numpy as np
 
         def sample_weight(shape, scale, *, distribution, rng):
             if distribution == "uniform":
                 return rng.uniform(-scale, scale, shape).astype(np.float32)
             return rng.normal(0, scale, shape).astype(np.float32)
-        """),
-    _w("sample_weight", "scale_as_std_for_uniform", "formula", """
+        """,
+    ),
+    _w(
+        "sample_weight",
+        "scale_as_std_for_uniform",
+        "formula",
+        """
         import math
 
         def sample_weight(shape, scale, *, distribution, rng):
@@ -845,15 +1324,21 @@ WRONG += [
                 bound = math.sqrt(3) * scale
                 return rng.uniform(-bound, bound, shape)
             return rng.normal(0, scale, shape)
-        """),
-    _w("sample_weight", "matrix_comprehension", "rank", """
+        """,
+    ),
+    _w(
+        "sample_weight",
+        "matrix_comprehension",
+        "rank",
+        """
         import numpy as np
 
         def sample_weight(shape, scale, *, distribution, rng):
             draw = (lambda: rng.uniform(-scale, scale)) if distribution == "uniform" else (
                 lambda: rng.normal(0, scale))
             return np.array([[draw() for _ in range(shape[1])] for _ in range(shape[0])])
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- batch norm
@@ -864,7 +1349,12 @@ _BN = """
                           eps):
 """
 WRONG += [
-    _w("batchnorm_forward", "running_statistics_in_place", "mutates_input", _BN + """
+    _w(
+        "batchnorm_forward",
+        "running_statistics_in_place",
+        "mutates_input",
+        _BN
+        + """
             if training:
                 mean, var = x.mean(axis=0), x.var(axis=0)
                 running_mean *= 1 - momentum
@@ -874,8 +1364,14 @@ WRONG += [
             else:
                 mean, var = running_mean, running_var
             return gamma * (x - mean) / np.sqrt(var + eps) + beta, running_mean, running_var
-        """),
-    _w("batchnorm_forward", "evaluation_returns_the_given_statistics", "alias", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "evaluation_returns_the_given_statistics",
+        "alias",
+        _BN
+        + """
             if not training:
                 y = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
                 return y, running_mean, running_var
@@ -883,8 +1379,14 @@ WRONG += [
             new_mean = (1 - momentum) * running_mean + momentum * mean
             new_var = (1 - momentum) * running_var + momentum * x.var(axis=0, ddof=1)
             return gamma * (x - mean) / np.sqrt(var + eps) + beta, new_mean, new_var
-        """),
-    _w("batchnorm_forward", "unbiased_variance_to_normalise", "formula", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "unbiased_variance_to_normalise",
+        "formula",
+        _BN
+        + """
             if training:
                 mean, var = x.mean(axis=0), x.var(axis=0, ddof=1)
                 new_mean = (1 - momentum) * running_mean + momentum * mean
@@ -893,8 +1395,14 @@ WRONG += [
                 mean, var, new_mean, new_var = (running_mean, running_var, running_mean.copy(),
                                                 running_var.copy())
             return gamma * (x - mean) / np.sqrt(var + eps) + beta, new_mean, new_var
-        """),
-    _w("batchnorm_forward", "eps_outside_the_root", "formula", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "eps_outside_the_root",
+        "formula",
+        _BN
+        + """
             if training:
                 mean, var = x.mean(axis=0), x.var(axis=0)
                 new_mean = (1 - momentum) * running_mean + momentum * mean
@@ -903,8 +1411,14 @@ WRONG += [
                 mean, var, new_mean, new_var = (running_mean, running_var, running_mean.copy(),
                                                 running_var.copy())
             return gamma * (x - mean) / (np.sqrt(var) + eps) + beta, new_mean, new_var
-        """),
-    _w("batchnorm_forward", "float64_always", "dtype", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "float64_always",
+        "dtype",
+        _BN
+        + """
             x = x.astype(np.float64)
             if training:
                 mean, var = x.mean(axis=0), x.var(axis=0)
@@ -914,8 +1428,14 @@ WRONG += [
                 mean, var, new_mean, new_var = (running_mean, running_var, running_mean.copy(),
                                                 running_var.copy())
             return gamma * (x - mean) / np.sqrt(var + eps) + beta, new_mean, new_var
-        """),
-    _w("batchnorm_forward", "normalises_x_in_place", "mutates_input", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "normalises_x_in_place",
+        "mutates_input",
+        _BN
+        + """
             if training:
                 mean, var = x.mean(axis=0), x.var(axis=0)
                 new_mean = (1 - momentum) * running_mean + momentum * mean
@@ -926,8 +1446,14 @@ WRONG += [
             x -= mean
             x /= np.sqrt(var + eps)
             return gamma * x + beta, new_mean, new_var
-        """),
-    _w("batchnorm_forward", "statistics_over_features", "axis", _BN + """
+        """,
+    ),
+    _w(
+        "batchnorm_forward",
+        "statistics_over_features",
+        "axis",
+        _BN
+        + """
             if training:
                 mean = x.mean(axis=1, keepdims=True)
                 var = x.var(axis=1, keepdims=True)
@@ -937,7 +1463,8 @@ WRONG += [
                 mean, var, new_mean, new_var = (running_mean, running_var, running_mean.copy(),
                                                 running_var.copy())
             return gamma * (x - mean) / np.sqrt(var + eps) + beta, new_mean, new_var
-        """),
+        """,
+    ),
 ]
 _BB = """
     import numpy as np
@@ -945,91 +1472,156 @@ _BB = """
     def batchnorm_backward(grad_out, x, gamma, *, eps):
 """
 WRONG += [
-    _w("batchnorm_backward", "unbiased_variance", "formula", _BB + """
+    _w(
+        "batchnorm_backward",
+        "unbiased_variance",
+        "formula",
+        _BB
+        + """
             std = np.sqrt(x.var(axis=0, ddof=1) + eps)
             xhat = (x - x.mean(axis=0)) / std
             dxhat = grad_out * gamma
             dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std
             return dx, (grad_out * xhat).sum(0), grad_out.sum(0)
-        """),
-    _w("batchnorm_backward", "beta_gradient_over_features", "axis", _BB + """
+        """,
+    ),
+    _w(
+        "batchnorm_backward",
+        "beta_gradient_over_features",
+        "axis",
+        _BB
+        + """
             std = np.sqrt(x.var(axis=0) + eps)
             xhat = (x - x.mean(axis=0)) / std
             dxhat = grad_out * gamma
             dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std
             return dx, (grad_out * xhat).sum(0), grad_out.sum(1)
-        """),
-    _w("batchnorm_backward", "float64_always", "dtype", _BB + """
+        """,
+    ),
+    _w(
+        "batchnorm_backward",
+        "float64_always",
+        "dtype",
+        _BB
+        + """
             x, grad_out = x.astype(float), grad_out.astype(float)
             std = np.sqrt(x.var(axis=0) + eps)
             xhat = (x - x.mean(axis=0)) / std
             dxhat = grad_out * gamma
             dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std
             return dx, (grad_out * xhat).sum(0), grad_out.sum(0)
-        """),
-    _w("batchnorm_backward", "gamma_gradient_with_raw_x", "formula", _BB + """
+        """,
+    ),
+    _w(
+        "batchnorm_backward",
+        "gamma_gradient_with_raw_x",
+        "formula",
+        _BB
+        + """
             std = np.sqrt(x.var(axis=0) + eps)
             xhat = (x - x.mean(axis=0)) / std
             dxhat = grad_out * gamma
             dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std
             return dx, (grad_out * x).sum(0), grad_out.sum(0)
-        """),
-    _w("batchnorm_backward", "scales_grad_out_in_place", "mutates_input", _BB + """
+        """,
+    ),
+    _w(
+        "batchnorm_backward",
+        "scales_grad_out_in_place",
+        "mutates_input",
+        _BB
+        + """
             std = np.sqrt(x.var(axis=0) + eps)
             xhat = (x - x.mean(axis=0)) / std
             grad_gamma, grad_beta = (grad_out * xhat).sum(0), grad_out.sum(0)
             grad_out *= gamma
             dx = (grad_out - grad_out.mean(0) - xhat * (grad_out * xhat).mean(0)) / std
             return dx, grad_gamma, grad_beta
-        """),
-    _w("batchnorm_backward", "sums_instead_of_means", "formula", _BB + """
+        """,
+    ),
+    _w(
+        "batchnorm_backward",
+        "sums_instead_of_means",
+        "formula",
+        _BB
+        + """
             std = np.sqrt(x.var(axis=0) + eps)
             xhat = (x - x.mean(axis=0)) / std
             dxhat = grad_out * gamma
             dx = (dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / std
             return dx, (grad_out * xhat).sum(0), grad_out.sum(0)
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- regularization
 WRONG += [
-    _w("dropout_layer", "evaluation_returns_its_inputs", "alias", """
+    _w(
+        "dropout_layer",
+        "evaluation_returns_its_inputs",
+        "alias",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x, grad_out
             mask = rng.random(x.shape) >= p
             return x * mask / (1 - p), grad_out * mask / (1 - p)
-        """),
-    _w("dropout_layer", "matrix_mask", "rank", """
+        """,
+    ),
+    _w(
+        "dropout_layer",
+        "matrix_mask",
+        "rank",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             mask = rng.random((x.shape[0], x.shape[1])) >= p
             return x * mask / (1 - p), grad_out * mask / (1 - p)
-        """),
-    _w("dropout_layer", "masks_x_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "dropout_layer",
+        "masks_x_in_place",
+        "mutates_input",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             mask = rng.random(x.shape) >= p
             x *= mask / (1 - p)
             return x.copy(), grad_out * mask / (1 - p)
-        """),
-    _w("dropout_layer", "float64_scale", "dtype", """
+        """,
+    ),
+    _w(
+        "dropout_layer",
+        "float64_scale",
+        "dtype",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             scale = (rng.random(x.shape) >= p) / (1 - p)
             return x * scale, grad_out * scale
-        """),
-    _w("dropout_layer", "binomial_mask", "rng", """
+        """,
+    ),
+    _w(
+        "dropout_layer",
+        "binomial_mask",
+        "rng",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             mask = rng.binomial(1, 1 - p, x.shape).astype(x.dtype)
             return x * mask / (1 - p), grad_out * mask / (1 - p)
-        """),
-    _w("dropout_layer", "masks_grad_out_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "dropout_layer",
+        "masks_grad_out_in_place",
+        "mutates_input",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
@@ -1037,8 +1629,13 @@ WRONG += [
             grad_out *= mask
             grad_out /= 1 - p
             return x * mask / (1 - p), grad_out.copy()
-        """),
-    _w("sgd_weight_decay_step", "lr_inside_the_buffer", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "lr_inside_the_buffer",
+        "lr_schedule",
+        """
         import numpy as np
 
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
@@ -1051,8 +1648,13 @@ WRONG += [
             v *= momentum
             v += lr * g
             param -= v
-        """),
-    _w("sgd_weight_decay_step", "penalty_added_to_grad", "mutates_input", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "penalty_added_to_grad",
+        "mutates_input",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
             if decoupled:
                 param *= 1 - lr * weight_decay
@@ -1061,8 +1663,13 @@ WRONG += [
             buf = state.get("buf")
             state["buf"] = buf = grad.copy() if buf is None else momentum * buf + grad
             param -= lr * buf
-        """),
-    _w("sgd_weight_decay_step", "rebinds_for_the_decay", "rebind", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "rebinds_for_the_decay",
+        "rebind",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
             g = grad if decoupled else grad + weight_decay * param
             if decoupled:
@@ -1070,8 +1677,13 @@ WRONG += [
             buf = state.get("buf")
             state["buf"] = buf = g.copy() if buf is None else momentum * buf + g
             param -= lr * buf
-        """),
-    _w("sgd_weight_decay_step", "decay_with_first_lr", "lr_schedule", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "decay_with_first_lr",
+        "lr_schedule",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
             if decoupled:
                 param *= state.setdefault("shrink", 1 - lr * weight_decay)
@@ -1081,8 +1693,13 @@ WRONG += [
             buf = state.get("buf")
             state["buf"] = buf = g.copy() if buf is None else momentum * buf + g
             param -= lr * buf
-        """),
-    _w("sgd_weight_decay_step", "matrix_slices", "rank", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "matrix_slices",
+        "rank",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
             if decoupled:
                 param[:, :] *= 1 - lr * weight_decay
@@ -1092,8 +1709,13 @@ WRONG += [
             buf = state.get("buf")
             state["buf"] = buf = g.copy() if buf is None else momentum * buf + g
             param -= lr * buf
-        """),
-    _w("sgd_weight_decay_step", "first_grad_kept_as_buffer", "kept_grad", """
+        """,
+    ),
+    _w(
+        "sgd_weight_decay_step",
+        "first_grad_kept_as_buffer",
+        "kept_grad",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, decoupled):
             if decoupled:
                 param *= 1 - lr * weight_decay
@@ -1102,7 +1724,8 @@ WRONG += [
                 g = grad + weight_decay * param
             state["buf"] = g if "buf" not in state else momentum * state["buf"] + g
             param -= lr * state["buf"]
-        """),
+        """,
+    ),
 ]
 _AW = """
     import numpy as np
@@ -1117,35 +1740,74 @@ _ADAM_TAIL = """
         param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
 """
 WRONG += [
-    _w("adam_weight_decay_step", "caches_lr", "lr_schedule", _AW + """
+    _w(
+        "adam_weight_decay_step",
+        "caches_lr",
+        "lr_schedule",
+        _AW
+        + """
         lr = state.setdefault("lr", lr)
         if decoupled:
             param *= 1 - lr * weight_decay
         g = grad if decoupled else grad + weight_decay * param
-    """ + _ADAM_TAIL),
-    _w("adam_weight_decay_step", "penalty_added_to_grad", "mutates_input", _AW + """
+    """
+        + _ADAM_TAIL,
+    ),
+    _w(
+        "adam_weight_decay_step",
+        "penalty_added_to_grad",
+        "mutates_input",
+        _AW
+        + """
         if decoupled:
             param *= 1 - lr * weight_decay
         else:
             grad += weight_decay * param
         g = grad
-    """ + _ADAM_TAIL),
-    _w("adam_weight_decay_step", "rebinds_for_the_decay", "rebind", _AW + """
+    """
+        + _ADAM_TAIL,
+    ),
+    _w(
+        "adam_weight_decay_step",
+        "rebinds_for_the_decay",
+        "rebind",
+        _AW
+        + """
         g = grad if decoupled else grad + weight_decay * param
         if decoupled:
             param = param * (1 - lr * weight_decay)
-    """ + _ADAM_TAIL),
-    _w("adam_weight_decay_step", "decoupled_decay_without_lr", "formula", _AW + """
+    """
+        + _ADAM_TAIL,
+    ),
+    _w(
+        "adam_weight_decay_step",
+        "decoupled_decay_without_lr",
+        "formula",
+        _AW
+        + """
         if decoupled:
             param *= 1 - weight_decay
         g = grad if decoupled else grad + weight_decay * param
-    """ + _ADAM_TAIL),
-    _w("adam_weight_decay_step", "matrix_slices", "rank", _AW + """
+    """
+        + _ADAM_TAIL,
+    ),
+    _w(
+        "adam_weight_decay_step",
+        "matrix_slices",
+        "rank",
+        _AW
+        + """
         if decoupled:
             param[:, :] *= 1 - lr * weight_decay
         g = grad if decoupled else grad + weight_decay * param
-    """ + _ADAM_TAIL),
-    _w("adam_weight_decay_step", "global_step_counter", "formula", """
+    """
+        + _ADAM_TAIL,
+    ),
+    _w(
+        "adam_weight_decay_step",
+        "global_step_counter",
+        "formula",
+        """
         import numpy as np
 
         t = 0
@@ -1160,7 +1822,8 @@ WRONG += [
             m = state["m"] = beta1 * state.get("m", 0.0) + (1 - beta1) * g
             v = state["v"] = beta2 * state.get("v", 0.0) + (1 - beta2) * g**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
+        """,
+    ),
 ]
 _ES = """
     def early_stopping(val_losses, weights, *, patience, min_delta):
@@ -1168,7 +1831,12 @@ _ES = """
         for epoch in range(1, len(val_losses)):
 """
 WRONG += [
-    _w("early_stopping", "improvement_at_exactly_min_delta", "boundary", _ES + """
+    _w(
+        "early_stopping",
+        "improvement_at_exactly_min_delta",
+        "boundary",
+        _ES
+        + """
             if val_losses[epoch] <= best - min_delta and val_losses[epoch] < best:
                 best, best_epoch, waited = val_losses[epoch], epoch, 0
             else:
@@ -1176,8 +1844,14 @@ WRONG += [
                 if waited == patience:
                     return epoch, best_epoch, weights[best_epoch].copy()
         return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _w("early_stopping", "relative_min_delta", "relative", _ES + """
+        """,
+    ),
+    _w(
+        "early_stopping",
+        "relative_min_delta",
+        "relative",
+        _ES
+        + """
             if val_losses[epoch] < best * (1 - min_delta):
                 best, best_epoch, waited = val_losses[epoch], epoch, 0
             else:
@@ -1185,8 +1859,14 @@ WRONG += [
                 if waited == patience:
                     return epoch, best_epoch, weights[best_epoch].copy()
         return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _w("early_stopping", "returns_the_weights_themselves", "alias", _ES + """
+        """,
+    ),
+    _w(
+        "early_stopping",
+        "returns_the_weights_themselves",
+        "alias",
+        _ES
+        + """
             if val_losses[epoch] < best - min_delta:
                 best, best_epoch, waited = val_losses[epoch], epoch, 0
             else:
@@ -1194,8 +1874,14 @@ WRONG += [
                 if waited == patience:
                     return epoch, best_epoch, weights[best_epoch]
         return len(val_losses) - 1, best_epoch, weights[best_epoch]
-        """),
-    _w("early_stopping", "patience_exceeded", "off_by_one", _ES + """
+        """,
+    ),
+    _w(
+        "early_stopping",
+        "patience_exceeded",
+        "off_by_one",
+        _ES
+        + """
             if val_losses[epoch] < best - min_delta:
                 best, best_epoch, waited = val_losses[epoch], epoch, 0
             else:
@@ -1203,8 +1889,14 @@ WRONG += [
                 if waited > patience:
                     return epoch, best_epoch, weights[best_epoch].copy()
         return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _w("early_stopping", "epochs_counted_from_one", "off_by_one", _ES + """
+        """,
+    ),
+    _w(
+        "early_stopping",
+        "epochs_counted_from_one",
+        "off_by_one",
+        _ES
+        + """
             if val_losses[epoch] < best - min_delta:
                 best, best_epoch, waited = val_losses[epoch], epoch, 0
             else:
@@ -1212,47 +1904,83 @@ WRONG += [
                 if waited == patience:
                     return epoch + 1, best_epoch + 1, weights[best_epoch].copy()
         return len(val_losses), best_epoch + 1, weights[best_epoch].copy()
-        """),
-    _w("early_stopping", "stop_epoch_from_the_best", "formula", _ES + """
+        """,
+    ),
+    _w(
+        "early_stopping",
+        "stop_epoch_from_the_best",
+        "formula",
+        _ES
+        + """
             if val_losses[epoch] < best - min_delta:
                 best, best_epoch = val_losses[epoch], epoch
         stop = min(best_epoch + patience, len(val_losses) - 1)
         return stop, best_epoch, weights[best_epoch].copy()
-        """),
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------------- fine-tuning
 WRONG += [
-    _w("trainable_layers", "ceil_of_epoch_plus_one", "off_by_one", """
+    _w(
+        "trainable_layers",
+        "ceil_of_epoch_plus_one",
+        "off_by_one",
+        """
         import math
 
         def trainable_layers(n_layers, epoch, *, every):
             n_open = min(n_layers, math.ceil(epoch / every) + 1)
             return [k >= n_layers - n_open for k in range(n_layers)]
-        """),
-    _w("trainable_layers", "integer_flags", "formula", """
+        """,
+    ),
+    _w(
+        "trainable_layers",
+        "integer_flags",
+        "formula",
+        """
         import numpy as np
 
         def trainable_layers(n_layers, epoch, *, every):
             n_open = min(n_layers, epoch // every + 1)
             return (np.arange(n_layers) >= n_layers - n_open).astype(int)
-        """),
-    _w("trainable_layers", "no_cap_at_n_layers", "range", """
+        """,
+    ),
+    _w(
+        "trainable_layers",
+        "no_cap_at_n_layers",
+        "range",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n_open = epoch // every + 1
             return [False] * (n_layers - n_open) + [True] * n_open
-        """),
-    _w("trainable_layers", "every_layers_per_epoch", "formula", """
+        """,
+    ),
+    _w(
+        "trainable_layers",
+        "every_layers_per_epoch",
+        "formula",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n_open = min(n_layers, (epoch + 1) * every)
             return [k >= n_layers - n_open for k in range(n_layers)]
-        """),
-    _w("trainable_layers", "layers_counted_from_one", "off_by_one", """
+        """,
+    ),
+    _w(
+        "trainable_layers",
+        "layers_counted_from_one",
+        "off_by_one",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n_open = min(n_layers, epoch // every + 1)
             return [k >= n_layers - n_open for k in range(1, n_layers + 1)]
-        """),
-    _w("frozen_sgd_step", "scales_grads_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "frozen_sgd_step",
+        "scales_grads_in_place",
+        "mutates_input",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new, n = [], 0
             for w, g, train in zip(weights, grads, trainable):
@@ -1263,8 +1991,13 @@ WRONG += [
                     n += w.size
                 new.append(w)
             return new, n
-        """),
-    _w("frozen_sgd_step", "decays_frozen_layers", "formula", """
+        """,
+    ),
+    _w(
+        "frozen_sgd_step",
+        "decays_frozen_layers",
+        "formula",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new, n = [], 0
             for w, g, train in zip(weights, grads, trainable):
@@ -1274,8 +2007,13 @@ WRONG += [
                     n += w.size
                 new.append(w)
             return new, n
-        """),
-    _w("frozen_sgd_step", "counts_rows", "formula", """
+        """,
+    ),
+    _w(
+        "frozen_sgd_step",
+        "counts_rows",
+        "formula",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new, n = [], 0
             for w, g, train in zip(weights, grads, trainable):
@@ -1284,8 +2022,13 @@ WRONG += [
                     n += len(w)
                 new.append(w.copy())
             return new, n
-        """),
-    _w("frozen_sgd_step", "float64_weights", "dtype", """
+        """,
+    ),
+    _w(
+        "frozen_sgd_step",
+        "float64_weights",
+        "dtype",
+        """
         import numpy as np
 
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
@@ -1297,8 +2040,13 @@ WRONG += [
                     n += w.size
                 new.append(w)
             return new, n
-        """),
-    _w("frozen_sgd_step", "trains_the_frozen_ones", "formula", """
+        """,
+    ),
+    _w(
+        "frozen_sgd_step",
+        "trains_the_frozen_ones",
+        "formula",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new, n = [], 0
             for w, g, frozen in zip(weights, grads, trainable):
@@ -1308,57 +2056,97 @@ WRONG += [
                     n += w.size
                 new.append(w)
             return new, n
-        """),
-    _w("lora_init", "normal_A", "rng", """
+        """,
+    ),
+    _w(
+        "lora_init",
+        "normal_A",
+        "rng",
+        """
         import numpy as np
 
         def lora_init(d_out, d_in, r, *, rng):
             return rng.normal(0, d_in ** -0.5, (r, d_in)), np.zeros((d_out, r))
-        """),
-    _w("lora_init", "roles_swapped", "formula", """
+        """,
+    ),
+    _w(
+        "lora_init",
+        "roles_swapped",
+        "formula",
+        """
         import numpy as np
 
         def lora_init(d_out, d_in, r, *, rng):
             bound = d_in ** -0.5
             return np.zeros((r, d_in)), rng.uniform(-bound, bound, (d_out, r))
-        """),
-    _w("lora_init", "A_transposed", "axis", """
+        """,
+    ),
+    _w(
+        "lora_init",
+        "A_transposed",
+        "axis",
+        """
         import numpy as np
 
         def lora_init(d_out, d_in, r, *, rng):
             bound = d_in ** -0.5
             return rng.uniform(-bound, bound, (d_in, r)), np.zeros((d_out, r))
-        """),
-    _w("lora_init", "float32_factors", "dtype", """
+        """,
+    ),
+    _w(
+        "lora_init",
+        "float32_factors",
+        "dtype",
+        """
         import numpy as np
 
         def lora_init(d_out, d_in, r, *, rng):
             bound = d_in ** -0.5
             A = rng.uniform(-bound, bound, (r, d_in)).astype(np.float32)
             return A, np.zeros((d_out, r), dtype=np.float32)
-        """),
-    _w("lora_init", "bound_from_the_rank", "formula", """
+        """,
+    ),
+    _w(
+        "lora_init",
+        "bound_from_the_rank",
+        "formula",
+        """
         import numpy as np
 
         def lora_init(d_out, d_in, r, *, rng):
             bound = r ** -0.5
             return rng.uniform(-bound, bound, (r, d_in)), np.zeros((d_out, r))
-        """),
-    _w("lora_forward_backward", "scale_over_d_in", "axis", """
+        """,
+    ),
+    _w(
+        "lora_forward_backward",
+        "scale_over_d_in",
+        "axis",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha / A.shape[1]
             y = x @ W.T + s * (x @ A.T) @ B.T
             grad_x = grad_out @ W + s * (grad_out @ B) @ A
             return y, grad_x, s * (grad_out @ B).T @ x, s * grad_out.T @ (x @ A.T)
-        """),
-    _w("lora_forward_backward", "grad_A_transposed", "axis", """
+        """,
+    ),
+    _w(
+        "lora_forward_backward",
+        "grad_A_transposed",
+        "axis",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha / A.shape[0]
             y = x @ W.T + s * (x @ A.T) @ B.T
             grad_x = grad_out @ W + s * (grad_out @ B) @ A
             return y, grad_x, s * x.T @ (grad_out @ B), s * grad_out.T @ (x @ A.T)
-        """),
-    _w("lora_forward_backward", "float64_always", "dtype", """
+        """,
+    ),
+    _w(
+        "lora_forward_backward",
+        "float64_always",
+        "dtype",
+        """
         import numpy as np
 
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
@@ -1367,47 +2155,87 @@ WRONG += [
             y = x @ W.T + s * (x @ A.T) @ B.T
             grad_x = grad_out @ W + s * (grad_out @ B) @ A
             return y, grad_x, s * (grad_out @ B).T @ x, s * grad_out.T @ (x @ A.T)
-        """),
-    _w("lora_forward_backward", "merges_into_W", "mutates_input", """
+        """,
+    ),
+    _w(
+        "lora_forward_backward",
+        "merges_into_W",
+        "mutates_input",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha / A.shape[0]
             W += s * B @ A
             y = x @ W.T
             grad_x = grad_out @ W
             return y, grad_x, s * (grad_out @ B).T @ x, s * grad_out.T @ (x @ A.T)
-        """),
-    _w("lora_forward_backward", "integer_division_scale", "formula", """
+        """,
+    ),
+    _w(
+        "lora_forward_backward",
+        "integer_division_scale",
+        "formula",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha // A.shape[0]
             y = x @ W.T + s * (x @ A.T) @ B.T
             grad_x = grad_out @ W + s * (grad_out @ B) @ A
             return y, grad_x, s * (grad_out @ B).T @ x, s * grad_out.T @ (x @ A.T)
-        """),
-    _w("lora_merge", "merges_in_place", "mutates_input", """
+        """,
+    ),
+    _w(
+        "lora_merge",
+        "merges_in_place",
+        "mutates_input",
+        """
         def lora_merge(W, A, B, *, alpha):
             W += (alpha / A.shape[0]) * B @ A
             return W
-        """),
-    _w("lora_merge", "integer_division_scale", "formula", """
+        """,
+    ),
+    _w(
+        "lora_merge",
+        "integer_division_scale",
+        "formula",
+        """
         def lora_merge(W, A, B, *, alpha):
             return W + (alpha // A.shape[0]) * B @ A
-        """),
-    _w("lora_merge", "scale_inverted", "formula", """
+        """,
+    ),
+    _w(
+        "lora_merge",
+        "scale_inverted",
+        "formula",
+        """
         def lora_merge(W, A, B, *, alpha):
             return W + (A.shape[0] / alpha) * B @ A
-        """),
-    _w("lora_merge", "float32_result", "dtype", """
+        """,
+    ),
+    _w(
+        "lora_merge",
+        "float32_result",
+        "dtype",
+        """
         import numpy as np
 
         def lora_merge(W, A, B, *, alpha):
             return (W + (alpha / A.shape[0]) * B @ A).astype(np.float32)
-        """),
-    _w("lora_merge", "scale_over_d_out", "axis", """
+        """,
+    ),
+    _w(
+        "lora_merge",
+        "scale_over_d_out",
+        "axis",
+        """
         def lora_merge(W, A, B, *, alpha):
             return W + (alpha / B.shape[0]) * B @ A
-        """),
+        """,
+    ),
     # ------------------------------------------------------------------ lion_step
-    _w("lion_step", "sign_of_the_gradient_only", "formula", """
+    _w(
+        "lion_step",
+        "sign_of_the_gradient_only",
+        "formula",
+        """
         import numpy as np
 
         def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
@@ -1416,8 +2244,13 @@ WRONG += [
             param -= lr * np.sign(grad)
             m *= beta2
             m += (1 - beta2) * grad
-        """),
-    _w("lion_step", "decay_after_the_step", "formula", """
+        """,
+    ),
+    _w(
+        "lion_step",
+        "decay_after_the_step",
+        "formula",
+        """
         import numpy as np
 
         def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
@@ -1426,8 +2259,13 @@ WRONG += [
             param *= 1 - lr * weight_decay
             m *= beta2
             m += (1 - beta2) * grad
-        """),
-    _w("lion_step", "keeps_the_callers_grad", "kept_grad", """
+        """,
+    ),
+    _w(
+        "lion_step",
+        "keeps_the_callers_grad",
+        "kept_grad",
+        """
         import numpy as np
 
         def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
@@ -1439,9 +2277,14 @@ WRONG += [
             param -= lr * np.sign(beta1 * m + (1 - beta1) * grad)
             m *= beta2
             m += (1 - beta2) * grad
-        """),
+        """,
+    ),
     # ------------------------------------------------------------------ adafactor_step
-    _w("adafactor_step", "constant_beta2", "formula", """
+    _w(
+        "adafactor_step",
+        "constant_beta2",
+        "formula",
+        """
         import numpy as np
 
         def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
@@ -1456,8 +2299,13 @@ WRONG += [
             u = grad / np.sqrt(np.maximum(v, eps1**2))
             alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
             param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
-        """),
-    _w("adafactor_step", "rms_after_the_decay", "formula", """
+        """,
+    ),
+    _w(
+        "adafactor_step",
+        "rms_after_the_decay",
+        "formula",
+        """
         import numpy as np
 
         def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
@@ -1473,5 +2321,6 @@ WRONG += [
             u = grad / np.sqrt(np.maximum(v, eps1**2))
             alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
             param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
-        """),
+        """,
+    ),
 ]

@@ -51,8 +51,7 @@ _COPIED_FIELDS = {
 
 def students_of(root: Path, assignment: str) -> list[str]:
     """Students with a submission of ``assignment`` (folders ``submitted/<id>/<assignment>``)."""
-    return sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}")
-                  if p.is_dir())
+    return sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
 
 
 def split(students: list[str], jobs: int) -> list[list[str]]:
@@ -66,15 +65,19 @@ def make_workspace(root: Path, students: list[str], assignment: str) -> Path:
     shutil.copy2(root / "nbgrader_config.py", work / "nbgrader_config.py")
     grading_secret(root)
     shutil.copy2(root / SECRET_NAME, work / SECRET_NAME)
-    with sqlite3.connect(root / "gradebook.db") as src, \
-            sqlite3.connect(work / "gradebook.db") as dst:
+    with (
+        sqlite3.connect(root / "gradebook.db") as src,
+        sqlite3.connect(work / "gradebook.db") as dst,
+    ):
         src.backup(dst)
     if (root / "source" / assignment).is_dir():
-        shutil.copytree(root / "source" / assignment, work / "source" / assignment,
-                        symlinks=False)
+        shutil.copytree(root / "source" / assignment, work / "source" / assignment, symlinks=False)
     for student in students:
-        shutil.copytree(root / "submitted" / student / assignment,
-                        work / "submitted" / student / assignment, symlinks=True)
+        shutil.copytree(
+            root / "submitted" / student / assignment,
+            work / "submitted" / student / assignment,
+            symlinks=True,
+        )
     return work
 
 
@@ -87,16 +90,17 @@ def merge(work: Path, root: Path, assignment: str, students: list[str]) -> None:
 
 
 def _merge_gradebook(work: Path, root: Path, assignment: str, students: list[str]) -> None:
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as theirs, \
-            Gradebook(f"sqlite:///{root / 'gradebook.db'}") as ours:
+    with (
+        Gradebook(f"sqlite:///{work / 'gradebook.db'}") as theirs,
+        Gradebook(f"sqlite:///{root / 'gradebook.db'}") as ours,
+    ):
         for student in students:
             try:
                 sub = theirs.find_submission(assignment, student)
             except MissingEntry:
                 continue
             ours.update_or_create_student(student)
-            target = ours.update_or_create_submission(assignment, student,
-                                                      timestamp=sub.timestamp)
+            target = ours.update_or_create_submission(assignment, student, timestamp=sub.timestamp)
             target.extension = sub.extension
             for nb in sub.notebooks:
                 for kind, fields in _COPIED_FIELDS.items():
@@ -150,8 +154,14 @@ def default_jobs() -> int:
     return (os.cpu_count() or 1) + 1
 
 
-def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
-                    extra: list[str] = (), quiet: bool = False) -> int:
+def autograde_class(
+    root: Path,
+    assignment: str,
+    *,
+    jobs: int | None = None,
+    extra: list[str] = (),
+    quiet: bool = False,
+) -> int:
     """Autograde every submission of ``assignment``; returns the worst worker exit status."""
     root = Path(root).resolve()
     students = students_of(root, assignment)
@@ -165,8 +175,9 @@ def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
     groups = split(students, jobs)
     workspaces = [make_workspace(root, g, assignment) for g in groups]
     try:
-        procs = [subprocess.Popen(command, cwd=w, env=env, stdout=out, stderr=out)
-                 for w in workspaces]
+        procs = [
+            subprocess.Popen(command, cwd=w, env=env, stdout=out, stderr=out) for w in workspaces
+        ]
         codes = [p.wait() for p in procs]
         for work, group in zip(workspaces, groups, strict=True):
             merge(work, root, assignment, group)
@@ -175,8 +186,7 @@ def autograde_class(root: Path, assignment: str, *, jobs: int | None = None,
             shutil.rmtree(work, ignore_errors=True)
     for k, (code, group) in enumerate(zip(codes, groups, strict=True)):
         if code and not quiet:
-            print(f"worker {k} ({len(group)} students) exited with status {code}",
-                  file=sys.stderr)
+            print(f"worker {k} ({len(group)} students) exited with status {code}", file=sys.stderr)
     return max(codes)
 
 
@@ -189,14 +199,20 @@ def _positive(text: str) -> int:
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """Our options (in any order) and, after ``--``, the arguments for nbgrader."""
-    parser = argparse.ArgumentParser(prog="python -m dlopt.grading.autograde_class",
-                                     description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m dlopt.grading.autograde_class", description=__doc__.split("\n\n")[1]
+    )
     parser.add_argument("assignment")
-    parser.add_argument("--jobs", type=_positive, default=None,
-                        help="workers (default: one more than the cores, see default_jobs)")
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        help="workers (default: one more than the cores, see default_jobs)",
+    )
     parser.add_argument("--root", default=".", help="the course root (default: .)")
-    ours, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
-        else (argv, [])
+    ours, extra = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
     args = parser.parse_args(ours)
     if args.jobs is None:
         args.jobs = default_jobs()
@@ -208,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = args.jobs
     start = time.perf_counter()
     code = autograde_class(Path(args.root), args.assignment, jobs=jobs, extra=extra)
-    print(f"autograded {args.assignment} with {jobs} job(s) in "
-          f"{time.perf_counter() - start:.1f} s (exit status {code})")
+    print(
+        f"autograded {args.assignment} with {jobs} job(s) in "
+        f"{time.perf_counter() - start:.1f} s (exit status {code})"
+    )
     return code
 
 

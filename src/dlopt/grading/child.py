@@ -47,8 +47,10 @@ NOT_AVAILABLE = ("dlopt", "torch")
 
 def not_available_message(name: str) -> str:
     """What an answer that imports ``dlopt`` or ``torch`` is told (the visible check too)."""
-    return (f"importing {name} is not allowed in an answer: implement the computation yourself "
-            f"with NumPy (the grader compares it with dlopt's reference)")
+    return (
+        f"importing {name} is not allowed in an answer: implement the computation yourself "
+        f"with NumPy (the grader compares it with dlopt's reference)"
+    )
 
 
 class _ExplainMissing(MetaPathFinder):
@@ -89,8 +91,11 @@ def exec_cells(cells: list[str], namespace: dict, seconds: float) -> list[dict]:
         printed, error = _Bounded(), None
         try:
             code = compile(strip_magics(source), f"<answer cell {i + 1}>", "exec")
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
-                    _time_limit(seconds):
+            with (
+                contextlib.redirect_stdout(printed),
+                contextlib.redirect_stderr(printed),
+                _time_limit(seconds),
+            ):
                 exec(code, namespace)
         except (Exception, TaskTimeout) as exc:
             error = describe_exception(exc)
@@ -127,7 +132,7 @@ def read_frames(out: bytes, nonce: bytes) -> tuple[list[dict] | None, dict[int, 
             continue
         try:
             end = body + n_json
-            value = decode(out[body:end].decode(), out[end:end + n_npz])
+            value = decode(out[body:end].decode(), out[end : end + n_npz])
         except Exception:  # malformed: its task then counts as missing
             pos += 1
             continue
@@ -152,7 +157,7 @@ def main() -> None:
     with open(REQUEST_PATH, "rb") as f:
         raw = f.read()
     n_json, n_npz = struct.unpack_from("<II", raw)
-    request = decode(raw[8:8 + n_json].decode(), raw[8 + n_json:8 + n_json + n_npz])
+    request = decode(raw[8 : 8 + n_json].decode(), raw[8 + n_json : 8 + n_json + n_npz])
     nonce = bytes.fromhex(request["nonce"])
     sys.meta_path.append(_ExplainMissing())
     namespace = {"__name__": "__main__", "__builtins__": builtins}
@@ -164,12 +169,15 @@ def main() -> None:
         if group in timed_out:
             outcome = Outcome(None, SKIPPED)
         elif not callable(fn):
-            outcome = Outcome(None, f"NameError: no function named {task.function} was defined "
-                                    "by the answer cells")
+            outcome = Outcome(
+                None,
+                f"NameError: no function named {task.function} was defined by the answer cells",
+            )
         else:
             try:
-                outcome = run_task(task, fn, stand_ins=stand_ins,
-                                   time_limit=request["seconds_per_task"])
+                outcome = run_task(
+                    task, fn, stand_ins=stand_ins, time_limit=request["seconds_per_task"]
+                )
             except TaskTimeout as exc:
                 outcome = Outcome(None, f"TaskTimeout: {exc}")
                 timed_out.add(group)

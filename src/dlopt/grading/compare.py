@@ -90,8 +90,15 @@ def _join(prefix: str, part: str) -> str:
     return f"{prefix}, {part}" if prefix else part
 
 
-def first_mismatch(expected, got, tol: Tolerance = Tolerance(), *, where: str = "",
-                   labels=(), axis0: str | None = None) -> Mismatch | None:
+def first_mismatch(
+    expected,
+    got,
+    tol: Tolerance = Tolerance(),
+    *,
+    where: str = "",
+    labels=(),
+    axis0: str | None = None,
+) -> Mismatch | None:
     """The first place where ``got`` differs from ``expected``, or ``None`` if they agree.
 
     ``labels`` names the items of nested sequences, one entry per level: a
@@ -109,13 +116,20 @@ def first_mismatch(expected, got, tol: Tolerance = Tolerance(), *, where: str = 
         got, kg = _as_sequence(got), "sequence"  # an array where a sequence is accepted
     if ke == "bool" or kg == "bool":
         if ke != kg or bool(expected) != bool(got):
-            return Mismatch(where, _fmt(bool(expected) if ke == "bool" else expected), _fmt(got),
-                            "wrong answer" if ke == kg else "wrong type")
+            return Mismatch(
+                where,
+                _fmt(bool(expected) if ke == "bool" else expected),
+                _fmt(got),
+                "wrong answer" if ke == kg else "wrong type",
+            )
         return None
     if ke != kg:
-        return Mismatch(where, f"a {ke}" if ke != "None" else "None",
-                        f"a {kg}" + (f" ({_fmt(got)})" if kg in ("number", "None") else ""),
-                        "wrong type")
+        return Mismatch(
+            where,
+            f"a {ke}" if ke != "None" else "None",
+            f"a {kg}" + (f" ({_fmt(got)})" if kg in ("number", "None") else ""),
+            "wrong type",
+        )
     if ke == "None":
         return None
     if ke == "number":
@@ -140,8 +154,11 @@ def _sequence_mismatch(expected, got, tol, where, labels) -> Mismatch | None:
         if found is not None:
             return found
     if len(expected) != len(got):
-        what = f"{names}es" if isinstance(names, str) and names.endswith("h") else (
-            f"{names}s" if isinstance(names, str) else "items")
+        what = (
+            f"{names}es"
+            if isinstance(names, str) and names.endswith("h")
+            else (f"{names}s" if isinstance(names, str) else "items")
+        )
         return Mismatch(where, f"{len(expected)} {what}", f"{len(got)}", "wrong number of items")
     return None
 
@@ -160,17 +177,23 @@ def _array_mismatch(expected, got, tol, where, axis0) -> Mismatch | None:
     if expected.size == 0:
         return None
     if got.dtype.kind not in "biuf" or (expected.dtype.kind == "f" and got.dtype != expected.dtype):
-        return Mismatch(where, f"dtype {expected.dtype}", f"dtype {got.dtype}",
-                        "wrong dtype (the contract: the result has the dtype of the input, "
-                        "float32 in gives float32 out)" if expected.dtype.kind == "f" else
-                        "wrong dtype")
+        return Mismatch(
+            where,
+            f"dtype {expected.dtype}",
+            f"dtype {got.dtype}",
+            "wrong dtype (the contract: the result has the dtype of the input, "
+            "float32 in gives float32 out)"
+            if expected.dtype.kind == "f"
+            else "wrong dtype",
+        )
     bad = _logical_not(close_mask(expected.astype(np.float64), got.astype(np.float64), tol))
     flat = np.flatnonzero(bad)
     if flat.size == 0:
         return None
     index = tuple(int(i) for i in np.unravel_index(int(flat[0]), expected.shape))
-    return Mismatch(_join(where, _describe_index(index, axis0)),
-                    _fmt(expected[index]), _fmt(got[index]))
+    return Mismatch(
+        _join(where, _describe_index(index, axis0)), _fmt(expected[index]), _fmt(got[index])
+    )
 
 
 def _describe_index(index: tuple[int, ...], axis0: str | None) -> str:

@@ -81,16 +81,28 @@ class Exercise:
 
     def positional_names(self) -> list[str]:
         """The names of the reference's positional parameters, for messages."""
-        return [p.name for p in inspect.signature(self.reference).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return [
+            p.name
+            for p in inspect.signature(self.reference).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
 
 
 def _loguniform(rng, low: float, high: float) -> float:
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
-def quadratic_task(rng, function: str, *, shape, dtype, steps: int, hyper: dict,
-                   grad_scale: float = 1.0, noise: float = 0.3) -> RuleTask:
+def quadratic_task(
+    rng,
+    function: str,
+    *,
+    shape,
+    dtype,
+    steps: int,
+    hyper: dict,
+    grad_scale: float = 1.0,
+    noise: float = 0.3,
+) -> RuleTask:
     r"""A random quadratic :math:`\tfrac12\theta^\top A\theta - b^\top\theta` with
     eigenvalues of :math:`A` in [0.2, 5] times ``grad_scale``, and gradient noise."""
     d = math.prod(shape)
@@ -105,8 +117,9 @@ def quadratic_task(rng, function: str, *, shape, dtype, steps: int, hyper: dict,
 
 def _rule_case(task: RuleTask) -> Case:
     dtype = task.param0.dtype
-    hyper = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.4g}"
-                      for k, v in task.hyper.items())
+    hyper = ", ".join(
+        f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.4g}" for k, v in task.hyper.items()
+    )
     label = f"shape {task.param0.shape}, {dtype}, {hyper}; {task.steps} steps"
     if task.lr_factors is not None:
         label += "; lr changes at every step (lr times a factor in [0.25, 1.25])"
@@ -138,8 +151,15 @@ def _rule_cases(function: str, draw_hyper: Callable) -> Callable:
             steps = int(rng.integers(150, 301)) if hidden else 20 + 5 * i
             grad_scale = 10.0 ** float(rng.uniform(-2, 1)) if hidden else (1.0, 0.1, 1.0)[i]
             hyper = draw_hyper(rng, i, grad_scale, 5.0 * grad_scale)
-            task = quadratic_task(rng, function, shape=shape, dtype=dtype, steps=steps,
-                                  hyper=hyper, grad_scale=grad_scale)
+            task = quadratic_task(
+                rng,
+                function,
+                shape=shape,
+                dtype=dtype,
+                steps=steps,
+                hyper=hyper,
+                grad_scale=grad_scale,
+            )
             if i % 2 == 1:
                 task.lr_factors = rng.uniform(0.25, 1.25, steps)
             cases.append(_rule_case(task))
@@ -152,17 +172,24 @@ def _call_names(function: str, calls) -> tuple[str, ...]:
     def show(v):
         return f"{v:.4g}" if isinstance(v, float) else repr(v)
 
-    return tuple(f"{function}(" + ", ".join([*map(show, a), *(
-        f"{k}={show(v)}" for k, v in kw.items() if k != "rng")]) + ")" for a, kw in calls)
+    return tuple(
+        f"{function}("
+        + ", ".join([*map(show, a), *(f"{k}={show(v)}" for k, v in kw.items() if k != "rng")])
+        + ")"
+        for a, kw in calls
+    )
 
 
-def _calls_case(function: str, calls: list, names: tuple, dtype, what: str,
-                *levels) -> Case:
+def _calls_case(function: str, calls: list, names: tuple, dtype, what: str, *levels) -> Case:
     """One case of several calls whose arrays share ``dtype``, compared with its tolerance;
     ``names`` names each call, ``levels`` the items of what a call returns (see
     :func:`~dlopt.grading.compare.first_mismatch`'s ``labels``)."""
-    return Case(f"{len(calls)} {what}, {np.dtype(dtype).name}", CallTask(function, calls),
-                FLOAT32 if dtype == np.float32 else FLOAT64, labels=(names, *levels))
+    return Case(
+        f"{len(calls)} {what}, {np.dtype(dtype).name}",
+        CallTask(function, calls),
+        FLOAT32 if dtype == np.float32 else FLOAT64,
+        labels=(names, *levels),
+    )
 
 
 @dataclass(frozen=True)

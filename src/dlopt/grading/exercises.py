@@ -53,9 +53,22 @@ from dlopt.grading.tasks import KEPT_GRAD, REBOUND, Outcome, load_stand_ins, run
 #: The packages an answer must not call: it would pass by calling the reference.
 FORBIDDEN_MODULES = ("dlopt", "torch")
 
-__all__ = ["BY_GRADE_ID", "EXERCISES", "FLOAT32", "FLOAT64", "FORBIDDEN_MODULES", "Case",
-           "Exercise", "Verdict", "check", "forbidden_reference", "judge", "quadratic_task",
-           "recognise"]
+__all__ = [
+    "BY_GRADE_ID",
+    "EXERCISES",
+    "FLOAT32",
+    "FLOAT64",
+    "FORBIDDEN_MODULES",
+    "Case",
+    "Exercise",
+    "Verdict",
+    "check",
+    "forbidden_reference",
+    "judge",
+    "quadratic_task",
+    "recognise",
+]
+
 
 @dataclass
 class Verdict:
@@ -86,11 +99,14 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     if name not in EXERCISES:
         raise ValueError(f"Invalid exercise: {name!r} (expected one of {sorted(EXERCISES)})")
     exercise = EXERCISES[name]
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde" and \
-            os.environ.get("DLOPT_SANDBOXED") != "1":
+    if (
+        os.environ.get("NBGRADER_EXECUTION") == "autograde"
+        and os.environ.get("DLOPT_SANDBOXED") != "1"
+    ):
         raise AssertionError(
             "this notebook is being autograded without the course's sandbox: nbgrader did not "
-            "load exercises/nbgrader_config.py (or it failed; see the start of nbgrader's log)")
+            "load exercises/nbgrader_config.py (or it failed; see the start of nbgrader's log)"
+        )
     if not callable(fn):
         raise AssertionError(f"{name} must be a function, got {fn!r}")
     problem = forbidden_reference(fn)
@@ -100,12 +116,17 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     stand_ins = load_stand_ins()
     written = io.StringIO()
     with _stderr_captured(written), _imports_blocked():
-        outcomes = [run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit)
-                    for c in cases]
+        outcomes = [
+            run_task(c.task, fn, stand_ins=stand_ins, time_limit=exercise.time_limit) for c in cases
+        ]
     if written.getvalue():  # nbgrader fails a cell that writes to stderr: show it as text
         lines = written.getvalue().rstrip("\n").splitlines()
-        print(f"(your function wrote {len(lines)} line(s) to stderr, shown here; the grader "
-              "ignores them)", *[f"  {line}" for line in lines[:5]], sep="\n")
+        print(
+            f"(your function wrote {len(lines)} line(s) to stderr, shown here; the grader "
+            "ignores them)",
+            *[f"  {line}" for line in lines[:5]],
+            sep="\n",
+        )
     verdict = judge(exercise, cases, outcomes)
     if not verdict.passed:
         raise AssertionError(verdict.summary())
@@ -121,8 +142,11 @@ def _stderr_captured(buffer: io.StringIO):
     ``buffer``, is pointed back at the real stderr.
     """
     real = sys.stderr
-    handlers = [h for h in _logging_handlers() if isinstance(h, logging.StreamHandler)
-                and h.stream in (real, sys.__stderr__)]
+    handlers = [
+        h
+        for h in _logging_handlers()
+        if isinstance(h, logging.StreamHandler) and h.stream in (real, sys.__stderr__)
+    ]
     moved = [(h, h.setStream(buffer)) for h in handlers]
     try:
         with contextlib.redirect_stderr(buffer):
@@ -136,8 +160,10 @@ def _stderr_captured(buffer: io.StringIO):
 
 
 def _logging_handlers() -> list:
-    loggers = [logging.getLogger(), *[v for v in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(v, logging.Logger)]]
+    loggers = [
+        logging.getLogger(),
+        *[v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)],
+    ]
     return [h for logger in loggers for h in logger.handlers]
 
 
@@ -173,8 +199,9 @@ def _imports_blocked():
         builtins.__import__, importlib.import_module = real_import, real_import_module
 
 
-def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
-          *, answer_errors: list[str] = ()) -> Verdict:
+def judge(
+    exercise: Exercise, cases: list[Case], outcomes: list[Outcome], *, answer_errors: list[str] = ()
+) -> Verdict:
     """Compare ``outcomes`` (the student's, one per case) with the reference's.
 
     Runs in the grading process: the reference and the catalogued mistakes run
@@ -192,8 +219,10 @@ def judge(exercise: Exercise, cases: list[Case], outcomes: list[Outcome],
     if not failures:
         return Verdict(exercise.name, True, len(cases))
     i, case, outcome, problem, expected = failures[0]
-    lines = [f"{exercise.name} is wrong on case {i + 1} of {len(cases)} ({case.label}):",
-             f"  {problem}"]
+    lines = [
+        f"{exercise.name} is wrong on case {i + 1} of {len(cases)} ({case.label}):",
+        f"  {problem}",
+    ]
     if case.annotate is not None and not outcome.error:
         note = case.annotate(case.task, expected.value, outcome.value)
         if note:
@@ -220,12 +249,14 @@ def _hints(outcome: Outcome) -> list[str]:
                 f"Your function rebinds its parameter `{name}` ({name} = ...) at step {step}, "
                 f"whether it returns the result or not: that changes a local name only, and the "
                 f"caller's array keeps its old values. Update it in place: {name} -= ..., "
-                f"{name} *= ..., or {name}[...] = ....")
+                f"{name} *= ..., or {name}[...] = ...."
+            )
         elif note == KEPT_GRAD:
             hints.append(
                 "Your state keeps a reference to the caller's `grad` array (state[...] = grad): "
                 "the caller overwrites that array with the next step's gradient, so keep a "
-                "copy (grad.copy()).")
+                "copy (grad.copy())."
+            )
     return hints
 
 
@@ -235,8 +266,9 @@ def _compare(case: Case, expected: Outcome, got: Outcome) -> str | None:
     if got.error:
         raised = re.match(r"\w+(Error|Exception|Timeout|Exit|Interrupt)\b", got.error)
         return f"your function raised {got.error}" if raised else got.error
-    mismatch = first_mismatch(expected.value, got.value, case.tolerance,
-                              labels=case.labels, axis0=case.axis0)
+    mismatch = first_mismatch(
+        expected.value, got.value, case.tolerance, labels=case.labels, axis0=case.axis0
+    )
     return None if mismatch is None else str(mismatch)
 
 
@@ -255,8 +287,12 @@ def recognise(exercise: Exercise, case: Case, outcome: Outcome, *, stand_ins=Non
             if outcome.error and theirs.error and _same_error(outcome.error, theirs.error):
                 return mistake
             continue
-        if first_mismatch(theirs.value, outcome.value, case.tolerance,
-                          labels=case.labels, axis0=case.axis0) is None:
+        if (
+            first_mismatch(
+                theirs.value, outcome.value, case.tolerance, labels=case.labels, axis0=case.axis0
+            )
+            is None
+        ):
             d = distance(theirs.value, outcome.value)
             if d < best_distance:
                 best, best_distance = mistake, d
@@ -285,12 +321,15 @@ def forbidden_reference(fn) -> str | None:
     for name in sorted(names):
         obj = namespace.get(name)
         is_module = type(obj).__name__ == "module"
-        module = (getattr(obj, "__name__", "") if is_module else
-                  getattr(obj, "__module__", "")) or ""
+        module = (
+            getattr(obj, "__name__", "") if is_module else getattr(obj, "__module__", "")
+        ) or ""
         if module.split(".")[0] in FORBIDDEN_MODULES:
             what = f"the module {module}" if is_module else f"{name} from {module}"
-            return (f"{fn.__name__} uses {what}: answers must implement the computation "
-                    f"with NumPy, not call dlopt or torch (the grader blocks them).")
+            return (
+                f"{fn.__name__} uses {what}: answers must implement the computation "
+                f"with NumPy, not call dlopt or torch (the grader blocks them)."
+            )
     return None
 
 

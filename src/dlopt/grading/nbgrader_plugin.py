@@ -53,21 +53,23 @@ SECRET_NAME = ".grading_secret"
 def is_test_cell(cell) -> bool:
     """An autograder test cell: a graded code cell that is not an answer."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and \
-        not meta.get("solution")
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def answer_sources(nb) -> list[str]:
     """The code the student's functions may depend on: every code cell but the test cells."""
-    return [cell.source for cell in nb.cells
-            if cell.cell_type == "code" and not is_test_cell(cell)]
+    return [cell.source for cell in nb.cells if cell.cell_type == "code" and not is_test_cell(cell)]
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
     """An ``error`` output, the kind nbgrader scores as 0 points."""
     lines = message.splitlines() or [""]
-    return NotebookNode(output_type="error", ename=ename, evalue=lines[0],
-                        traceback=[f"{ename}: {lines[0]}", *lines[1:]])
+    return NotebookNode(
+        output_type="error",
+        ename=ename,
+        evalue=lines[0],
+        traceback=[f"{ename}: {lines[0]}", *lines[1:]],
+    )
 
 
 def text_output(text: str) -> NotebookNode:
@@ -100,8 +102,9 @@ def hidden_seed(secret: bytes, *parts: str) -> int:
 # --------------------------------------------------------------------------- grading
 
 
-def grade_notebook(nb, *, secret: bytes, student: str, assignment: str,
-                   limits: sandbox.Limits) -> tuple[dict[int, NotebookNode], list[dict] | None]:
+def grade_notebook(
+    nb, *, secret: bytes, student: str, assignment: str, limits: sandbox.Limits
+) -> tuple[dict[int, NotebookNode], list[dict] | None]:
     """The verdict output of every test cell (by cell index) and the answer cells' reports.
 
     The exercises run in as few children as walls allow: one for the exercises
@@ -122,8 +125,10 @@ def grade_notebook(nb, *, secret: bytes, student: str, assignment: str,
         exercise = BY_GRADE_ID.get(grade_id)
         if exercise is None:
             verdicts[index] = error_output(
-                "UnknownTestCell", f"the graded cell {grade_id!r} is not one the course's grader "
-                "knows, so it scores 0. Tell your instructor if you did not add it.")
+                "UnknownTestCell",
+                f"the graded cell {grade_id!r} is not one the course's grader "
+                "knows, so it scores 0. Tell your instructor if you did not add it.",
+            )
             continue
         seed = hidden_seed(secret, assignment, student, exercise.name, code_digest)
         cases = exercise.cases(hidden=False) + exercise.cases(hidden=True, seed=seed)
@@ -138,23 +143,27 @@ def grade_notebook(nb, *, secret: bytes, student: str, assignment: str,
         while plan:
             tasks = [case.task for _, _, cases in plan for case in cases]
             groups = [ex.name for _, ex, cases in plan for _ in cases]
-            run = sandbox.run_answer(sources, tasks, limits=limits, stand_ins=stand_ins,
-                                     groups=groups)
+            run = sandbox.run_answer(
+                sources, tasks, limits=limits, stand_ins=stand_ins, groups=groups
+            )
             reports = run.cells if reports is None and not run.cells_failed else reports
             cells_failed = run.cells_failed
             start, rest = 0, []
             for index, exercise, cases in plan:
-                outcomes = run.outcomes[start:start + len(cases)]
+                outcomes = run.outcomes[start : start + len(cases)]
                 begun = run.stopped_at is None or start <= run.stopped_at
                 start += len(cases)
                 if run.cells_failed:
-                    verdicts[index] = error_output("AssertionError",
-                                                   f"{exercise.name}: {run.cells_failed}")
+                    verdicts[index] = error_output(
+                        "AssertionError", f"{exercise.name}: {run.cells_failed}"
+                    )
                 elif begun:
                     verdict = judge(exercise, cases, outcomes, answer_errors=run.cell_errors)
-                    verdicts[index] = (text_output(f"Passed: {verdict.summary()}\n")
-                                       if verdict.passed else
-                                       error_output("AssertionError", verdict.summary()))
+                    verdicts[index] = (
+                        text_output(f"Passed: {verdict.summary()}\n")
+                        if verdict.passed
+                        else error_output("AssertionError", verdict.summary())
+                    )
                 else:  # the child died on an earlier exercise: a fresh one runs this
                     rest.append((index, exercise, cases))
             plan = rest
@@ -170,24 +179,32 @@ class TrustedExecute(NbGraderPreprocessor):
     """
 
     cpu_seconds_per_task = Float(5.0, help="CPU time of one case, seconds").tag(config=True)
-    memory_limit = Integer(2 << 30, help="Address-space limit of a grading child").tag(
-        config=True)
-    secret_file = Unicode("", help="The grading secret (default: .grading_secret beside the "
-                                   "gradebook)").tag(config=True)
+    memory_limit = Integer(2 << 30, help="Address-space limit of a grading child").tag(config=True)
+    secret_file = Unicode(
+        "", help="The grading secret (default: .grading_secret beside the gradebook)"
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        limits = sandbox.Limits(cpu_seconds_per_task=self.cpu_seconds_per_task,
-                                memory_bytes=self.memory_limit)
+        limits = sandbox.Limits(
+            cpu_seconds_per_task=self.cpu_seconds_per_task, memory_bytes=self.memory_limit
+        )
         course = gradebook_path(info["db_url"]).parent
         secret = grading_secret(Path(self.secret_file).parent if self.secret_file else course)
         submitted = course / "submitted" / info["student"] / info["assignment"]
         if (submitted / f"{info['notebook']}.ipynb").is_symlink():
-            raise ValueError(f"{submitted / info['notebook']}.ipynb is a symbolic link, not a "
-                             "submitted notebook: it is not graded")
+            raise ValueError(
+                f"{submitted / info['notebook']}.ipynb is a symbolic link, not a "
+                "submitted notebook: it is not graded"
+            )
         try:
-            verdicts, reports = grade_notebook(nb, secret=secret, student=info["student"],
-                                               assignment=info["assignment"], limits=limits)
+            verdicts, reports = grade_notebook(
+                nb,
+                secret=secret,
+                student=info["student"],
+                assignment=info["assignment"],
+                limits=limits,
+            )
         except sandbox.NotGradable as exc:
             self.log.error("NOT GRADABLE, re-run autograde for %s: %s", info["student"], exc)
             raise
@@ -213,7 +230,7 @@ def _answer_outputs(report: dict) -> list[NotebookNode]:
 def gradebook_path(db_url: str) -> Path:
     if not db_url.startswith("sqlite:///"):
         raise ValueError(f"Invalid db_url: {db_url!r} (expected a sqlite:/// gradebook)")
-    return Path(db_url[len("sqlite:///"):])
+    return Path(db_url[len("sqlite:///") :])
 
 
 # --------------------------------------------------------------------------- the list

@@ -90,8 +90,9 @@ class AnswerRun:
 
     @property
     def cell_errors(self) -> list[str]:
-        return [f"answer cell {i + 1}: {c['error']}" for i, c in enumerate(self.cells)
-                if c.get("error")]
+        return [
+            f"answer cell {i + 1}: {c['error']}" for i, c in enumerate(self.cells) if c.get("error")
+        ]
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -148,8 +149,9 @@ def _site_dirs() -> list[str]:
     for base in (sys.prefix, sys.base_prefix):
         paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
         candidates |= {paths["purelib"], paths["platlib"]}
-    candidates |= {os.path.join(p, "lib", "python3", "dist-packages")
-                   for p in ("/usr", "/usr/local")}
+    candidates |= {
+        os.path.join(p, "lib", "python3", "dist-packages") for p in ("/usr", "/usr/local")
+    }
     bound = [os.path.realpath(p) for p in ("/usr/lib", "/usr/lib64", sys.base_prefix)]
     out = []
     for c in sorted(candidates):
@@ -164,14 +166,21 @@ def _module_binds(stand_ins: bool) -> list[str]:
     import numpy
 
     numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
-    args = [a for d in ("/grader", "/grader/dlopt", "/grader/dlopt/grading")
-            for a in ("--perms", "0755", "--dir", d)]
+    args = [
+        a
+        for d in ("/grader", "/grader/dlopt", "/grader/dlopt/grading")
+        for a in ("--perms", "0755", "--dir", d)
+    ]
     args += ["--ro-bind", numpy_dir, "/grader/numpy"]
     libs = numpy_dir + ".libs"
     if os.path.isdir(libs):
         args += ["--ro-bind", libs, "/grader/numpy.libs"]
-    files = [_PACKAGE / "__init__.py", _GRADING / "__init__.py", _GRADING / "child.py",
-             _GRADING / "tasks.py"] + ([_GRADING / "stand_ins.py"] if stand_ins else [])
+    files = [
+        _PACKAGE / "__init__.py",
+        _GRADING / "__init__.py",
+        _GRADING / "child.py",
+        _GRADING / "tasks.py",
+    ] + ([_GRADING / "stand_ins.py"] if stand_ins else [])
     for f in files:
         args += ["--ro-bind", str(f), "/grader/dlopt/" + str(f.relative_to(_PACKAGE))]
     return args
@@ -180,29 +189,85 @@ def _module_binds(stand_ins: bool) -> list[str]:
 def sandbox_command(request_file: str, limits: Limits, *, stand_ins: bool) -> list[str]:
     """The command that runs :func:`dlopt.grading.child.main` in a fresh sandbox."""
     root = os.geteuid() == 0
-    args = [bwrap(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
-            "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-            "--setenv", "MKL_NUM_THREADS", "1", "--hostname", "sandbox"]
+    args = [
+        bwrap(),
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+        "--hostname",
+        "sandbox",
+    ]
     if not root:
         args += ["--unshare-user", "--disable-userns"]
     args += _system_binds() + _module_binds(stand_ins)
-    args += ["--ro-bind", request_file, "/grader/request",
-             "--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
-             "--chdir", "/tmp"]
+    args += [
+        "--ro-bind",
+        request_file,
+        "/grader/request",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmp_bytes),
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmp_bytes),
+        "--tmpfs",
+        "/dev/shm",
+        "--chdir",
+        "/tmp",
+    ]
     if root:  # bwrap drops every capability but these two, which setpriv drops in turn
         uid = _uid()
-        args += ["--ro-bind", _setpriv(), "/usr/bin/setpriv",
-                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
-                 "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        args += [
+            "--ro-bind",
+            _setpriv(),
+            "/usr/bin/setpriv",
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+            "--",
+            "/usr/bin/setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+        ]
     else:
         args += ["--"]
-    bootstrap = ("import sys; sys.path[:0] = ['/grader']; sys.dont_write_bytecode = True; "
-                 "from dlopt.grading.child import main; main()")
+    bootstrap = (
+        "import sys; sys.path[:0] = ['/grader']; sys.dont_write_bytecode = True; "
+        "from dlopt.grading.child import main; main()"
+    )
     return args + [os.path.realpath(sys.executable), "-I", "-S", "-c", bootstrap]
 
 
@@ -237,9 +302,12 @@ def _descendants(pid: int) -> dict[int, tuple[str, float]]:
                 stat = f.read().decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        table[int(entry.name)] = (int(fields[1]), fields[0],
-                                  (int(fields[11]) + int(fields[12])) / _TICK)
+        fields = stat[stat.rfind(")") + 2 :].split()
+        table[int(entry.name)] = (
+            int(fields[1]),
+            fields[0],
+            (int(fields[11]) + int(fields[12])) / _TICK,
+        )
     children: dict[int, list[int]] = {}
     for p, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(p)
@@ -308,19 +376,24 @@ def _watch(proc: subprocess.Popen, limits: Limits) -> tuple[bytes, str | None]:
             watch.starved += dt
         else:
             watch.idle += dt
-        budget = limits.cpu_seconds_per_task if frames else \
-            _STARTUP_CPU + limits.cpu_seconds_per_cell
+        budget = (
+            limits.cpu_seconds_per_task if frames else _STARTUP_CPU + limits.cpu_seconds_per_cell
+        )
         if watch.cpu_seen - watch.cpu_at_frame > budget:
             what = "on one case" if frames else "in all"
             why = f"it used more than {budget:g} s of CPU time {what} (an infinite loop?)"
             break
         if watch.idle > limits.idle_seconds:
-            why = (f"it waited for {limits.idle_seconds:g} s without computing "
-                   "(time.sleep, input() or a blocked read?)")
+            why = (
+                f"it waited for {limits.idle_seconds:g} s without computing "
+                "(time.sleep, input() or a blocked read?)"
+            )
             break
         if watch.starved > limits.wall_seconds:
-            raise NotGradable(f"the grading child got too little CPU time in "
-                              f"{limits.wall_seconds:g} s: the machine is overloaded; re-run")
+            raise NotGradable(
+                f"the grading child got too little CPU time in "
+                f"{limits.wall_seconds:g} s: the machine is overloaded; re-run"
+            )
         if proc.poll() is not None and not readable:
             # drain what is left in the pipe, then stop
             try:
@@ -330,7 +403,7 @@ def _watch(proc: subprocess.Popen, limits: Limits) -> tuple[bytes, str | None]:
             out += rest
             if not rest:
                 break
-    return bytes(out[:limits.output_bytes]), why
+    return bytes(out[: limits.output_bytes]), why
 
 
 def _wait_readable(fd: int, timeout: float) -> bool:
@@ -345,8 +418,12 @@ def _death_reason(returncode: int | None, stderr_tail: str) -> str:
         return "the process running the answer exited early (sys.exit or os._exit in the answer?)"
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
-        hint = {"SIGXCPU": "it used up its CPU time", "SIGKILL": "it was killed (memory?)",
-                "SIGSEGV": "it crashed", "SIGXFSZ": "it wrote a file larger than allowed"}
+        hint = {
+            "SIGXCPU": "it used up its CPU time",
+            "SIGKILL": "it was killed (memory?)",
+            "SIGSEGV": "it crashed",
+            "SIGXFSZ": "it wrote a file larger than allowed",
+        }
         return f"the process running the answer died with {name} {hint.get(name, '')}".rstrip()
     return f"the process running the answer exited with status {returncode}: {stderr_tail[:200]}"
 
@@ -354,8 +431,14 @@ def _death_reason(returncode: int | None, stderr_tail: str) -> str:
 # --------------------------------------------------------------------------- run an answer
 
 
-def run_answer(cells: list[str], tasks: list, *, limits: Limits = Limits(),
-               stand_ins: bool = False, groups: list[str] | None = None) -> AnswerRun:
+def run_answer(
+    cells: list[str],
+    tasks: list,
+    *,
+    limits: Limits = Limits(),
+    stand_ins: bool = False,
+    groups: list[str] | None = None,
+) -> AnswerRun:
     """Execute the answer ``cells`` in a fresh sandbox, then every task; return the outcomes.
 
     One child runs all ``tasks``. ``groups`` labels each task with its
@@ -369,10 +452,17 @@ def run_answer(cells: list[str], tasks: list, *, limits: Limits = Limits(),
     """
     nonce = secrets.token_bytes(16)
     groups = [str(g) for g in groups] if groups is not None else [""] * len(tasks)
-    text, blob = encode({"nonce": nonce.hex(), "cells": list(cells), "tasks": list(tasks),
-                         "groups": groups, "stand_ins": bool(stand_ins),
-                         "seconds_per_task": limits.cpu_seconds_per_task,
-                         "seconds_per_cell": limits.cpu_seconds_per_cell})
+    text, blob = encode(
+        {
+            "nonce": nonce.hex(),
+            "cells": list(cells),
+            "tasks": list(tasks),
+            "groups": groups,
+            "stand_ins": bool(stand_ins),
+            "seconds_per_task": limits.cpu_seconds_per_task,
+            "seconds_per_cell": limits.cpu_seconds_per_cell,
+        }
+    )
     private = tempfile.mkdtemp(prefix="dlopt-grading-")  # the grader's own, mode 0700
     try:
         request = os.path.join(private, "request")
@@ -380,10 +470,14 @@ def run_answer(cells: list[str], tasks: list, *, limits: Limits = Limits(),
             f.write(struct.pack("<II", len(text.encode()), len(blob)) + text.encode() + blob)
         os.chmod(request, 0o444)
         with open(os.path.join(private, "stderr"), "wb+") as err:
-            proc = subprocess.Popen(sandbox_command(request, limits, stand_ins=stand_ins),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                    start_new_session=True,
-                                    preexec_fn=lambda: _apply_limits(limits))
+            proc = subprocess.Popen(
+                sandbox_command(request, limits, stand_ins=stand_ins),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=lambda: _apply_limits(limits),
+            )
             try:
                 out, killed = _watch(proc, limits)
             finally:
@@ -397,11 +491,16 @@ def run_answer(cells: list[str], tasks: list, *, limits: Limits = Limits(),
     reports, got = read_frames(out, nonce)
     why = killed or _death_reason(proc.returncode, tail[0])
     missing = [i for i in range(len(tasks)) if i not in got]
-    outcomes = [got[i] if i in got else Outcome(None, why if i == missing[0] else SKIPPED)
-                for i in range(len(tasks))]
+    outcomes = [
+        got[i] if i in got else Outcome(None, why if i == missing[0] else SKIPPED)
+        for i in range(len(tasks))
+    ]
     stopped_at = missing[0] if missing else None
     if reports is None:
-        return AnswerRun([{"text": "", "error": None} for _ in cells], outcomes,
-                         cells_failed=f"while running the answer cells, {why}",
-                         stopped_at=stopped_at)
+        return AnswerRun(
+            [{"text": "", "error": None} for _ in cells],
+            outcomes,
+            cells_failed=f"while running the answer cells, {why}",
+            stopped_at=stopped_at,
+        )
     return AnswerRun(reports, outcomes, stopped_at=stopped_at)

@@ -17,8 +17,7 @@ import math
 import numpy as np
 
 
-def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None,
-                drop_last: bool = False):
+def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None, drop_last: bool = False):
     """One epoch of mini-batches ``(X_b, y_b)``, as :func:`dlopt.data.minibatches`."""
     n = len(X)
     if len(y) != n:
@@ -34,15 +33,19 @@ def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None,
     else:
         order = np.arange(n)
     stop = n - n % batch_size if drop_last else n
-    return ((X[order[i:i + batch_size]], y[order[i:i + batch_size]])
-            for i in range(0, stop, int(batch_size)))
+    return (
+        (X[order[i : i + batch_size]], y[order[i : i + batch_size]])
+        for i in range(0, stop, int(batch_size))
+    )
 
 
 def fans(shape) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shaped ``(fan_out, fan_in, *kernel)``."""
     dims = (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(d) for d in shape)
     if len(dims) < 2:
-        raise ValueError("Fan in and fan out can not be computed for a shape with fewer than "
-                         f"2 dimensions, got shape {dims}")
+        raise ValueError(
+            "Fan in and fan out can not be computed for a shape with fewer than "
+            f"2 dimensions, got shape {dims}"
+        )
     receptive_field = math.prod(dims[2:])
     return dims[1] * receptive_field, dims[0] * receptive_field

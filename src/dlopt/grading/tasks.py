@@ -58,8 +58,10 @@ MAX_ITEMS = 10_000  # a generator that yields more is reported, not drawn foreve
 #: ``minibatches``, and is graded with the reference one in its place, so that a
 #: mistake costs points in one exercise only (likewise ``fans`` in the scales of
 #: initialization). Name -> (module, attribute, fixed kwargs).
-STAND_INS = {"minibatches": ("dlopt.grading.stand_ins", "minibatches", {"shuffle": True}),
-             "fans": ("dlopt.grading.stand_ins", "fans", {})}
+STAND_INS = {
+    "minibatches": ("dlopt.grading.stand_ins", "minibatches", {"shuffle": True}),
+    "fans": ("dlopt.grading.stand_ins", "fans", {}),
+}
 
 
 def load_stand_ins() -> dict:
@@ -67,8 +69,10 @@ def load_stand_ins() -> dict:
     import functools
     import importlib
 
-    return {name: functools.partial(getattr(importlib.import_module(mod), attr), **kwargs)
-            for name, (mod, attr, kwargs) in STAND_INS.items()}
+    return {
+        name: functools.partial(getattr(importlib.import_module(mod), attr), **kwargs)
+        for name, (mod, attr, kwargs) in STAND_INS.items()
+    }
 
 
 class TaskTimeout(BaseException):
@@ -193,17 +197,22 @@ def _run_rule(task: RuleTask, fn) -> Outcome:
             with watch:
                 fn(param, grad, state, **lr_at(task, t))
         except Exception as exc:  # the student's error, reported with its step
-            return Outcome(np.stack(trajectory), f"{describe_exception(exc)} (at step {t + 1})",
-                           notes)
+            return Outcome(
+                np.stack(trajectory), f"{describe_exception(exc)} (at step {t + 1})", notes
+            )
         if not _same(grad_before, grad):
-            return Outcome(np.stack(trajectory + [param.copy()]),
-                           f"your function changed its argument `grad` (at step {t + 1}): "
-                           "the contract says a rule reads grad and never writes to it "
-                           "(write g = grad + ..., not grad += ...)", notes)
+            return Outcome(
+                np.stack(trajectory + [param.copy()]),
+                f"your function changed its argument `grad` (at step {t + 1}): "
+                "the contract says a rule reads grad and never writes to it "
+                "(write g = grad + ..., not grad += ...)",
+                notes,
+            )
         if watch.rebound and not any(n.startswith(REBOUND) for n in notes):
             notes.append(f"{REBOUND} {t + 1} {watch.name}")
         if KEPT_GRAD not in notes and any(
-                isinstance(v, np.ndarray) and np.shares_memory(v, grad) for v in _values(state)):
+            isinstance(v, np.ndarray) and np.shares_memory(v, grad) for v in _values(state)
+        ):
             notes.append(KEPT_GRAD)
         trajectory.append(np.array(param, copy=True))
     return Outcome(np.stack(trajectory), None, notes)
@@ -212,9 +221,14 @@ def _run_rule(task: RuleTask, fn) -> Outcome:
 def _values(state) -> list:
     """The values in a rule's state, one level into lists, tuples and dicts."""
     out = []
-    for v in (state.values() if isinstance(state, dict) else []):
-        out += list(v.values()) if isinstance(v, dict) else list(v) if isinstance(
-            v, list | tuple) else [v]
+    for v in state.values() if isinstance(state, dict) else []:
+        out += (
+            list(v.values())
+            if isinstance(v, dict)
+            else list(v)
+            if isinstance(v, list | tuple)
+            else [v]
+        )
     return out
 
 
@@ -276,25 +290,34 @@ def _run_calls(task: CallTask, fn) -> Outcome:
         named += [(k, kwargs[k], given_kwargs[k]) for k in kwargs]
         for name, original, given in named:
             if name not in task.may_modify and not _same(original, given):
-                return Outcome(results, f"your function changed its argument `{name}`{where}: "
-                                        f"the contract says {name} is read, never written; "
-                                        "compute into new arrays (y = x * m, not x *= m)")
+                return Outcome(
+                    results,
+                    f"your function changed its argument `{name}`{where}: "
+                    f"the contract says {name} is read, never written; "
+                    "compute into new arrays (y = x * m, not x *= m)",
+                )
         outputs = list(_arrays_in(raw))
         for out in outputs:
             for name, _, given in named:
                 if name in task.may_alias:
                     continue
                 if any(np.shares_memory(out, a) for a in _arrays_in(given)):
-                    return Outcome(results, f"your function returned an array that shares memory "
-                                            f"with its argument `{name}`{where}: the contract "
-                                            "says every returned array is new (return "
-                                            f"{name}.copy() or a computed array, not {name} "
-                                            "itself or a view of it)")
+                    return Outcome(
+                        results,
+                        f"your function returned an array that shares memory "
+                        f"with its argument `{name}`{where}: the contract "
+                        "says every returned array is new (return "
+                        f"{name}.copy() or a computed array, not {name} "
+                        "itself or a view of it)",
+                    )
             if any(np.shares_memory(out, e) for e in earlier):
-                return Outcome(results, f"your function returned an array that an earlier call "
-                                        f"also returned{where} (a buffer reused across calls): "
-                                        "the contract says every call returns new arrays, so "
-                                        "the caller's earlier results stay as they were")
+                return Outcome(
+                    results,
+                    f"your function returned an array that an earlier call "
+                    f"also returned{where} (a buffer reused across calls): "
+                    "the contract says every call returns new arrays, so "
+                    "the caller's earlier results stay as they were",
+                )
         earlier += outputs
         results.append(plain(raw))
     return Outcome(results)
@@ -307,11 +330,18 @@ def _arg_name(task: CallTask, j: int) -> str:
 def _same(a, b) -> bool:
     """Whether ``b`` still equals the pristine ``a`` (arrays exactly, NaN equal to NaN)."""
     if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype and \
-            bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        return (
+            isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
     if isinstance(a, list | tuple):
-        return isinstance(b, list | tuple) and len(a) == len(b) and all(
-            _same(x, y) for x, y in zip(a, b))
+        return (
+            isinstance(b, list | tuple)
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b))
+        )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, Rng):
@@ -372,8 +402,11 @@ def plain(x):
     if isinstance(x, int | float | np.integer | np.floating):
         return float(x)
     if isinstance(x, np.ndarray):
-        return np.array(x, copy=True) if x.dtype.kind in "biuf" else Unsupported(
-            f"array of dtype {x.dtype}")
+        return (
+            np.array(x, copy=True)
+            if x.dtype.kind in "biuf"
+            else Unsupported(f"array of dtype {x.dtype}")
+        )
     if isinstance(x, list | tuple):
         return [plain(v) for v in x]
     if hasattr(x, "__next__") or hasattr(x, "gi_code"):
@@ -414,8 +447,11 @@ def _swapped_globals(fn, stand_ins: dict, task):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float | None):
-    usable = seconds is not None and threading.current_thread() is threading.main_thread() \
+    usable = (
+        seconds is not None
+        and threading.current_thread() is threading.main_thread()
         and hasattr(signal, "setitimer")
+    )
     if not usable:
         yield
         return
@@ -459,8 +495,10 @@ def _enc(x, arrays):
     if x is None or isinstance(x, bool | str):
         return {"t": "atom", "v": x}
     if isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, np.bool_):
-        return {"t": "int" if isinstance(x, int | np.integer) else "num",
-                "v": int(x) if isinstance(x, int | np.integer) else float(x)}
+        return {
+            "t": "int" if isinstance(x, int | np.integer) else "num",
+            "v": int(x) if isinstance(x, int | np.integer) else float(x),
+        }
     if isinstance(x, np.bool_):
         return {"t": "atom", "v": bool(x)}
     if isinstance(x, np.ndarray):

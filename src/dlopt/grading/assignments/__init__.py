@@ -21,8 +21,16 @@ import importlib
 from functools import cache
 
 #: The assignments, in the course's order (the folder names under ``exercises/source``).
-NAMES = ("gradient_descent", "optimizers", "activations", "initialization", "batch_norm",
-         "regularization", "fine_tuning", "large_models")
+NAMES = (
+    "gradient_descent",
+    "optimizers",
+    "activations",
+    "initialization",
+    "batch_norm",
+    "regularization",
+    "fine_tuning",
+    "large_models",
+)
 
 
 @cache
@@ -39,8 +47,10 @@ def exercises() -> dict:
             if exercise.name in found:
                 raise ValueError(f"exercise {exercise.name!r} is registered twice")
             if exercise.assignment != module.__name__.rsplit(".", 1)[1]:
-                raise ValueError(f"exercise {exercise.name!r} names the assignment "
-                                 f"{exercise.assignment!r} but lives in {module.__name__}")
+                raise ValueError(
+                    f"exercise {exercise.name!r} names the assignment "
+                    f"{exercise.assignment!r} but lives in {module.__name__}"
+                )
             found[exercise.name] = exercise
     return found
 

@@ -84,8 +84,15 @@ def _activation_cases(function: str) -> Callable:
         cases = []
         for i in range(n):
             rank = i % 3 + 1
-            shape = (tuple(int(k) for k in rng.integers(2, 5, rank)) if rank > 1 else
-                     (int(rng.integers(6, 13)),)) if hidden else _ACTIVATION_SHAPES[i]
+            shape = (
+                (
+                    tuple(int(k) for k in rng.integers(2, 5, rank))
+                    if rank > 1
+                    else (int(rng.integers(6, 13)),)
+                )
+                if hidden
+                else _ACTIVATION_SHAPES[i]
+            )
             dtype = np.float32 if i in ((1, 4) if hidden else (2,)) else np.float64
             calls, largest = [], 0.0
             for _ in range(2):  # two calls: a buffer reused across calls shows
@@ -94,16 +101,26 @@ def _activation_cases(function: str) -> Callable:
                 n_zero, n_large = max(1, x.size // 5), max(2, x.size // 3)
                 x.flat[where[:n_zero]] = 0.0
                 large = rng.choice(_LARGE_INPUTS, n_large) * rng.choice([-1.0, 1.0], n_large)
-                x.flat[where[n_zero:n_zero + n_large]] = large
+                x.flat[where[n_zero : n_zero + n_large]] = large
                 largest = max(largest, float(np.abs(large).max()))
                 calls.append(([x, rng.standard_normal(shape).astype(dtype)], {}))
             task = CallTask(function, calls)
-            label = (f"x of shape {shape}, {np.dtype(dtype).name}, with exact zeros and "
-                     f"large values up to {largest:g} in size; two calls")
-            cases.append(Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64,
-                              labels=(tuple(f"call {j + 1}: {function}(x, grad_out)"
-                                            for j in range(2)), ("y", "grad_x")),
-                              annotate=_where_in_x))
+            label = (
+                f"x of shape {shape}, {np.dtype(dtype).name}, with exact zeros and "
+                f"large values up to {largest:g} in size; two calls"
+            )
+            cases.append(
+                Case(
+                    label,
+                    task,
+                    FLOAT32 if dtype == np.float32 else FLOAT64,
+                    labels=(
+                        tuple(f"call {j + 1}: {function}(x, grad_out)" for j in range(2)),
+                        ("y", "grad_x"),
+                    ),
+                    annotate=_where_in_x,
+                )
+            )
         return cases
 
     return make
@@ -123,8 +140,10 @@ def _where_in_x(task: CallTask, expected, got) -> str | None:
                 if value == 0.0:
                     return "There x = 0 exactly: what does your formula give at x = 0?"
                 if abs(value) > 10:
-                    return (f"There x = {value:g}, a large input: does your formula overflow "
-                            "(exp of a large number is inf, and inf / inf is nan) or clip x?")
+                    return (
+                        f"There x = {value:g}, a large input: does your formula overflow "
+                        "(exp of a large number is inf, and inf / inf is nan) or clip x?"
+                    )
                 return f"There x = {value:.6g}."
     return None
 
@@ -132,8 +151,11 @@ def _where_in_x(task: CallTask, expected, got) -> str | None:
 def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
     """Logits (N, C) with N >= 2; in every other case one row is shifted by about +-800
     (exp overflows there unless the row's maximum is subtracted first)."""
-    sizes = [(4, 3), (3, 5), (2, 4)] if not hidden else [
-        (int(n), int(c)) for n, c in zip(rng.integers(2, 17, 6), rng.integers(2, 11, 6))]
+    sizes = (
+        [(4, 3), (3, 5), (2, 4)]
+        if not hidden
+        else [(int(n), int(c)) for n, c in zip(rng.integers(2, 17, 6), rng.integers(2, 11, 6))]
+    )
     cases = []
     for i, (n, c) in enumerate(sizes):
         dtype = np.float32 if i == (2 if hidden else 1) else np.float64
@@ -143,80 +165,122 @@ def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
             logits[int(rng.integers(n))] += rng.choice([-1.0, 1.0]) * rng.uniform(700, 900)
         targets = rng.integers(c, size=n)
         task = CallTask("softmax_cross_entropy", [([logits.astype(dtype), targets], {})])
-        label = (f"N = {n} samples, C = {c} classes, {np.dtype(dtype).name}"
-                 + (", one row of very large logits" if large else ""))
-        cases.append(Case(label, task, FLOAT32 if dtype == np.float32 else FLOAT64,
-                          labels=(("softmax_cross_entropy(logits, targets)",),
-                                  ("the loss", "the gradient"))))
+        label = f"N = {n} samples, C = {c} classes, {np.dtype(dtype).name}" + (
+            ", one row of very large logits" if large else ""
+        )
+        cases.append(
+            Case(
+                label,
+                task,
+                FLOAT32 if dtype == np.float32 else FLOAT64,
+                labels=(("softmax_cross_entropy(logits, targets)",), ("the loss", "the gradient")),
+            )
+        )
     return cases
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("sigmoid_layer", "activations", _activation_cases("sigmoid_layer"),
-             reference=sigmoid_layer),
+    Exercise(
+        "sigmoid_layer", "activations", _activation_cases("sigmoid_layer"), reference=sigmoid_layer
+    ),
     Exercise("tanh_layer", "activations", _activation_cases("tanh_layer"), reference=tanh_layer),
     Exercise("relu_layer", "activations", _activation_cases("relu_layer"), reference=relu_layer),
-    Exercise("softmax_cross_entropy", "activations", _cross_entropy_cases,
-             reference=softmax_cross_entropy),
+    Exercise(
+        "softmax_cross_entropy",
+        "activations",
+        _cross_entropy_cases,
+        reference=softmax_cross_entropy,
+    ),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("sigmoid_layer", "sigmoid_derivative_of_output",
-       "a sigmoid whose derivative is taken at the output a second time "
-       "(sigma(y)(1 - sigma(y)) with y = sigma(x), instead of y(1 - y))", """
+    _m(
+        "sigmoid_layer",
+        "sigmoid_derivative_of_output",
+        "a sigmoid whose derivative is taken at the output a second time "
+        "(sigma(y)(1 - sigma(y)) with y = sigma(x), instead of y(1 - y))",
+        """
         def sigmoid_layer(x, grad_out):
             y = 1 / (1 + np.exp(-x))
             s = 1 / (1 + np.exp(-y))
             return y, grad_out * s * (1 - s)
-        """),
-    _m("sigmoid_layer", "sigmoid_clipped_input",
-       "a sigmoid that clips its input to [-10, 10] against overflow: at x = -30 the sigmoid "
-       "is about 1e-13, not sigmoid(-10) = 4.5e-5 (1 / (1 + exp(-x)) is right without "
-       "clipping: exp overflows to inf, and 1 / inf is 0)", """
+        """,
+    ),
+    _m(
+        "sigmoid_layer",
+        "sigmoid_clipped_input",
+        "a sigmoid that clips its input to [-10, 10] against overflow: at x = -30 the sigmoid "
+        "is about 1e-13, not sigmoid(-10) = 4.5e-5 (1 / (1 + exp(-x)) is right without "
+        "clipping: exp overflows to inf, and 1 / inf is 0)",
+        """
         def sigmoid_layer(x, grad_out):
             s = 1.0 / (1.0 + np.exp(-np.clip(x, -10.0, 10.0)))
             return s, grad_out * s * (1.0 - s)
-        """),
-    _m("sigmoid_layer", "sigmoid_in_float64",
-       "a layer that computes in float64 whatever the input's dtype (float32 in must give "
-       "float32 out)", """
+        """,
+    ),
+    _m(
+        "sigmoid_layer",
+        "sigmoid_in_float64",
+        "a layer that computes in float64 whatever the input's dtype (float32 in must give "
+        "float32 out)",
+        """
         def sigmoid_layer(x, grad_out):
             s = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
             return s, np.asarray(grad_out, dtype=np.float64) * s * (1.0 - s)
-        """),
-    _m("tanh_layer", "tanh_derivative_at_input",
-       "a tanh derivative written with the input instead of the output "
-       "(1 - x**2 instead of 1 - tanh(x)**2)", """
+        """,
+    ),
+    _m(
+        "tanh_layer",
+        "tanh_derivative_at_input",
+        "a tanh derivative written with the input instead of the output "
+        "(1 - x**2 instead of 1 - tanh(x)**2)",
+        """
         def tanh_layer(x, grad_out):
             y = np.tanh(x)
             return y, grad_out * (1 - x**2)
-        """),
-    _m("tanh_layer", "tanh_by_exponentials",
-       "tanh by its exponential formula (e^x - e^-x) / (e^x + e^-x): for large |x| both "
-       "exponentials overflow and inf / inf is nan (np.tanh does not overflow)", """
+        """,
+    ),
+    _m(
+        "tanh_layer",
+        "tanh_by_exponentials",
+        "tanh by its exponential formula (e^x - e^-x) / (e^x + e^-x): for large |x| both "
+        "exponentials overflow and inf / inf is nan (np.tanh does not overflow)",
+        """
         def tanh_layer(x, grad_out):
             ep, em = np.exp(x), np.exp(-x)
             t = (ep - em) / (ep + em)
             return t, grad_out * (1.0 - t * t)
-        """),
-    _m("relu_layer", "relu_gradient_at_zero",
-       "a ReLU gradient on the wrong side of zero (x >= 0 instead of x > 0: "
-       "the gradient at x = 0 must be 0)", """
+        """,
+    ),
+    _m(
+        "relu_layer",
+        "relu_gradient_at_zero",
+        "a ReLU gradient on the wrong side of zero (x >= 0 instead of x > 0: "
+        "the gradient at x = 0 must be 0)",
+        """
         def relu_layer(x, grad_out):
             return np.maximum(x, 0), grad_out * (x >= 0)
-        """),
-    _m("relu_layer", "relu_zeroes_x_in_place",
-       "a ReLU that sets the negative entries of x to zero in place and returns x: the "
-       "caller's input changes, and the output is the input array itself", """
+        """,
+    ),
+    _m(
+        "relu_layer",
+        "relu_zeroes_x_in_place",
+        "a ReLU that sets the negative entries of x to zero in place and returns x: the "
+        "caller's input changes, and the output is the input array itself",
+        """
         def relu_layer(x, grad_out):
             np.maximum(x, 0, out=x)
             return x, grad_out * (x > 0)
-        """),
-    _m("softmax_cross_entropy", "softmax_without_max_shift",
-       "a softmax without the max shift: exp overflows on large logits and gives NaN "
-       "(subtract each row's maximum first)", """
+        """,
+    ),
+    _m(
+        "softmax_cross_entropy",
+        "softmax_without_max_shift",
+        "a softmax without the max shift: exp overflows on large logits and gives NaN "
+        "(subtract each row's maximum first)",
+        """
         def softmax_cross_entropy(logits, targets):
             e = np.exp(logits)
             p = e / e.sum(axis=1, keepdims=True)
@@ -225,10 +289,14 @@ MISTAKES = [
             grad = p.copy()
             grad[np.arange(n), targets] -= 1
             return loss, grad / n
-        """),
-    _m("softmax_cross_entropy", "cross_entropy_gradient_not_averaged",
-       "a cross-entropy gradient not divided by the batch size N (the loss is the mean "
-       "over the batch, so its gradient is (softmax - onehot) / N)", """
+        """,
+    ),
+    _m(
+        "softmax_cross_entropy",
+        "cross_entropy_gradient_not_averaged",
+        "a cross-entropy gradient not divided by the batch size N (the loss is the mean "
+        "over the batch, so its gradient is (softmax - onehot) / N)",
+        """
         def softmax_cross_entropy(logits, targets):
             z = logits - logits.max(axis=1, keepdims=True)
             log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -237,5 +305,6 @@ MISTAKES = [
             grad = np.exp(log_p)
             grad[np.arange(n), targets] -= 1
             return loss, grad
-        """),
+        """,
+    ),
 ]

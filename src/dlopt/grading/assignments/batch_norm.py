@@ -42,8 +42,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
     :math:`r \leftarrow (1 - m) r + m\, s` with the unbiased :math:`\sigma_B^2 N/(N-1)` for
     the variance (torch's ``momentum`` :math:`m`). Evaluation: the running statistics, unchanged.
     """
-    layer = _batch_norm(x, gamma, beta, running_mean, running_var, training=training,
-                        momentum=momentum, eps=eps)
+    layer = _batch_norm(
+        x, gamma, beta, running_mean, running_var, training=training, momentum=momentum, eps=eps
+    )
     y = layer(x)
     return y, layer.running_mean.copy(), layer.running_var.copy()
 
@@ -83,16 +84,28 @@ def _batchnorm_forward_cases(rng, hidden: bool) -> list[Case]:
         for k in range(6 if hidden else 4):
             x, gamma, beta = _batch(rng, dtype)
             c = x.shape[1]
-            running = [rng.standard_normal(c).astype(dtype),
-                       rng.uniform(0.2, 3.0, c).astype(dtype)]
-            kwargs = {"training": k % 2 == 0, "momentum": float(rng.uniform(0.05, 0.3)),
-                      "eps": (1e-5, 1e-3, 0.1)[k % 3]}
+            running = [rng.standard_normal(c).astype(dtype), rng.uniform(0.2, 3.0, c).astype(dtype)]
+            kwargs = {
+                "training": k % 2 == 0,
+                "momentum": float(rng.uniform(0.05, 0.3)),
+                "eps": (1e-5, 1e-3, 0.1)[k % 3],
+            }
             calls.append(([x, gamma, beta, *running], kwargs))
-        names = tuple(f"call {j + 1}: x of shape {a[0].shape}, training={kw['training']}, "
-                      f"momentum={kw['momentum']:.3g}, eps={kw['eps']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("batchnorm_forward", calls, names, dtype, "batches",
-                                 ("y", "running_mean", "running_var")))
+        names = tuple(
+            f"call {j + 1}: x of shape {a[0].shape}, training={kw['training']}, "
+            f"momentum={kw['momentum']:.3g}, eps={kw['eps']:g}"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(
+            _calls_case(
+                "batchnorm_forward",
+                calls,
+                names,
+                dtype,
+                "batches",
+                ("y", "running_mean", "running_var"),
+            )
+        )
     return cases
 
 
@@ -105,26 +118,41 @@ def _batchnorm_backward_cases(rng, hidden: bool) -> list[Case]:
             x, gamma, _ = _batch(rng, dtype)
             grad_out = rng.standard_normal(x.shape).astype(dtype)
             calls.append(([grad_out, x, gamma], {"eps": (1e-5, 1e-3, 0.1)[k % 3]}))
-        names = tuple(f"call {j + 1}: x of shape {a[1].shape}, eps={kw['eps']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("batchnorm_backward", calls, names, dtype, "batches",
-                                 ("grad_x", "grad_gamma", "grad_beta")))
+        names = tuple(
+            f"call {j + 1}: x of shape {a[1].shape}, eps={kw['eps']:g}"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(
+            _calls_case(
+                "batchnorm_backward",
+                calls,
+                names,
+                dtype,
+                "batches",
+                ("grad_x", "grad_gamma", "grad_beta"),
+            )
+        )
     return cases
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("batchnorm_forward", "batch_norm", _batchnorm_forward_cases,
-             reference=batchnorm_forward),
-    Exercise("batchnorm_backward", "batch_norm", _batchnorm_backward_cases,
-             reference=batchnorm_backward),
+    Exercise(
+        "batchnorm_forward", "batch_norm", _batchnorm_forward_cases, reference=batchnorm_forward
+    ),
+    Exercise(
+        "batchnorm_backward", "batch_norm", _batchnorm_backward_cases, reference=batchnorm_backward
+    ),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("batchnorm_forward", "batchnorm_eval_uses_batch_stats",
-       "batch norm that uses the batch's statistics in evaluation mode (it must use the "
-       "running ones)", """
+    _m(
+        "batchnorm_forward",
+        "batchnorm_eval_uses_batch_stats",
+        "batch norm that uses the batch's statistics in evaluation mode (it must use the "
+        "running ones)",
+        """
         def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training,
                               momentum, eps):
             mean, var = x.mean(axis=0), x.var(axis=0)
@@ -135,10 +163,14 @@ MISTAKES = [
             new_mean = (1 - momentum) * running_mean + momentum * mean
             new_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
             return y, new_mean, new_var
-        """),
-    _m("batchnorm_forward", "batchnorm_biased_running_var",
-       "a running variance updated with the biased batch variance (torch uses the unbiased "
-       "one, times N / (N - 1))", """
+        """,
+    ),
+    _m(
+        "batchnorm_forward",
+        "batchnorm_biased_running_var",
+        "a running variance updated with the biased batch variance (torch uses the unbiased "
+        "one, times N / (N - 1))",
+        """
         def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training,
                               momentum, eps):
             if not training:
@@ -149,10 +181,14 @@ MISTAKES = [
             new_mean = (1 - momentum) * running_mean + momentum * mean
             new_var = (1 - momentum) * running_var + momentum * var
             return y, new_mean, new_var
-        """),
-    _m("batchnorm_forward", "batchnorm_running_average_reversed",
-       "a running average weighted the wrong way round (torch's momentum weights the new "
-       "batch: (1 - momentum) * running + momentum * batch)", """
+        """,
+    ),
+    _m(
+        "batchnorm_forward",
+        "batchnorm_running_average_reversed",
+        "a running average weighted the wrong way round (torch's momentum weights the new "
+        "batch: (1 - momentum) * running + momentum * batch)",
+        """
         def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training,
                               momentum, eps):
             if not training:
@@ -164,11 +200,15 @@ MISTAKES = [
             new_mean = momentum * running_mean + (1 - momentum) * mean
             new_var = momentum * running_var + (1 - momentum) * var * n / (n - 1)
             return y, new_mean, new_var
-        """),
-    _m("batchnorm_forward", "batchnorm_running_stats_in_place",
-       "batch norm that updates the caller's running_mean and running_var in place: the "
-       "contract says the function returns new running statistics and leaves its "
-       "arguments unchanged", """
+        """,
+    ),
+    _m(
+        "batchnorm_forward",
+        "batchnorm_running_stats_in_place",
+        "batch norm that updates the caller's running_mean and running_var in place: the "
+        "contract says the function returns new running statistics and leaves its "
+        "arguments unchanged",
+        """
         def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, momentum,
                               eps):
             if not training:
@@ -179,24 +219,33 @@ MISTAKES = [
             running_var += momentum * (var * len(x) / (len(x) - 1) - running_var)
             return (gamma * (x - mu) / np.sqrt(var + eps) + beta, running_mean.copy(),
                     running_var.copy())
-        """),
-    _m("batchnorm_backward", "batchnorm_backward_without_variance_term",
-       "a batch-norm backward pass without the term through the batch variance "
-       "(- x_hat * mean(g_hat * x_hat))", """
+        """,
+    ),
+    _m(
+        "batchnorm_backward",
+        "batchnorm_backward_without_variance_term",
+        "a batch-norm backward pass without the term through the batch variance "
+        "(- x_hat * mean(g_hat * x_hat))",
+        """
         def batchnorm_backward(grad_out, x, gamma, *, eps):
             inv_std = 1 / np.sqrt(x.var(axis=0) + eps)
             x_hat = (x - x.mean(axis=0)) * inv_std
             g_hat = grad_out * gamma
             grad_x = inv_std * (g_hat - g_hat.mean(axis=0))
             return grad_x, (grad_out * x_hat).sum(axis=0), grad_out.sum(axis=0)
-        """),
-    _m("batchnorm_backward", "batchnorm_backward_without_mean_term",
-       "a batch-norm backward pass without the term through the batch mean (- mean(g_hat))", """
+        """,
+    ),
+    _m(
+        "batchnorm_backward",
+        "batchnorm_backward_without_mean_term",
+        "a batch-norm backward pass without the term through the batch mean (- mean(g_hat))",
+        """
         def batchnorm_backward(grad_out, x, gamma, *, eps):
             inv_std = 1 / np.sqrt(x.var(axis=0) + eps)
             x_hat = (x - x.mean(axis=0)) * inv_std
             g_hat = grad_out * gamma
             grad_x = inv_std * (g_hat - x_hat * (g_hat * x_hat).mean(axis=0))
             return grad_x, (grad_out * x_hat).sum(axis=0), grad_out.sum(axis=0)
-        """),
+        """,
+    ),
 ]

@@ -54,8 +54,9 @@ def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
     new = [np.array(w, copy=True) for w in weights]
     for w, g, train in zip(new, grads, trainable, strict=True):
         if train:
-            sgd_weight_decay_step(w, g, {}, lr=lr, momentum=0.0, weight_decay=weight_decay,
-                                  decoupled=True)
+            sgd_weight_decay_step(
+                w, g, {}, lr=lr, momentum=0.0, weight_decay=weight_decay, decoupled=True
+            )
     return new, sum(w.size for w, train in zip(new, trainable) if train)
 
 
@@ -73,8 +74,9 @@ def _lora_layer(W, A, B, alpha):
     from dlopt import finetune
 
     W, A, B = (np.asarray(a) for a in (W, A, B))
-    layer = finetune.LoRALinear(layers.Linear.from_arrays(W, None), A.shape[0], alpha,
-                                rng=np.random.default_rng(0))
+    layer = finetune.LoRALinear(
+        layers.Linear.from_arrays(W, None), A.shape[0], alpha, rng=np.random.default_rng(0)
+    )
     layer.params["lora_A"][...] = A
     layer.params["lora_B"][...] = B
     return layer
@@ -100,11 +102,21 @@ def lora_merge(W, A, B, *, alpha):
 def _trainable_layers_cases(rng, hidden: bool) -> list[Case]:
     settings = [(4, e, 1) for e in range(6)] + [(3, e, 2) for e in range(7)]
     if hidden:
-        settings = [(int(n), int(e), int(every)) for n, e, every in zip(
-            rng.integers(1, 9, 30), rng.integers(0, 20, 30), rng.integers(1, 4, 30))]
+        settings = [
+            (int(n), int(e), int(every))
+            for n, e, every in zip(
+                rng.integers(1, 9, 30), rng.integers(0, 20, 30), rng.integers(1, 4, 30)
+            )
+        ]
     calls = [([n, e], {"every": every}) for n, e, every in settings]
-    return [Case(f"{len(calls)} calls", CallTask("trainable_layers", calls), FLOAT64,
-                 labels=(_call_names("trainable_layers", calls), "layer"))]
+    return [
+        Case(
+            f"{len(calls)} calls",
+            CallTask("trainable_layers", calls),
+            FLOAT64,
+            labels=(_call_names("trainable_layers", calls), "layer"),
+        )
+    ]
 
 
 def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
@@ -114,21 +126,35 @@ def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
         calls = []
         for _ in range(4 if hidden else 3):
             n = int(rng.integers(2, 6))
-            shapes = [tuple(int(k) for k in rng.integers(1, 6, int(rng.integers(1, 3))))
-                      for _ in range(n)]
+            shapes = [
+                tuple(int(k) for k in rng.integers(1, 6, int(rng.integers(1, 3)))) for _ in range(n)
+            ]
             weights = [rng.standard_normal(s).astype(dtype) for s in shapes]
             grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
             trainable = [bool(b) for b in rng.random(n) < 0.5]
             frozen, trained = rng.choice(n, 2, replace=False)
             trainable[int(frozen)], trainable[int(trained)] = False, True  # one of each at least
-            kwargs = {"lr": float(rng.uniform(0.01, 0.2)),
-                      "weight_decay": float(rng.uniform(0.1, 2.0))}
+            kwargs = {
+                "lr": float(rng.uniform(0.01, 0.2)),
+                "weight_decay": float(rng.uniform(0.1, 2.0)),
+            }
             calls.append(([weights, grads, trainable], kwargs))
-        names = tuple(f"call {j + 1}: layer shapes {[w.shape for w in a[0]]}, trainable={a[2]}, "
-                      f"lr={kw['lr']:.4g}, weight_decay={kw['weight_decay']:.4g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("frozen_sgd_step", calls, names, dtype, "networks",
-                                 ("new_weights", "n_trained"), "layer"))
+        names = tuple(
+            f"call {j + 1}: layer shapes {[w.shape for w in a[0]]}, trainable={a[2]}, "
+            f"lr={kw['lr']:.4g}, weight_decay={kw['weight_decay']:.4g}"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(
+            _calls_case(
+                "frozen_sgd_step",
+                calls,
+                names,
+                dtype,
+                "networks",
+                ("new_weights", "n_trained"),
+                "layer",
+            )
+        )
     return cases
 
 
@@ -146,12 +172,21 @@ def _lora_sizes(rng, n: int) -> list[tuple[int, int, int]]:
 
 
 def _lora_init_cases(rng, hidden: bool) -> list[Case]:
-    calls = [([d_out, d_in, r], {"rng": Rng(int(rng.integers(2**31)))})
-             for d_out, d_in, r in _lora_sizes(rng, 10 if hidden else 5)]
-    names = tuple(f"lora_init({a[0]}, {a[1]}, {a[2]}, rng=default_rng({kw['rng'].seed}))"
-                  for a, kw in calls)
-    return [Case(f"{len(calls)} layers", CallTask("lora_init", calls), FLOAT64,
-                 labels=(names, ("A", "B")))]
+    calls = [
+        ([d_out, d_in, r], {"rng": Rng(int(rng.integers(2**31)))})
+        for d_out, d_in, r in _lora_sizes(rng, 10 if hidden else 5)
+    ]
+    names = tuple(
+        f"lora_init({a[0]}, {a[1]}, {a[2]}, rng=default_rng({kw['rng'].seed}))" for a, kw in calls
+    )
+    return [
+        Case(
+            f"{len(calls)} layers",
+            CallTask("lora_init", calls),
+            FLOAT64,
+            labels=(names, ("A", "B")),
+        )
+    ]
 
 
 def _lora_arrays(rng, d_out, d_in, r, dtype):
@@ -177,99 +212,154 @@ def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
             x = rng.standard_normal((n, d_in)).astype(dtype)
             grad_out = rng.standard_normal((n, d_out)).astype(dtype)
             calls.append(([x, W, A, B, grad_out], {"alpha": _lora_alpha(rng, k)}))
-        names = tuple(f"call {j + 1}: x {a[0].shape}, W {a[1].shape}, r = {a[2].shape[0]}, "
-                      f"alpha={kw['alpha']:.4g}" for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("lora_forward_backward", calls, names, dtype, "layers",
-                                 ("y", "grad_x", "grad_A", "grad_B")))
+        names = tuple(
+            f"call {j + 1}: x {a[0].shape}, W {a[1].shape}, r = {a[2].shape[0]}, "
+            f"alpha={kw['alpha']:.4g}"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(
+            _calls_case(
+                "lora_forward_backward",
+                calls,
+                names,
+                dtype,
+                "layers",
+                ("y", "grad_x", "grad_A", "grad_B"),
+            )
+        )
     return cases
 
 
 def _lora_merge_cases(rng, hidden: bool) -> list[Case]:
     calls = []
     for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
-        calls.append(([*_lora_arrays(rng, d_out, d_in, r, np.float64)],
-                      {"alpha": _lora_alpha(rng, k)}))
-    names = tuple(f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
-                  for j, (a, kw) in enumerate(calls))
-    return [Case(f"{len(calls)} layers", CallTask("lora_merge", calls), FLOAT64,
-                 labels=(names,))]
+        calls.append(
+            ([*_lora_arrays(rng, d_out, d_in, r, np.float64)], {"alpha": _lora_alpha(rng, k)})
+        )
+    names = tuple(
+        f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
+        for j, (a, kw) in enumerate(calls)
+    )
+    return [Case(f"{len(calls)} layers", CallTask("lora_merge", calls), FLOAT64, labels=(names,))]
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("trainable_layers", "fine_tuning", _trainable_layers_cases,
-             reference=trainable_layers),
-    Exercise("frozen_sgd_step", "fine_tuning", _frozen_step_cases, reference=frozen_sgd_step,
-             may_modify=("weights",), may_alias=("weights",)),
+    Exercise(
+        "trainable_layers", "fine_tuning", _trainable_layers_cases, reference=trainable_layers
+    ),
+    Exercise(
+        "frozen_sgd_step",
+        "fine_tuning",
+        _frozen_step_cases,
+        reference=frozen_sgd_step,
+        may_modify=("weights",),
+        may_alias=("weights",),
+    ),
     Exercise("lora_init", "fine_tuning", _lora_init_cases, reference=lora_init),
-    Exercise("lora_forward_backward", "fine_tuning", _lora_layer_cases,
-             reference=lora_forward_backward),
+    Exercise(
+        "lora_forward_backward", "fine_tuning", _lora_layer_cases, reference=lora_forward_backward
+    ),
     Exercise("lora_merge", "fine_tuning", _lora_merge_cases, reference=lora_merge),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("trainable_layers", "unfreezing_from_the_input",
-       "layers unfrozen from the input side (the head, the last layer, trains first, and "
-       "unfreezing moves down towards the input)", """
+    _m(
+        "trainable_layers",
+        "unfreezing_from_the_input",
+        "layers unfrozen from the input side (the head, the last layer, trains first, and "
+        "unfreezing moves down towards the input)",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n = min(n_layers, (epoch + every) // every)
             return [k < n for k in range(n_layers)]
-        """),
-    _m("trainable_layers", "unfreezing_nothing_in_epoch_zero",
-       "no layer trained in epoch 0 (epoch // every layers instead of "
-       "ceil((epoch + 1) / every))", """
+        """,
+    ),
+    _m(
+        "trainable_layers",
+        "unfreezing_nothing_in_epoch_zero",
+        "no layer trained in epoch 0 (epoch // every layers instead of ceil((epoch + 1) / every))",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n = min(n_layers, epoch // every)
             return [k >= n_layers - n for k in range(n_layers)]
-        """),
-    _m("trainable_layers", "unfreezing_ignores_every",
-       "one more layer unfrozen every epoch, whatever every says", """
+        """,
+    ),
+    _m(
+        "trainable_layers",
+        "unfreezing_ignores_every",
+        "one more layer unfrozen every epoch, whatever every says",
+        """
         def trainable_layers(n_layers, epoch, *, every):
             n = min(n_layers, epoch + 1)
             return [k >= n_layers - n for k in range(n_layers)]
-        """),
-    _m("frozen_sgd_step", "freezing_by_zero_gradient",
-       "freezing by zeroing the gradient: the decoupled weight decay still shrinks the frozen "
-       "layers", """
+        """,
+    ),
+    _m(
+        "frozen_sgd_step",
+        "freezing_by_zero_gradient",
+        "freezing by zeroing the gradient: the decoupled weight decay still shrinks the frozen "
+        "layers",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new = []
             for w, g, train in zip(weights, grads, trainable):
                 g = g if train else np.zeros_like(g)
                 new.append((1 - lr * weight_decay) * w - lr * g)
             return new, sum(w.size for w, train in zip(weights, trainable) if train)
-        """),
-    _m("frozen_sgd_step", "frozen_count_of_layers",
-       "n_trained counting the trainable layers instead of the numbers in them", """
+        """,
+    ),
+    _m(
+        "frozen_sgd_step",
+        "frozen_count_of_layers",
+        "n_trained counting the trainable layers instead of the numbers in them",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new = [(1 - lr * weight_decay) * w - lr * g if train else w.copy()
                    for w, g, train in zip(weights, grads, trainable)]
             return new, sum(trainable)
-        """),
-    _m("frozen_sgd_step", "frozen_count_includes_frozen",
-       "n_trained counting every parameter, the frozen ones too", """
+        """,
+    ),
+    _m(
+        "frozen_sgd_step",
+        "frozen_count_includes_frozen",
+        "n_trained counting every parameter, the frozen ones too",
+        """
         def frozen_sgd_step(weights, grads, trainable, *, lr, weight_decay):
             new = [(1 - lr * weight_decay) * w - lr * g if train else w.copy()
                    for w, g, train in zip(weights, grads, trainable)]
             return new, sum(w.size for w in weights)
-        """),
-    _m("lora_init", "lora_nonzero_initial_B",
-       "LoRA with a non-zero initial B (B must start at zero, so that the adapted layer "
-       "starts as the pretrained one)", """
+        """,
+    ),
+    _m(
+        "lora_init",
+        "lora_nonzero_initial_B",
+        "LoRA with a non-zero initial B (B must start at zero, so that the adapted layer "
+        "starts as the pretrained one)",
+        """
         def lora_init(d_out, d_in, r, *, rng):
             bound = 1 / np.sqrt(d_in)
             A = rng.uniform(-bound, bound, (r, d_in))
             B = rng.uniform(-bound, bound, (d_out, r))
             return A, B
-        """),
-    _m("lora_init", "lora_A_bound_from_d_out",
-       "A drawn with the bound 1 / sqrt(d_out) instead of 1 / sqrt(d_in)", """
+        """,
+    ),
+    _m(
+        "lora_init",
+        "lora_A_bound_from_d_out",
+        "A drawn with the bound 1 / sqrt(d_out) instead of 1 / sqrt(d_in)",
+        """
         def lora_init(d_out, d_in, r, *, rng):
             bound = 1 / np.sqrt(d_out)
             return rng.uniform(-bound, bound, (r, d_in)), np.zeros((d_out, r))
-        """),
-    _m("lora_forward_backward", "lora_scaling_alpha_not_over_r",
-       "LoRA scaled by alpha instead of alpha / r", """
+        """,
+    ),
+    _m(
+        "lora_forward_backward",
+        "lora_scaling_alpha_not_over_r",
+        "LoRA scaled by alpha instead of alpha / r",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha
             h = x @ A.T
@@ -277,35 +367,52 @@ MISTAKES = [
             g_B = grad_out @ B
             grad_x = grad_out @ W + s * g_B @ A
             return y, grad_x, s * g_B.T @ x, s * grad_out.T @ h
-        """),
-    _m("lora_forward_backward", "lora_backward_without_scaling",
-       "a backward pass that leaves out the scaling alpha / r of the low-rank path", """
+        """,
+    ),
+    _m(
+        "lora_forward_backward",
+        "lora_backward_without_scaling",
+        "a backward pass that leaves out the scaling alpha / r of the low-rank path",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha / A.shape[0]
             h = x @ A.T
             y = x @ W.T + s * h @ B.T
             g_B = grad_out @ B
             return y, grad_out @ W + g_B @ A, g_B.T @ x, grad_out.T @ h
-        """),
-    _m("lora_forward_backward", "lora_grad_x_without_low_rank_path",
-       "grad_x through the frozen weight only (the input also reaches the output through "
-       "B A, so grad_x needs the term s * (grad_out B) A)", """
+        """,
+    ),
+    _m(
+        "lora_forward_backward",
+        "lora_grad_x_without_low_rank_path",
+        "grad_x through the frozen weight only (the input also reaches the output through "
+        "B A, so grad_x needs the term s * (grad_out B) A)",
+        """
         def lora_forward_backward(x, W, A, B, grad_out, *, alpha):
             s = alpha / A.shape[0]
             h = x @ A.T
             y = x @ W.T + s * h @ B.T
             g_B = grad_out @ B
             return y, grad_out @ W, s * g_B.T @ x, s * grad_out.T @ h
-        """),
-    _m("lora_merge", "lora_merged_without_scaling",
-       "LoRA merged without the alpha / r scaling (the merged layer must compute what the "
-       "adapted one did: W + (alpha / r) B A)", """
+        """,
+    ),
+    _m(
+        "lora_merge",
+        "lora_merged_without_scaling",
+        "LoRA merged without the alpha / r scaling (the merged layer must compute what the "
+        "adapted one did: W + (alpha / r) B A)",
+        """
         def lora_merge(W, A, B, *, alpha):
             return W + B @ A
-        """),
-    _m("lora_merge", "lora_merged_with_alpha",
-       "LoRA merged with the scaling alpha instead of alpha / r", """
+        """,
+    ),
+    _m(
+        "lora_merge",
+        "lora_merged_with_alpha",
+        "LoRA merged with the scaling alpha instead of alpha / r",
+        """
         def lora_merge(W, A, B, *, alpha):
             return W + alpha * B @ A
-        """),
+        """,
+    ),
 ]

@@ -79,9 +79,16 @@ def should_stop(losses, *, tol, max_iters):
 
 
 def _minibatch_cases(rng, hidden: bool) -> list[Case]:
-    shapes = [(10, 2, 3), (12, 1, 5), (8, 3, 8)] if not hidden else [
-        (int(n), int(d), int(B)) for n, d, B in zip(
-            rng.integers(9, 41, 8), rng.integers(1, 4, 8), [1, 2, 3, 5, 7, 16, 50, 4])]
+    shapes = (
+        [(10, 2, 3), (12, 1, 5), (8, 3, 8)]
+        if not hidden
+        else [
+            (int(n), int(d), int(B))
+            for n, d, B in zip(
+                rng.integers(9, 41, 8), rng.integers(1, 4, 8), [1, 2, 3, 5, 7, 16, 50, 4]
+            )
+        ]
+    )
     cases = []
     for n, d, B in shapes:
         X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
@@ -93,19 +100,28 @@ def _minibatch_cases(rng, hidden: bool) -> list[Case]:
 
 
 def _sgd_epoch_cases(rng, hidden: bool) -> list[Case]:
-    sizes = [(20, 2, 5), (13, 3, 4)] if not hidden else [
-        (int(n), int(d), int(B)) for n, d, B in zip(
-            rng.integers(10, 60, 6), rng.integers(1, 5, 6), [1, 3, 4, 7, 10, 64])]
+    sizes = (
+        [(20, 2, 5), (13, 3, 4)]
+        if not hidden
+        else [
+            (int(n), int(d), int(B))
+            for n, d, B in zip(rng.integers(10, 60, 6), rng.integers(1, 5, 6), [1, 3, 4, 7, 10, 64])
+        ]
+    )
     cases = []
     for n, d, B in sizes:
         X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
         w0, b0 = rng.standard_normal(d), float(rng.standard_normal())
         lr, seed = float(rng.uniform(0.01, 0.1)), int(rng.integers(2**31))
-        task = CallTask("sgd_epoch", [([w0, b0, X, y], {"lr": lr, "batch_size": B,
-                                                        "rng": Rng(seed)})],
-                        stand_ins=["minibatches"])
-        label = (f"n = {n}, d = {d}, batch_size = {B}, lr = {lr:.4g}, "
-                 f"rng = default_rng({seed}); the reference minibatches stands in for yours")
+        task = CallTask(
+            "sgd_epoch",
+            [([w0, b0, X, y], {"lr": lr, "batch_size": B, "rng": Rng(seed)})],
+            stand_ins=["minibatches"],
+        )
+        label = (
+            f"n = {n}, d = {d}, batch_size = {B}, lr = {lr:.4g}, "
+            f"rng = default_rng({seed}); the reference minibatches stands in for yours"
+        )
         cases.append(Case(label, task, FLOAT64, labels=(("the result",), ("w", "b"))))
     return cases
 
@@ -142,11 +158,19 @@ def _stopping_calls(rng, n: int) -> list[tuple[list, dict]]:
 
 def _should_stop_cases(rng, hidden: bool) -> list[Case]:
     calls = _stopping_calls(rng, 60 if hidden else 30)
-    names = tuple(f"should_stop({a[0]}, tol={k['tol']!r}, "
-                  f"max_iters={k['max_iters']})" for a, k in calls)
+    names = tuple(
+        f"should_stop({a[0]}, tol={k['tol']!r}, max_iters={k['max_iters']})" for a, k in calls
+    )
     task = CallTask("should_stop", calls)
-    return [Case(f"{len(calls)} loss histories", task, FLOAT64, labels=(names,),
-                 annotate=_stopping_boundary)]
+    return [
+        Case(
+            f"{len(calls)} loss histories",
+            task,
+            FLOAT64,
+            labels=(names,),
+            annotate=_stopping_boundary,
+        )
+    ]
 
 
 def _stopping_boundary(task: CallTask, expected, got) -> str | None:
@@ -156,11 +180,15 @@ def _stopping_boundary(task: CallTask, expected, got) -> str | None:
             continue
         losses, k = args[0], len(args[0]) - 1
         if k == kwargs["max_iters"]:
-            return (f"There k = max_iters = {k} iterations are done: the budget is used up, "
-                    "stop (k >= max_iters).")
+            return (
+                f"There k = max_iters = {k} iterations are done: the budget is used up, "
+                "stop (k >= max_iters)."
+            )
         if k >= 1 and abs(losses[-1] - losses[-2]) == kwargs["tol"]:
-            return ("There the last change |L_k - L_(k-1)| equals tol exactly: the rule is "
-                    "strict (< tol), so it does not stop.")
+            return (
+                "There the last change |L_k - L_(k-1)| equals tol exactly: the rule is "
+                "strict (< tol), so it does not stop."
+            )
         return None
     return None
 
@@ -174,39 +202,58 @@ EXERCISES: list[Exercise] = [
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("minibatches", "minibatches_drop_last",
-       "mini-batches that drop the last, smaller batch (it must be kept)", """
+    _m(
+        "minibatches",
+        "minibatches_drop_last",
+        "mini-batches that drop the last, smaller batch (it must be kept)",
+        """
         def minibatches(X, y, batch_size, *, rng):
             order = rng.permutation(len(X))
             for start in range(0, len(X) - batch_size + 1, batch_size):
                 idx = order[start:start + batch_size]
                 yield X[idx], y[idx]
-        """),
-    _m("minibatches", "minibatches_no_shuffle",
-       "mini-batches without shuffling (the order must come from rng.permutation(n))", """
+        """,
+    ),
+    _m(
+        "minibatches",
+        "minibatches_no_shuffle",
+        "mini-batches without shuffling (the order must come from rng.permutation(n))",
+        """
         def minibatches(X, y, batch_size, *, rng):
             for start in range(0, len(X), batch_size):
                 yield X[start:start + batch_size], y[start:start + batch_size]
-        """),
-    _m("minibatches", "minibatches_separate_permutations",
-       "mini-batches that shuffle X and y with two different permutations, so samples lose "
-       "their targets", """
+        """,
+    ),
+    _m(
+        "minibatches",
+        "minibatches_separate_permutations",
+        "mini-batches that shuffle X and y with two different permutations, so samples lose "
+        "their targets",
+        """
         def minibatches(X, y, batch_size, *, rng):
             X = X[rng.permutation(len(X))]
             y = y[rng.permutation(len(y))]
             for start in range(0, len(X), batch_size):
                 yield X[start:start + batch_size], y[start:start + batch_size]
-        """),
-    _m("minibatches", "minibatches_permutation_per_batch",
-       "mini-batches that draw a new permutation for every batch (samples repeat or go "
-       "missing within the epoch)", """
+        """,
+    ),
+    _m(
+        "minibatches",
+        "minibatches_permutation_per_batch",
+        "mini-batches that draw a new permutation for every batch (samples repeat or go "
+        "missing within the epoch)",
+        """
         def minibatches(X, y, batch_size, *, rng):
             for start in range(0, len(X), batch_size):
                 idx = rng.permutation(len(X))[start:start + batch_size]
                 yield X[idx], y[idx]
-        """),
-    _m("sgd_epoch", "sgd_epoch_sum_not_mean",
-       "an epoch that sums the per-sample gradients instead of averaging them over the batch", """
+        """,
+    ),
+    _m(
+        "sgd_epoch",
+        "sgd_epoch_sum_not_mean",
+        "an epoch that sums the per-sample gradients instead of averaging them over the batch",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             w = np.array(w, dtype=float)
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
@@ -214,9 +261,13 @@ MISTAKES = [
                 w = w - lr * 2 * Xb.T @ r
                 b = b - lr * 2 * r.sum()
             return w, b
-        """),
-    _m("sgd_epoch", "sgd_epoch_no_factor_two",
-       "an epoch whose gradient drops the factor 2 of the derivative of the square", """
+        """,
+    ),
+    _m(
+        "sgd_epoch",
+        "sgd_epoch_no_factor_two",
+        "an epoch whose gradient drops the factor 2 of the derivative of the square",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             w = np.array(w, dtype=float)
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
@@ -224,9 +275,13 @@ MISTAKES = [
                 w = w - lr * Xb.T @ r / len(yb)
                 b = b - lr * r.mean()
             return w, b
-        """),
-    _m("sgd_epoch", "sgd_epoch_wrong_sign",
-       "an epoch that steps up the gradient (+ instead of -)", """
+        """,
+    ),
+    _m(
+        "sgd_epoch",
+        "sgd_epoch_wrong_sign",
+        "an epoch that steps up the gradient (+ instead of -)",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             w = np.array(w, dtype=float)
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
@@ -234,9 +289,13 @@ MISTAKES = [
                 w = w + lr * 2 * Xb.T @ r / len(yb)
                 b = b + lr * 2 * r.mean()
             return w, b
-        """),
-    _m("sgd_epoch", "sgd_epoch_full_batch_gradient",
-       "an epoch that uses the gradient on the whole data set at every step, not the batch's", """
+        """,
+    ),
+    _m(
+        "sgd_epoch",
+        "sgd_epoch_full_batch_gradient",
+        "an epoch that uses the gradient on the whole data set at every step, not the batch's",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             w = np.array(w, dtype=float)
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
@@ -244,57 +303,82 @@ MISTAKES = [
                 w = w - lr * 2 * X.T @ r / len(y)
                 b = b - lr * 2 * r.mean()
             return w, b
-        """),
-    _m("sgd_epoch", "sgd_epoch_stale_residual",
-       "an epoch that updates w before computing the gradient of b (b's gradient must use the "
-       "same w as w's gradient)", """
+        """,
+    ),
+    _m(
+        "sgd_epoch",
+        "sgd_epoch_stale_residual",
+        "an epoch that updates w before computing the gradient of b (b's gradient must use the "
+        "same w as w's gradient)",
+        """
         def sgd_epoch(w, b, X, y, *, lr, batch_size, rng):
             w = np.array(w, dtype=float)
             for Xb, yb in minibatches(X, y, batch_size, rng=rng):
                 w = w - lr * 2 * Xb.T @ (Xb @ w + b - yb) / len(yb)
                 b = b - lr * 2 * (Xb @ w + b - yb).mean()
             return w, b
-        """),
-    _m("should_stop", "should_stop_off_by_one",
-       "a stopping rule that counts the losses instead of the iterations, so it stops one "
-       "iteration early (off by one)", """
+        """,
+    ),
+    _m(
+        "should_stop",
+        "should_stop_off_by_one",
+        "a stopping rule that counts the losses instead of the iterations, so it stops one "
+        "iteration early (off by one)",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) >= max_iters:
                 return True
             return len(losses) >= 2 and abs(losses[-1] - losses[-2]) < tol
-        """),
-    _m("should_stop", "should_stop_no_abs",
-       "a stopping rule that compares the signed change L_k - L_(k-1) with tol (abs() "
-       "forgotten): a decreasing loss stops at once", """
+        """,
+    ),
+    _m(
+        "should_stop",
+        "should_stop_no_abs",
+        "a stopping rule that compares the signed change L_k - L_(k-1) with tol (abs() "
+        "forgotten): a decreasing loss stops at once",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) - 1 >= max_iters:
                 return True
             return len(losses) >= 2 and losses[-1] - losses[-2] < tol
-        """),
-    _m("should_stop", "should_stop_loss_not_change",
-       "a stopping rule that compares the loss itself with tol instead of its change", """
+        """,
+    ),
+    _m(
+        "should_stop",
+        "should_stop_loss_not_change",
+        "a stopping rule that compares the loss itself with tol instead of its change",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) - 1 >= max_iters:
                 return True
             return len(losses) >= 2 and abs(losses[-1]) < tol
-        """),
-    _m("should_stop", "should_stop_relative_change",
-       "a stopping rule on the relative change |L_k - L_(k-1)| / |L_(k-1)|: the rule "
-       "compares the absolute change with tol", """
+        """,
+    ),
+    _m(
+        "should_stop",
+        "should_stop_relative_change",
+        "a stopping rule on the relative change |L_k - L_(k-1)| / |L_(k-1)|: the rule "
+        "compares the absolute change with tol",
+        """
         def should_stop(losses, *, tol, max_iters):
             if len(losses) > max_iters:
                 return True
             if len(losses) < 2:
                 return False
             return abs((losses[-1] - losses[-2]) / losses[-2]) < tol
-        """),
-    _m("should_stop", "should_stop_change_at_most_tol",
-       "a stopping rule that also stops when the change equals tol (<= tol): the rule is "
-       "strict, stop when |L_k - L_(k-1)| < tol", """
+        """,
+    ),
+    _m(
+        "should_stop",
+        "should_stop_change_at_most_tol",
+        "a stopping rule that also stops when the change equals tol (<= tol): the rule is "
+        "strict, stop when |L_k - L_(k-1)| < tol",
+        """
         def should_stop(losses, *, tol, max_iters):
             done = len(losses) - 1
             if done >= max_iters:
                 return True
             return done > 0 and not abs(losses[-1] - losses[-2]) > tol
-        """),
+        """,
+    ),
 ]

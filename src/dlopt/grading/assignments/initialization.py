@@ -90,109 +90,172 @@ def _init_cases(function: str, make_calls: Callable, stand_ins=()) -> Callable:
         cases = []
         for _ in range(3 if hidden else 1):
             calls = make_calls(rng, 12 if hidden else 8)
-            cases.append(Case(f"{len(calls)} weight shapes, dense and convolutional{note}",
-                              CallTask(function, calls, stand_ins=list(stand_ins)), FLOAT64,
-                              labels=(_call_names(function, calls),)))
+            cases.append(
+                Case(
+                    f"{len(calls)} weight shapes, dense and convolutional{note}",
+                    CallTask(function, calls, stand_ins=list(stand_ins)),
+                    FLOAT64,
+                    labels=(_call_names(function, calls),),
+                )
+            )
         return cases
 
     return make
 
 
 def _sample_calls(rng, n: int) -> list[tuple[list, dict]]:
-    return [([shape, float(rng.uniform(0.01, 0.5))],
-             {"distribution": ("uniform", "normal")[i % 2], "rng": Rng(int(rng.integers(2**31)))})
-            for i, shape in enumerate(_weight_shapes(rng, n, largest=12))]
+    return [
+        (
+            [shape, float(rng.uniform(0.01, 0.5))],
+            {"distribution": ("uniform", "normal")[i % 2], "rng": Rng(int(rng.integers(2**31)))},
+        )
+        for i, shape in enumerate(_weight_shapes(rng, n, largest=12))
+    ]
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("fans", "initialization", _init_cases("fans", lambda rng, n: [
-        ([shape], {}) for shape in _weight_shapes(rng, n)]), reference=fans),
-    Exercise("xavier_scale", "initialization", _init_cases(
-        "xavier_scale", lambda rng, n: _scale_calls(rng, n, with_mode=False),
-        ["fans"]), reference=xavier_scale),
-    Exercise("kaiming_scale", "initialization", _init_cases(
-        "kaiming_scale", lambda rng, n: _scale_calls(rng, n, with_mode=True),
-        ["fans"]), reference=kaiming_scale),
-    Exercise("sample_weight", "initialization", _init_cases("sample_weight", _sample_calls),
-             reference=sample_weight),
+    Exercise(
+        "fans",
+        "initialization",
+        _init_cases("fans", lambda rng, n: [([shape], {}) for shape in _weight_shapes(rng, n)]),
+        reference=fans,
+    ),
+    Exercise(
+        "xavier_scale",
+        "initialization",
+        _init_cases("xavier_scale", lambda rng, n: _scale_calls(rng, n, with_mode=False), ["fans"]),
+        reference=xavier_scale,
+    ),
+    Exercise(
+        "kaiming_scale",
+        "initialization",
+        _init_cases("kaiming_scale", lambda rng, n: _scale_calls(rng, n, with_mode=True), ["fans"]),
+        reference=kaiming_scale,
+    ),
+    Exercise(
+        "sample_weight",
+        "initialization",
+        _init_cases("sample_weight", _sample_calls),
+        reference=sample_weight,
+    ),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("fans", "fans_swapped",
-       "fan-in and fan-out swapped (a weight has shape (out, in, *kernel): "
-       "fan_in = shape[1] * receptive field)", """
+    _m(
+        "fans",
+        "fans_swapped",
+        "fan-in and fan-out swapped (a weight has shape (out, in, *kernel): "
+        "fan_in = shape[1] * receptive field)",
+        """
         def fans(shape):
             r = math.prod(shape[2:])
             return shape[0] * r, shape[1] * r
-        """),
-    _m("fans", "fans_without_receptive_field",
-       "fans that ignore the kernel: a convolution's fan-in is in_channels times the "
-       "product of the kernel sizes", """
+        """,
+    ),
+    _m(
+        "fans",
+        "fans_without_receptive_field",
+        "fans that ignore the kernel: a convolution's fan-in is in_channels times the "
+        "product of the kernel sizes",
+        """
         def fans(shape):
             return shape[1], shape[0]
-        """),
-    _m("xavier_scale", "xavier_as_one_over_fan_in",
-       "Xavier computed as 1 / fan_in (that is LeCun's scale; Xavier averages the fans: "
-       "2 / (fan_in + fan_out))", """
+        """,
+    ),
+    _m(
+        "xavier_scale",
+        "xavier_as_one_over_fan_in",
+        "Xavier computed as 1 / fan_in (that is LeCun's scale; Xavier averages the fans: "
+        "2 / (fan_in + fan_out))",
+        """
         def xavier_scale(shape, *, gain, distribution):
             fan_in = shape[1] * math.prod(shape[2:])
             std = gain * math.sqrt(1.0 / fan_in)
             return math.sqrt(3.0) * std if distribution == "uniform" else std
-        """),
-    _m("xavier_scale", "xavier_uniform_without_sqrt3",
-       "a uniform bound without the factor sqrt(3) (U(-b, b) has std b / sqrt(3), so "
-       "b = sqrt(3) * std)", """
+        """,
+    ),
+    _m(
+        "xavier_scale",
+        "xavier_uniform_without_sqrt3",
+        "a uniform bound without the factor sqrt(3) (U(-b, b) has std b / sqrt(3), so "
+        "b = sqrt(3) * std)",
+        """
         def xavier_scale(shape, *, gain, distribution):
             r = math.prod(shape[2:])
             return gain * math.sqrt(2.0 / (shape[0] * r + shape[1] * r))
-        """),
-    _m("xavier_scale", "xavier_variance_for_std",
-       "the variance returned where the standard deviation was asked", """
+        """,
+    ),
+    _m(
+        "xavier_scale",
+        "xavier_variance_for_std",
+        "the variance returned where the standard deviation was asked",
+        """
         def xavier_scale(shape, *, gain, distribution):
             r = math.prod(shape[2:])
             var = gain**2 * 2.0 / (shape[0] * r + shape[1] * r)
             return math.sqrt(3.0 * var) if distribution == "uniform" else var
-        """),
-    _m("kaiming_scale", "kaiming_fan_out_for_fan_in",
-       "Kaiming with the fan-out where the fan-in was asked (and the other way round): "
-       "a weight has shape (out, in, *kernel)", """
+        """,
+    ),
+    _m(
+        "kaiming_scale",
+        "kaiming_fan_out_for_fan_in",
+        "Kaiming with the fan-out where the fan-in was asked (and the other way round): "
+        "a weight has shape (out, in, *kernel)",
+        """
         def kaiming_scale(shape, *, gain, mode, distribution):
             r = math.prod(shape[2:])
             fan = shape[0] * r if mode == "fan_in" else shape[1] * r
             std = gain / math.sqrt(fan)
             return math.sqrt(3.0) * std if distribution == "uniform" else std
-        """),
-    _m("kaiming_scale", "kaiming_uniform_without_sqrt3",
-       "a uniform bound without the factor sqrt(3) (U(-b, b) has std b / sqrt(3), so "
-       "b = sqrt(3) * std)", """
+        """,
+    ),
+    _m(
+        "kaiming_scale",
+        "kaiming_uniform_without_sqrt3",
+        "a uniform bound without the factor sqrt(3) (U(-b, b) has std b / sqrt(3), so "
+        "b = sqrt(3) * std)",
+        """
         def kaiming_scale(shape, *, gain, mode, distribution):
             r = math.prod(shape[2:])
             fan = shape[1] * r if mode == "fan_in" else shape[0] * r
             return gain / math.sqrt(fan)
-        """),
-    _m("kaiming_scale", "kaiming_variance_for_std",
-       "the variance returned where the standard deviation was asked", """
+        """,
+    ),
+    _m(
+        "kaiming_scale",
+        "kaiming_variance_for_std",
+        "the variance returned where the standard deviation was asked",
+        """
         def kaiming_scale(shape, *, gain, mode, distribution):
             r = math.prod(shape[2:])
             fan = shape[1] * r if mode == "fan_in" else shape[0] * r
             var = gain**2 / fan
             return math.sqrt(3.0 * var) if distribution == "uniform" else var
-        """),
-    _m("sample_weight", "sample_uniform_from_zero",
-       "uniform samples on [0, b] instead of [-b, b] (every weight positive)", """
+        """,
+    ),
+    _m(
+        "sample_weight",
+        "sample_uniform_from_zero",
+        "uniform samples on [0, b] instead of [-b, b] (every weight positive)",
+        """
         def sample_weight(shape, scale, *, distribution, rng):
             if distribution == "uniform":
                 return rng.uniform(0, scale, shape)
             return rng.normal(0, scale, shape)
-        """),
-    _m("sample_weight", "sample_normal_with_scale_as_variance",
-       "normal samples with the scale taken as the variance (rng.normal takes the standard "
-       "deviation)", """
+        """,
+    ),
+    _m(
+        "sample_weight",
+        "sample_normal_with_scale_as_variance",
+        "normal samples with the scale taken as the variance (rng.normal takes the standard "
+        "deviation)",
+        """
         def sample_weight(shape, scale, *, distribution, rng):
             if distribution == "uniform":
                 return rng.uniform(-scale, scale, shape)
             return rng.normal(0, math.sqrt(scale), shape)
-        """),
+        """,
+    ),
 ]

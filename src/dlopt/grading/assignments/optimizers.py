@@ -51,8 +51,9 @@ def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
 
 def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
     r"""AdamW: :math:`\theta \leftarrow (1 - \eta\lambda)\theta`, then the Adam step."""
-    rules.adamw(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                weight_decay=weight_decay)
+    rules.adamw(
+        param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay
+    )
 
 
 def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
@@ -77,56 +78,90 @@ _EPS_CYCLE = (1e-8, 1e-3, 0.1, 1e-2)  # large eps in some cases, so where it sit
 
 
 def _rmsprop_hyper(rng, i, grad_scale, eigen_max):
-    return {"lr": _loguniform(rng, 1e-3, 3e-2), "alpha": rng.uniform(0.8, 0.99),
-            "eps": _EPS_CYCLE[i % 4] * grad_scale}
+    return {
+        "lr": _loguniform(rng, 1e-3, 3e-2),
+        "alpha": rng.uniform(0.8, 0.99),
+        "eps": _EPS_CYCLE[i % 4] * grad_scale,
+    }
 
 
 def _adam_hyper(rng, i, grad_scale, eigen_max):
-    return {"lr": _loguniform(rng, 3e-3, 5e-2), "beta1": rng.uniform(0.8, 0.95),
-            "beta2": rng.uniform(0.9, 0.999), "eps": _EPS_CYCLE[i % 4] * grad_scale}
+    return {
+        "lr": _loguniform(rng, 3e-3, 5e-2),
+        "beta1": rng.uniform(0.8, 0.95),
+        "beta2": rng.uniform(0.9, 0.999),
+        "eps": _EPS_CYCLE[i % 4] * grad_scale,
+    }
 
 
 def _adamw_hyper(rng, i, grad_scale, eigen_max):
-    return {**_adam_hyper(rng, i, grad_scale, eigen_max),
-            "weight_decay": rng.uniform(0.1, 1.0)}
+    return {**_adam_hyper(rng, i, grad_scale, eigen_max), "weight_decay": rng.uniform(0.1, 1.0)}
 
 
 def _schedule_cases(rng, hidden: bool) -> list[Case]:
-    settings = [(0.1, 5, 20, 0.0), (1.0, 3, 10, 0.05)] if not hidden else [
-        (_loguniform(rng, 1e-3, 1.0), int(W), int(W + rng.integers(2, 40)),
-         float(rng.choice([0.0, 1e-4, 1e-3])))
-        for W in rng.integers(1, 20, 5)] + [(0.5, 0, 12, 0.01)]
+    settings = (
+        [(0.1, 5, 20, 0.0), (1.0, 3, 10, 0.05)]
+        if not hidden
+        else [
+            (
+                _loguniform(rng, 1e-3, 1.0),
+                int(W),
+                int(W + rng.integers(2, 40)),
+                float(rng.choice([0.0, 1e-4, 1e-3])),
+            )
+            for W in rng.integers(1, 20, 5)
+        ]
+        + [(0.5, 0, 12, 0.01)]
+    )
     cases = []
     for base_lr, W, T, eta_min in settings:
         ts = list(range(T + 4))
         kwargs = {"base_lr": base_lr, "warmup_steps": W, "total_steps": T, "eta_min": eta_min}
         task = CallTask("warmup_cosine_lr", [([t], kwargs) for t in ts])
-        label = f"base_lr = {base_lr:.4g}, warmup_steps = {W}, total_steps = {T}, " \
-                f"eta_min = {eta_min:g}"
-        cases.append(Case(label, task, Tolerance(1e-9, 1e-12),
-                          labels=(tuple(f"t = {t}" for t in ts),)))
+        label = (
+            f"base_lr = {base_lr:.4g}, warmup_steps = {W}, total_steps = {T}, eta_min = {eta_min:g}"
+        )
+        cases.append(
+            Case(label, task, Tolerance(1e-9, 1e-12), labels=(tuple(f"t = {t}" for t in ts),))
+        )
     return cases
 
 
 EXERCISES: list[Exercise] = [
-    Exercise("momentum_step", "optimizers", _rule_cases("momentum_step", _momentum_hyper),
-             reference=momentum_step),
-    Exercise("nesterov_step", "optimizers", _rule_cases("nesterov_step", _momentum_hyper),
-             reference=nesterov_step),
-    Exercise("rmsprop_step", "optimizers", _rule_cases("rmsprop_step", _rmsprop_hyper),
-             reference=rmsprop_step),
+    Exercise(
+        "momentum_step",
+        "optimizers",
+        _rule_cases("momentum_step", _momentum_hyper),
+        reference=momentum_step,
+    ),
+    Exercise(
+        "nesterov_step",
+        "optimizers",
+        _rule_cases("nesterov_step", _momentum_hyper),
+        reference=nesterov_step,
+    ),
+    Exercise(
+        "rmsprop_step",
+        "optimizers",
+        _rule_cases("rmsprop_step", _rmsprop_hyper),
+        reference=rmsprop_step,
+    ),
     Exercise("adam_step", "optimizers", _rule_cases("adam_step", _adam_hyper), reference=adam_step),
-    Exercise("adamw_step", "optimizers", _rule_cases("adamw_step", _adamw_hyper),
-             reference=adamw_step),
+    Exercise(
+        "adamw_step", "optimizers", _rule_cases("adamw_step", _adamw_hyper), reference=adamw_step
+    ),
     Exercise("warmup_cosine_lr", "optimizers", _schedule_cases, reference=warmup_cosine_lr),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("momentum_step", "momentum_dampened",
-       "momentum with the (1 - momentum) factor on the gradient (dampening, the moving-average "
-       "form); PyTorch's heavy ball adds the gradient undamped", """
+    _m(
+        "momentum_step",
+        "momentum_dampened",
+        "momentum with the (1 - momentum) factor on the gradient (dampening, the moving-average "
+        "form); PyTorch's heavy ball adds the gradient undamped",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param)
@@ -134,16 +169,24 @@ MISTAKES = [
             buf *= momentum
             buf += (1 - momentum) * grad
             param -= lr * buf
-        """),
-    _m("momentum_step", "momentum_buffer_not_kept",
-       "momentum that does not keep its buffer in state between calls (this is plain SGD)", """
+        """,
+    ),
+    _m(
+        "momentum_step",
+        "momentum_buffer_not_kept",
+        "momentum that does not keep its buffer in state between calls (this is plain SGD)",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             buf = state.get("momentum_buffer", np.zeros_like(param))
             buf = momentum * buf + grad
             param -= lr * buf
-        """),
-    _m("momentum_step", "momentum_wrong_sign",
-       "momentum that steps up the gradient (+ instead of -)", """
+        """,
+    ),
+    _m(
+        "momentum_step",
+        "momentum_wrong_sign",
+        "momentum that steps up the gradient (+ instead of -)",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param)
@@ -151,10 +194,14 @@ MISTAKES = [
             buf *= momentum
             buf += grad
             param += lr * buf
-        """),
-    _m("momentum_step", "momentum_stale_buffer",
-       "momentum that moves the parameters with the previous step's buffer, before adding "
-       "this step's gradient", """
+        """,
+    ),
+    _m(
+        "momentum_step",
+        "momentum_stale_buffer",
+        "momentum that moves the parameters with the previous step's buffer, before adding "
+        "this step's gradient",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = grad.copy()
@@ -164,28 +211,40 @@ MISTAKES = [
             param -= lr * buf
             buf *= momentum
             buf += grad
-        """),
-    _m("momentum_step", "momentum_returns_new_array",
-       "a rule that returns the new parameters instead of updating param in place", """
+        """,
+    ),
+    _m(
+        "momentum_step",
+        "momentum_returns_new_array",
+        "a rule that returns the new parameters instead of updating param in place",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             buf = state.get("momentum_buffer")
             buf = grad.copy() if buf is None else momentum * buf + grad
             state["momentum_buffer"] = buf
             return param - lr * buf
-        """),
-    _m("momentum_step", "momentum_lr_in_buffer",
-       "momentum with the learning rate inside the buffer (v = momentum * v + lr * grad, "
-       "param -= v): the same steps only while lr stays constant; with a schedule the buffer "
-       "must hold gradients only, and lr multiplies it at each step", """
+        """,
+    ),
+    _m(
+        "momentum_step",
+        "momentum_lr_in_buffer",
+        "momentum with the learning rate inside the buffer (v = momentum * v + lr * grad, "
+        "param -= v): the same steps only while lr stays constant; with a schedule the buffer "
+        "must hold gradients only, and lr multiplies it at each step",
+        """
         def momentum_step(param, grad, state, *, lr, momentum):
             if "velocity" not in state:
                 state["velocity"] = lr * grad
             else:
                 state["velocity"] = momentum * state["velocity"] + lr * grad
             param -= state["velocity"]
-        """),
-    _m("nesterov_step", "nesterov_as_heavy_ball",
-       "plain heavy-ball momentum: Nesterov's step is g + momentum * b, not b", """
+        """,
+    ),
+    _m(
+        "nesterov_step",
+        "nesterov_as_heavy_ball",
+        "plain heavy-ball momentum: Nesterov's step is g + momentum * b, not b",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param)
@@ -193,16 +252,24 @@ MISTAKES = [
             buf *= momentum
             buf += grad
             param -= lr * buf
-        """),
-    _m("nesterov_step", "nesterov_buffer_not_kept",
-       "Nesterov that does not keep its buffer in state between calls", """
+        """,
+    ),
+    _m(
+        "nesterov_step",
+        "nesterov_buffer_not_kept",
+        "Nesterov that does not keep its buffer in state between calls",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             buf = state.get("momentum_buffer", np.zeros_like(param))
             buf = momentum * buf + grad
             param -= lr * (grad + momentum * buf)
-        """),
-    _m("nesterov_step", "nesterov_dampened",
-       "Nesterov with the (1 - momentum) factor on the gradient in the buffer", """
+        """,
+    ),
+    _m(
+        "nesterov_step",
+        "nesterov_dampened",
+        "Nesterov with the (1 - momentum) factor on the gradient in the buffer",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param)
@@ -210,17 +277,25 @@ MISTAKES = [
             buf *= momentum
             buf += (1 - momentum) * grad
             param -= lr * (grad + momentum * buf)
-        """),
-    _m("nesterov_step", "nesterov_velocity_with_lr",
-       "Nesterov in the velocity form of Sutskever et al. (v = momentum * v - lr * grad): "
-       "equal to PyTorch's form only while lr stays constant", """
+        """,
+    ),
+    _m(
+        "nesterov_step",
+        "nesterov_velocity_with_lr",
+        "Nesterov in the velocity form of Sutskever et al. (v = momentum * v - lr * grad): "
+        "equal to PyTorch's form only while lr stays constant",
+        """
         def nesterov_step(param, grad, state, *, lr, momentum):
             v_prev = state.get("v", 0.0 * param)
             v = state["v"] = momentum * v_prev - lr * grad
             param += v + momentum * (v - v_prev)
-        """),
-    _m("rmsprop_step", "rmsprop_eps_inside_sqrt",
-       "RMSprop with eps inside the square root (PyTorch adds it outside: sqrt(v) + eps)", """
+        """,
+    ),
+    _m(
+        "rmsprop_step",
+        "rmsprop_eps_inside_sqrt",
+        "RMSprop with eps inside the square root (PyTorch adds it outside: sqrt(v) + eps)",
+        """
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             if "square_avg" not in state:
                 state["square_avg"] = np.zeros_like(param)
@@ -228,9 +303,13 @@ MISTAKES = [
             v *= alpha
             v += (1 - alpha) * grad**2
             param -= lr * grad / np.sqrt(v + eps)
-        """),
-    _m("rmsprop_step", "rmsprop_no_one_minus_alpha",
-       "RMSprop without the (1 - alpha) factor on the squared gradient", """
+        """,
+    ),
+    _m(
+        "rmsprop_step",
+        "rmsprop_no_one_minus_alpha",
+        "RMSprop without the (1 - alpha) factor on the squared gradient",
+        """
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             if "square_avg" not in state:
                 state["square_avg"] = np.zeros_like(param)
@@ -238,18 +317,26 @@ MISTAKES = [
             v *= alpha
             v += grad**2
             param -= lr * grad / (np.sqrt(v) + eps)
-        """),
-    _m("rmsprop_step", "rmsprop_init_with_first_grad",
-       "RMSprop whose average starts at the first squared gradient instead of zero", """
+        """,
+    ),
+    _m(
+        "rmsprop_step",
+        "rmsprop_init_with_first_grad",
+        "RMSprop whose average starts at the first squared gradient instead of zero",
+        """
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             if "square_avg" not in state:
                 state["square_avg"] = grad**2
             else:
                 state["square_avg"] = alpha * state["square_avg"] + (1 - alpha) * grad**2
             param -= lr * grad / (np.sqrt(state["square_avg"]) + eps)
-        """),
-    _m("rmsprop_step", "rmsprop_no_sqrt",
-       "RMSprop that divides by the mean square itself, without the square root", """
+        """,
+    ),
+    _m(
+        "rmsprop_step",
+        "rmsprop_no_sqrt",
+        "RMSprop that divides by the mean square itself, without the square root",
+        """
         def rmsprop_step(param, grad, state, *, lr, alpha, eps):
             if "square_avg" not in state:
                 state["square_avg"] = np.zeros_like(param)
@@ -257,9 +344,13 @@ MISTAKES = [
             v *= alpha
             v += (1 - alpha) * grad**2
             param -= lr * grad / (v + eps)
-        """),
-    _m("adam_step", "adam_no_bias_correction",
-       "Adam without bias correction (m and v must be divided by 1 - beta**t)", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_no_bias_correction",
+        "Adam without bias correction (m and v must be divided by 1 - beta**t)",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -270,9 +361,13 @@ MISTAKES = [
             v *= beta2
             v += (1 - beta2) * grad**2
             param -= lr * m / (np.sqrt(v) + eps)
-        """),
-    _m("adam_step", "adam_bias_correction_off_by_one",
-       "Adam with the bias correction one step off (the first step uses t = 2)", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_bias_correction_off_by_one",
+        "Adam with the bias correction one step off (the first step uses t = 2)",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -288,9 +383,13 @@ MISTAKES = [
             m_hat = m / (1 - beta1**t)
             v_hat = v / (1 - beta2**t)
             param -= lr * m_hat / (np.sqrt(v_hat) + eps)
-        """),
-    _m("adam_step", "adam_step_not_stored",
-       "Adam that does not keep the step count in state (every step uses t = 1)", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_step_not_stored",
+        "Adam that does not keep the step count in state (every step uses t = 1)",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -304,9 +403,13 @@ MISTAKES = [
             m_hat = m / (1 - beta1**t)
             v_hat = v / (1 - beta2**t)
             param -= lr * m_hat / (np.sqrt(v_hat) + eps)
-        """),
-    _m("adam_step", "adam_eps_inside_sqrt",
-       "Adam with eps inside the square root (PyTorch adds it outside: sqrt(v_hat) + eps)", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_eps_inside_sqrt",
+        "Adam with eps inside the square root (PyTorch adds it outside: sqrt(v_hat) + eps)",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -322,9 +425,13 @@ MISTAKES = [
             m_hat = m / (1 - beta1**t)
             v_hat = v / (1 - beta2**t)
             param -= lr * m_hat / np.sqrt(v_hat + eps)
-        """),
-    _m("adam_step", "adam_bias_correction_of_m_only",
-       "Adam that corrects the bias of m but not of v", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_bias_correction_of_m_only",
+        "Adam that corrects the bias of m but not of v",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -338,10 +445,14 @@ MISTAKES = [
             v *= beta2
             v += (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v) + eps)
-        """),
-    _m("adam_step", "adam_lr_kept_in_state",
-       "Adam that keeps the learning rate of its first call in state: each step must use "
-       "the lr it is given (a schedule changes it)", """
+        """,
+    ),
+    _m(
+        "adam_step",
+        "adam_lr_kept_in_state",
+        "Adam that keeps the learning rate of its first call in state: each step must use "
+        "the lr it is given (a schedule changes it)",
+        """
         def adam_step(param, grad, state, *, lr, beta1, beta2, eps):
             if not state:
                 state.update(step=0, lr=lr, m=np.zeros_like(param), v=np.zeros_like(param))
@@ -351,10 +462,14 @@ MISTAKES = [
             state["v"] = beta2 * state["v"] + (1 - beta2) * grad * grad
             m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
             param -= state["lr"] * m_hat / (np.sqrt(v_hat) + eps)
-        """),
-    _m("adamw_step", "adamw_as_l2_penalty",
-       "AdamW written as an L2 penalty (weight_decay * param added to the gradient, which is "
-       "Adam's weight_decay), instead of decaying the weights directly", """
+        """,
+    ),
+    _m(
+        "adamw_step",
+        "adamw_as_l2_penalty",
+        "AdamW written as an L2 penalty (weight_decay * param added to the gradient, which is "
+        "Adam's weight_decay), instead of decaying the weights directly",
+        """
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -369,9 +484,13 @@ MISTAKES = [
             v *= beta2
             v += (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _m("adamw_step", "adamw_decay_without_lr",
-       "AdamW that decays by (1 - weight_decay) instead of (1 - lr * weight_decay)", """
+        """,
+    ),
+    _m(
+        "adamw_step",
+        "adamw_decay_without_lr",
+        "AdamW that decays by (1 - weight_decay) instead of (1 - lr * weight_decay)",
+        """
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -386,9 +505,13 @@ MISTAKES = [
             v *= beta2
             v += (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _m("adamw_step", "adamw_decay_after_step",
-       "AdamW that decays the weights after the Adam step instead of before it", """
+        """,
+    ),
+    _m(
+        "adamw_step",
+        "adamw_decay_after_step",
+        "AdamW that decays the weights after the Adam step instead of before it",
+        """
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -403,9 +526,13 @@ MISTAKES = [
             v += (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
             param *= 1 - lr * weight_decay
-        """),
-    _m("adamw_step", "adamw_without_decay",
-       "AdamW without its weight decay (this is plain Adam)", """
+        """,
+    ),
+    _m(
+        "adamw_step",
+        "adamw_without_decay",
+        "AdamW without its weight decay (this is plain Adam)",
+        """
         def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
             if "exp_avg" not in state:
                 state["exp_avg"] = np.zeros_like(param)
@@ -419,50 +546,71 @@ MISTAKES = [
             v *= beta2
             v += (1 - beta2) * grad**2
             param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        """),
-    _m("warmup_cosine_lr", "warmup_starts_at_zero",
-       "a warm-up off by one: it starts at 0 (t / W instead of (t + 1) / (W + 1))", """
+        """,
+    ),
+    _m(
+        "warmup_cosine_lr",
+        "warmup_starts_at_zero",
+        "a warm-up off by one: it starts at 0 (t / W instead of (t + 1) / (W + 1))",
+        """
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
             W, T = warmup_steps, total_steps
             if t < W:
                 return base_lr * t / W
             t = min(t, T)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * (t - W) / (T - W)))
-        """),
-    _m("warmup_cosine_lr", "warmup_peaks_early",
-       "a warm-up off by one: it reaches base_lr one step early ((t + 1) / W)", """
+        """,
+    ),
+    _m(
+        "warmup_cosine_lr",
+        "warmup_peaks_early",
+        "a warm-up off by one: it reaches base_lr one step early ((t + 1) / W)",
+        """
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
             W, T = warmup_steps, total_steps
             if t < W:
                 return base_lr * (t + 1) / W
             t = min(t, T)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * (t - W) / (T - W)))
-        """),
-    _m("warmup_cosine_lr", "cosine_not_shifted",
-       "a cosine phase not shifted by the warm-up (cos(pi t / T) instead of "
-       "cos(pi (t - W) / (T - W)))", """
+        """,
+    ),
+    _m(
+        "warmup_cosine_lr",
+        "cosine_not_shifted",
+        "a cosine phase not shifted by the warm-up (cos(pi t / T) instead of "
+        "cos(pi (t - W) / (T - W)))",
+        """
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
             W, T = warmup_steps, total_steps
             if t < W:
                 return base_lr * (t + 1) / (W + 1)
             t = min(t, T)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * t / T))
-        """),
-    _m("warmup_cosine_lr", "cosine_rises_after_total",
-       "a schedule that is not held at eta_min after total_steps (the cosine rises again)", """
+        """,
+    ),
+    _m(
+        "warmup_cosine_lr",
+        "cosine_rises_after_total",
+        "a schedule that is not held at eta_min after total_steps (the cosine rises again)",
+        """
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
             W, T = warmup_steps, total_steps
             if t < W:
                 return base_lr * (t + 1) / (W + 1)
             return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * (t - W) / (T - W)))
-        """),
-    _m("warmup_cosine_lr", "cosine_ignores_eta_min",
-       "a cosine phase that anneals to 0 instead of eta_min", """
+        """,
+    ),
+    _m(
+        "warmup_cosine_lr",
+        "cosine_ignores_eta_min",
+        "a cosine phase that anneals to 0 instead of eta_min",
+        """
         def warmup_cosine_lr(t, *, base_lr, warmup_steps, total_steps, eta_min=0.0):
             W, T = warmup_steps, total_steps
             if t < W:
                 return base_lr * (t + 1) / (W + 1)
             t = min(t, T)
             return 0.5 * base_lr * (1 + math.cos(math.pi * (t - W) / (T - W)))
-        """),
+        """,
+    ),
 ]

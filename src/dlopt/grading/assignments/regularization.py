@@ -56,12 +56,20 @@ def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay, dec
         rules.sgd(param, grad, state, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
-def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
-                           decoupled):
+def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay, decoupled):
     r"""Adam with an L2 penalty in the gradient (``torch.optim.Adam(weight_decay=...)``) or,
     ``decoupled=True``, with decoupled decay (``torch.optim.AdamW``)."""
-    rules.adam(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-               weight_decay=weight_decay, decoupled_weight_decay=decoupled)
+    rules.adam(
+        param,
+        grad,
+        state,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled,
+    )
 
 
 def early_stopping(val_losses, weights, *, patience, min_delta):
@@ -98,11 +106,12 @@ def _dropout_cases(rng, hidden: bool) -> list[Case]:
             p = (0.5, 0.2, 0.8, 0.3, 0.0, 0.65)[k] if hidden else (0.5, 0.25, 0.5, 0.75)[k]
             kwargs = {"p": p, "training": k != 2, "rng": Rng(int(rng.integers(2**31)))}
             calls.append(([x, grad_out], kwargs))
-        names = tuple(f"call {j + 1}: x of shape {a[0].shape}, p={kw['p']:g}, "
-                      f"training={kw['training']}, rng=default_rng({kw['rng'].seed})"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(_calls_case("dropout_layer", calls, names, dtype, "calls",
-                                 ("y", "grad_x")))
+        names = tuple(
+            f"call {j + 1}: x of shape {a[0].shape}, p={kw['p']:g}, "
+            f"training={kw['training']}, rng=default_rng({kw['rng'].seed})"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(_calls_case("dropout_layer", calls, names, dtype, "calls", ("y", "grad_x")))
     return cases
 
 
@@ -110,8 +119,11 @@ def _decay_hyper(base: Callable) -> Callable:
     """``base``'s hyperparameters plus a weight decay; odd cases decoupled, even ones L2."""
 
     def draw(rng, i, grad_scale, eigen_max):
-        return {**base(rng, i, grad_scale, eigen_max),
-                "weight_decay": rng.uniform(0.1, 1.0) * grad_scale, "decoupled": i % 2 == 1}
+        return {
+            **base(rng, i, grad_scale, eigen_max),
+            "weight_decay": rng.uniform(0.1, 1.0) * grad_scale,
+            "decoupled": i % 2 == 1,
+        }
 
     return draw
 
@@ -158,12 +170,20 @@ def _early_stopping_cases(rng, hidden: bool) -> list[Case]:
             weights = [rng.standard_normal(shape) for _ in range(epochs)]
             kwargs = {"patience": (1, 2, 3, 5)[(k // 2) % 4], "min_delta": min_delta}
             calls.append(([losses, weights], kwargs))
-        names = tuple(f"call {j + 1}: {len(a[0])} epochs, val_losses={a[0]}, "
-                      f"patience={kw['patience']}, min_delta={kw['min_delta']:g}"
-                      for j, (a, kw) in enumerate(calls))
-        cases.append(Case(f"{len(calls)} validation curves", CallTask("early_stopping", calls),
-                          FLOAT64, labels=(names, ("stop_epoch", "best_epoch", "best_weights")),
-                          annotate=_stopping_boundaries))
+        names = tuple(
+            f"call {j + 1}: {len(a[0])} epochs, val_losses={a[0]}, "
+            f"patience={kw['patience']}, min_delta={kw['min_delta']:g}"
+            for j, (a, kw) in enumerate(calls)
+        )
+        cases.append(
+            Case(
+                f"{len(calls)} validation curves",
+                CallTask("early_stopping", calls),
+                FLOAT64,
+                labels=(names, ("stop_epoch", "best_epoch", "best_weights")),
+                annotate=_stopping_boundaries,
+            )
+        )
     return cases
 
 
@@ -181,78 +201,112 @@ def _stopping_boundaries(task: CallTask, expected, got) -> str | None:
             if loss < best - min_delta:
                 best = loss
         if exact:
-            what = "ties the best loss so far" if min_delta == 0 else (
-                "is exactly min_delta below the best loss so far")
-            return (f"In that run, epoch {exact[0]} {what}: not an improvement (an improvement "
-                    "is val_loss < best - min_delta, strictly).")
+            what = (
+                "ties the best loss so far"
+                if min_delta == 0
+                else ("is exactly min_delta below the best loss so far")
+            )
+            return (
+                f"In that run, epoch {exact[0]} {what}: not an improvement (an improvement "
+                "is val_loss < best - min_delta, strictly)."
+            )
         return None
     return None
 
 
 EXERCISES: list[Exercise] = [
     Exercise("dropout_layer", "regularization", _dropout_cases, reference=dropout_layer),
-    Exercise("sgd_weight_decay_step", "regularization",
-             _rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper)),
-             reference=sgd_weight_decay_step),
-    Exercise("adam_weight_decay_step", "regularization",
-             _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper)),
-             reference=adam_weight_decay_step),
+    Exercise(
+        "sgd_weight_decay_step",
+        "regularization",
+        _rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper)),
+        reference=sgd_weight_decay_step,
+    ),
+    Exercise(
+        "adam_weight_decay_step",
+        "regularization",
+        _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper)),
+        reference=adam_weight_decay_step,
+    ),
     Exercise("early_stopping", "regularization", _early_stopping_cases, reference=early_stopping),
 ]
 
 # --------------------------------------------------------------------------- mistakes
 
 MISTAKES = [
-    _m("dropout_layer", "dropout_not_rescaled",
-       "dropout without the 1 / (1 - p) rescaling in training (the expected output then "
-       "shrinks by 1 - p)", """
+    _m(
+        "dropout_layer",
+        "dropout_not_rescaled",
+        "dropout without the 1 / (1 - p) rescaling in training (the expected output then "
+        "shrinks by 1 - p)",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             keep = rng.random(x.shape) >= p
             return x * keep, grad_out * keep
-        """),
-    _m("dropout_layer", "dropout_rescaled_in_evaluation",
-       "dropout that rescales by 1 / (1 - p) in evaluation too (evaluation is the identity: "
-       "inverted dropout already rescaled in training)", """
+        """,
+    ),
+    _m(
+        "dropout_layer",
+        "dropout_rescaled_in_evaluation",
+        "dropout that rescales by 1 / (1 - p) in evaluation too (evaluation is the identity: "
+        "inverted dropout already rescaled in training)",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x / (1 - p), grad_out / (1 - p)
             mask = (rng.random(x.shape) >= p) / (1 - p)
             return x * mask, grad_out * mask
-        """),
-    _m("dropout_layer", "dropout_new_mask_in_backward",
-       "a new mask drawn for the backward pass (the gradient must flow through the units "
-       "forward kept)", """
+        """,
+    ),
+    _m(
+        "dropout_layer",
+        "dropout_new_mask_in_backward",
+        "a new mask drawn for the backward pass (the gradient must flow through the units "
+        "forward kept)",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             y = x * (rng.random(x.shape) >= p) / (1 - p)
             grad_x = grad_out * (rng.random(x.shape) >= p) / (1 - p)
             return y, grad_x
-        """),
-    _m("dropout_layer", "dropout_mask_below_keep_probability",
-       "a mask drawn as rng.random(x.shape) < 1 - p: the right probability, but not the "
-       "mask the exercise fixes (keep where rng.random(x.shape) >= p)", """
+        """,
+    ),
+    _m(
+        "dropout_layer",
+        "dropout_mask_below_keep_probability",
+        "a mask drawn as rng.random(x.shape) < 1 - p: the right probability, but not the "
+        "mask the exercise fixes (keep where rng.random(x.shape) >= p)",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if not training:
                 return x.copy(), grad_out.copy()
             mask = (rng.random(x.shape) < 1 - p) / (1 - p)
             return x * mask, grad_out * mask
-        """),
-    _m("dropout_layer", "dropout_eval_returns_its_inputs",
-       "dropout that returns x and grad_out themselves in evaluation mode: the contract says "
-       "returned arrays are new (return copies)", """
+        """,
+    ),
+    _m(
+        "dropout_layer",
+        "dropout_eval_returns_its_inputs",
+        "dropout that returns x and grad_out themselves in evaluation mode: the contract says "
+        "returned arrays are new (return copies)",
+        """
         def dropout_layer(x, grad_out, *, p, training, rng):
             if training:
                 keep = rng.random(x.shape) >= p
                 return np.where(keep, x / (1 - p), 0 * x), np.where(keep, grad_out / (1 - p),
                                                                     0 * grad_out)
             return x, grad_out
-        """),
-    _m("sgd_weight_decay_step", "sgd_decay_always_coupled",
-       "the L2 penalty used where decoupled decay was asked (with momentum the two differ: "
-       "the penalty goes through the momentum buffer, decoupled decay does not)", """
+        """,
+    ),
+    _m(
+        "sgd_weight_decay_step",
+        "sgd_decay_always_coupled",
+        "the L2 penalty used where decoupled decay was asked (with momentum the two differ: "
+        "the penalty goes through the momentum buffer, decoupled decay does not)",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
                                   decoupled):
             g = grad + weight_decay * param
@@ -261,10 +315,14 @@ MISTAKES = [
             else:
                 state["buf"] = momentum * state["buf"] + g
             param -= lr * state["buf"]
-        """),
-    _m("sgd_weight_decay_step", "sgd_penalty_outside_buffer",
-       "an L2 penalty added after the momentum buffer (torch adds it to the gradient, so it "
-       "enters the buffer)", """
+        """,
+    ),
+    _m(
+        "sgd_weight_decay_step",
+        "sgd_penalty_outside_buffer",
+        "an L2 penalty added after the momentum buffer (torch adds it to the gradient, so it "
+        "enters the buffer)",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
                                   decoupled):
             if decoupled:
@@ -275,10 +333,13 @@ MISTAKES = [
                 state["buf"] = momentum * state["buf"] + grad
             step = state["buf"] if decoupled else state["buf"] + weight_decay * param
             param -= lr * step
-        """),
-    _m("sgd_weight_decay_step", "sgd_decoupled_decay_without_lr",
-       "decoupled decay that shrinks by (1 - weight_decay) instead of (1 - lr * weight_decay)",
-       """
+        """,
+    ),
+    _m(
+        "sgd_weight_decay_step",
+        "sgd_decoupled_decay_without_lr",
+        "decoupled decay that shrinks by (1 - weight_decay) instead of (1 - lr * weight_decay)",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
                                   decoupled):
             g = grad if decoupled else grad + weight_decay * param
@@ -289,10 +350,14 @@ MISTAKES = [
             else:
                 state["buf"] = momentum * state["buf"] + g
             param -= lr * state["buf"]
-        """),
-    _m("sgd_weight_decay_step", "sgd_decay_rebinds_param",
-       "a decoupled decay written param = (1 - lr * weight_decay) * param: it rebinds the "
-       "local name, so the caller's array never decays", """
+        """,
+    ),
+    _m(
+        "sgd_weight_decay_step",
+        "sgd_decay_rebinds_param",
+        "a decoupled decay written param = (1 - lr * weight_decay) * param: it rebinds the "
+        "local name, so the caller's array never decays",
+        """
         def sgd_weight_decay_step(param, grad, state, *, lr, momentum, weight_decay,
                                   decoupled):
             if decoupled:
@@ -305,11 +370,15 @@ MISTAKES = [
             else:
                 state["momentum_buffer"] = np.array(g)
             param -= lr * state["momentum_buffer"]
-        """),
-    _m("adam_weight_decay_step", "adam_decay_added_to_gradient",
-       "weight decay added to the gradient under Adam where decoupled decay was asked (Adam "
-       "then divides the decay by sqrt(v) like the gradient: that is the L2 penalty, not "
-       "AdamW)", """
+        """,
+    ),
+    _m(
+        "adam_weight_decay_step",
+        "adam_decay_added_to_gradient",
+        "weight decay added to the gradient under Adam where decoupled decay was asked (Adam "
+        "then divides the decay by sqrt(v) like the gradient: that is the L2 penalty, not "
+        "AdamW)",
+        """
         def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                                    decoupled):
             g = grad + weight_decay * param
@@ -318,10 +387,14 @@ MISTAKES = [
             state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * g**2
             m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
             param -= lr * m_hat / (np.sqrt(v_hat) + eps)
-        """),
-    _m("adam_weight_decay_step", "adam_decay_always_decoupled",
-       "decoupled decay used where the L2 penalty was asked (decoupled=False adds "
-       "weight_decay * param to the gradient, as torch.optim.Adam)", """
+        """,
+    ),
+    _m(
+        "adam_weight_decay_step",
+        "adam_decay_always_decoupled",
+        "decoupled decay used where the L2 penalty was asked (decoupled=False adds "
+        "weight_decay * param to the gradient, as torch.optim.Adam)",
+        """
         def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                                    decoupled):
             param *= 1 - lr * weight_decay
@@ -330,10 +403,14 @@ MISTAKES = [
             state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * grad**2
             m_hat, v_hat = state["m"] / (1 - beta1**t), state["v"] / (1 - beta2**t)
             param -= lr * m_hat / (np.sqrt(v_hat) + eps)
-        """),
-    _m("adam_weight_decay_step", "adam_decoupled_decay_after_step",
-       "decoupled decay applied after the Adam step (it shrinks the parameter the gradient "
-       "was computed at, before the step)", """
+        """,
+    ),
+    _m(
+        "adam_weight_decay_step",
+        "adam_decoupled_decay_after_step",
+        "decoupled decay applied after the Adam step (it shrinks the parameter the gradient "
+        "was computed at, before the step)",
+        """
         def adam_weight_decay_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                                    decoupled):
             g = grad if decoupled else grad + weight_decay * param
@@ -344,10 +421,14 @@ MISTAKES = [
             param -= lr * m_hat / (np.sqrt(v_hat) + eps)
             if decoupled:
                 param *= 1 - lr * weight_decay
-        """),
-    _m("early_stopping", "early_stopping_returns_last_weights",
-       "early stopping that returns the last weights (those of the epoch it stopped at) "
-       "instead of the best epoch's", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_returns_last_weights",
+        "early stopping that returns the last weights (those of the epoch it stopped at) "
+        "instead of the best epoch's",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best, best_epoch, bad = None, 0, 0
             for epoch, loss in enumerate(val_losses):
@@ -358,10 +439,14 @@ MISTAKES = [
                     if bad == patience:
                         return epoch, best_epoch, weights[epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[-1].copy()
-        """),
-    _m("early_stopping", "early_stopping_counter_not_reset",
-       "a patience counter that is not reset when the loss improves (it must count the "
-       "epochs in a row without improvement)", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_counter_not_reset",
+        "a patience counter that is not reset when the loss improves (it must count the "
+        "epochs in a row without improvement)",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best, best_epoch, bad = None, 0, 0
             for epoch, loss in enumerate(val_losses):
@@ -372,9 +457,13 @@ MISTAKES = [
                     if bad == patience:
                         return epoch, best_epoch, weights[best_epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _m("early_stopping", "early_stopping_compares_with_previous_epoch",
-       "improvement measured against the previous epoch instead of the best so far", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_compares_with_previous_epoch",
+        "improvement measured against the previous epoch instead of the best so far",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best_epoch, bad = 0, 0
             for epoch in range(1, len(val_losses)):
@@ -387,10 +476,14 @@ MISTAKES = [
                     if bad == patience:
                         return epoch, best_epoch, weights[best_epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _m("early_stopping", "early_stopping_ignores_min_delta",
-       "an improvement test that ignores min_delta (a loss must beat the best by more than "
-       "min_delta to count)", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_ignores_min_delta",
+        "an improvement test that ignores min_delta (a loss must beat the best by more than "
+        "min_delta to count)",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best, best_epoch, bad = None, 0, 0
             for epoch, loss in enumerate(val_losses):
@@ -401,9 +494,13 @@ MISTAKES = [
                     if bad == patience:
                         return epoch, best_epoch, weights[best_epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _m("early_stopping", "early_stopping_one_epoch_late",
-       "stopping one epoch late, after patience + 1 epochs without improvement", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_one_epoch_late",
+        "stopping one epoch late, after patience + 1 epochs without improvement",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best, best_epoch, bad = None, 0, 0
             for epoch, loss in enumerate(val_losses):
@@ -414,9 +511,13 @@ MISTAKES = [
                     if bad > patience:
                         return epoch, best_epoch, weights[best_epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _m("early_stopping", "early_stopping_ties_improve",
-       "a tie with the best loss counted as an improvement (<= where < is asked)", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_ties_improve",
+        "a tie with the best loss counted as an improvement (<= where < is asked)",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best, best_epoch, bad = None, 0, 0
             for epoch, loss in enumerate(val_losses):
@@ -427,10 +528,14 @@ MISTAKES = [
                     if bad == patience:
                         return epoch, best_epoch, weights[best_epoch].copy()
             return len(val_losses) - 1, best_epoch, weights[best_epoch].copy()
-        """),
-    _m("early_stopping", "early_stopping_relative_min_delta",
-       "early stopping with a relative min_delta (loss < best * (1 - min_delta)): an "
-       "improvement is a loss below best - min_delta", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_relative_min_delta",
+        "early stopping with a relative min_delta (loss < best * (1 - min_delta)): an "
+        "improvement is a loss below best - min_delta",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best_epoch, wait = 0, 0
             for epoch in range(1, len(val_losses)):
@@ -441,10 +546,14 @@ MISTAKES = [
                 if wait >= patience:
                     return epoch, best_epoch, np.copy(weights[best_epoch])
             return len(val_losses) - 1, best_epoch, np.copy(weights[best_epoch])
-        """),
-    _m("early_stopping", "early_stopping_returns_the_stored_weights",
-       "early stopping that returns weights[best_epoch] itself: the contract asks for a "
-       "copy, which later training steps cannot change", """
+        """,
+    ),
+    _m(
+        "early_stopping",
+        "early_stopping_returns_the_stored_weights",
+        "early stopping that returns weights[best_epoch] itself: the contract asks for a "
+        "copy, which later training steps cannot change",
+        """
         def early_stopping(val_losses, weights, *, patience, min_delta):
             best_epoch, wait = 0, 0
             for epoch in range(1, len(val_losses)):
@@ -455,5 +564,6 @@ MISTAKES = [
                 if wait >= patience:
                     return epoch, best_epoch, weights[best_epoch]
             return len(val_losses) - 1, best_epoch, weights[best_epoch]
-        """),
+        """,
+    ),
 ]
