@@ -57,11 +57,9 @@ class RuleOptimizer(torch.optim.Optimizer):
                 if p.is_complex():
                     raise RuntimeError(f"{name} does not support complex parameters")
                 if p.grad.is_sparse != self.sparse_gradients:
-                    raise RuntimeError(
-                        f"{name} does not support sparse gradients"
-                        if p.grad.is_sparse
-                        else f"{name} does not support dense gradients, please consider Adam instead"
-                    )
+                    dense = f"{name} does not support dense gradients, please consider Adam instead"
+                    sparse = f"{name} does not support sparse gradients"
+                    raise RuntimeError(sparse if p.grad.is_sparse else dense)
                 grad = p.grad
                 if grad.is_sparse:
                     grad = grad.coalesce()
