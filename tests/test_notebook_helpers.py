@@ -14,6 +14,7 @@ import copy
 import difflib
 import itertools
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,8 @@ def definitions(source: str) -> list[tuple[str, str]]:
     """``(name, code)`` of every function and class in ``source``, code without name and
     docstring, as ``ast.unparse`` writes it (so comments and layout do not count)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    python = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics, shell escapes
+    for node in ast.walk(ast.parse(python)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             anonymous = copy.deepcopy(node)
             anonymous.name = "_"

@@ -2279,6 +2279,37 @@ WRONG += [
             m += (1 - beta2) * grad
         """,
     ),
+    _w(
+        "lion_step",
+        "momentum_with_beta1",
+        "formula",
+        """
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            m = state.setdefault("exp_avg", np.zeros_like(param))
+            param *= 1 - lr * weight_decay
+            param -= lr * np.sign(beta1 * m + (1 - beta1) * grad)
+            m *= beta1  # the momentum keeps beta2, not the interpolation's beta1
+            m += (1 - beta1) * grad
+        """,
+    ),
+    _w(
+        "lion_step",
+        "rebinds_param",
+        "rebind",
+        """
+        import numpy as np
+
+        def lion_step(param, grad, state, *, lr, beta1, beta2, weight_decay):
+            m = state.setdefault("exp_avg", np.zeros_like(param))
+            param = param * (1 - lr * weight_decay)
+            param = param - lr * np.sign(beta1 * m + (1 - beta1) * grad)
+            m *= beta2
+            m += (1 - beta2) * grad
+            return param
+        """,
+    ),
     # ------------------------------------------------------------------ adafactor_step
     _w(
         "adafactor_step",
@@ -2321,6 +2352,73 @@ WRONG += [
             u = grad / np.sqrt(np.maximum(v, eps1**2))
             alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
             param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
+        """,
+    ),
+    _w(
+        "adafactor_step",
+        "rms_of_the_gradient",
+        "formula",
+        """
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            t = state["step"] = state.get("step", 0) + 1
+            beta = 1 - t**beta2_decay
+            rms = np.sqrt(np.mean(grad**2))  # the scale is the parameter's, not the gradient's
+            param *= 1 - lr * weight_decay
+            g2 = grad**2
+            R = state["row"] = beta * state.get("row", 0) + (1 - beta) * g2.mean(axis=1)
+            C = state["col"] = beta * state.get("col", 0) + (1 - beta) * g2.mean(axis=0)
+            v = np.outer(R, C) / max(R.mean(), eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1**2))
+            alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
+            param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
+        """,
+    ),
+    _w(
+        "adafactor_step",
+        "step_from_zero",
+        "off_by_one",
+        """
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            t = state.get("step", 1)  # the first step is t = 1, counted before it is used
+            state["step"] = t + 1
+            beta = 1 - (t + 1) ** beta2_decay
+            rms = np.sqrt(np.mean(param**2))
+            param *= 1 - lr * weight_decay
+            g2 = grad**2
+            R = state["row"] = beta * state.get("row", 0) + (1 - beta) * g2.mean(axis=1)
+            C = state["col"] = beta * state.get("col", 0) + (1 - beta) * g2.mean(axis=0)
+            v = np.outer(R, C) / max(R.mean(), eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1**2))
+            alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
+            param -= alpha / max(1.0, np.sqrt(np.mean(u**2)) / d) * u
+        """,
+    ),
+    _w(
+        "adafactor_step",
+        "clips_each_element",
+        "formula",
+        """
+        import numpy as np
+
+        def adafactor_step(param, grad, state, *, lr, beta2_decay, eps1, eps2, d,
+                           weight_decay):
+            t = state["step"] = state.get("step", 0) + 1
+            beta = 1 - t**beta2_decay
+            rms = np.sqrt(np.mean(param**2))
+            param *= 1 - lr * weight_decay
+            g2 = grad**2
+            R = state["row"] = beta * state.get("row", 0) + (1 - beta) * g2.mean(axis=1)
+            C = state["col"] = beta * state.get("col", 0) + (1 - beta) * g2.mean(axis=0)
+            v = np.outer(R, C) / max(R.mean(), eps1)
+            u = grad / np.sqrt(np.maximum(v, eps1**2))
+            alpha = max(eps2, rms) * min(lr, 1 / np.sqrt(t))
+            param -= alpha * np.clip(u, -d, d)  # clipping is on the RMS of U, not elementwise
         """,
     ),
 ]
