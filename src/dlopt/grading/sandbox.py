@@ -128,13 +128,24 @@ def _system_binds() -> list[str]:
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     python = os.path.realpath(sys.executable)
     prefix = os.path.realpath(sys.base_prefix)
-    libdir = os.path.realpath(sysconfig.get_config_var("LIBDIR") or prefix)
-    for path in (prefix, libdir, python):
+    for path in (prefix, *_libpython_dirs(), python):
         if path == prefix or not path.startswith(prefix + os.sep):
             args += _dirs_to(path) + ["--ro-bind", path, path]
     for hidden in _site_dirs():  # installed packages must not be reachable from the stdlib's tree
         args += ["--tmpfs", hidden]
     return args
+
+
+def _libpython_dirs() -> list[str]:
+    """The folders of the ``libpython`` this interpreter has loaded (a relocated Python's
+    compile-time ``LIBDIR`` may name a folder that no longer holds it, or that this user
+    cannot enter)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "libpython" in line}
+    except OSError:
+        paths = set()
+    return sorted({os.path.dirname(os.path.realpath(p)) for p in paths if p.startswith("/")})
 
 
 def _dirs_to(path: str) -> list[str]:
@@ -489,6 +500,8 @@ def run_answer(
     finally:
         shutil.rmtree(private, ignore_errors=True)
     reports, got = read_frames(out, nonce)
+    if reports is None and not killed and tail[0].startswith("bwrap:"):  # never a silent 0
+        raise RuntimeError(f"the grading sandbox could not start: {tail[0]}")
     why = killed or _death_reason(proc.returncode, tail[0])
     missing = [i for i in range(len(tasks)) if i not in got]
     outcomes = [
