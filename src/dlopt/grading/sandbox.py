@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlopt.grading.child import SKIPPED, read_frames
+from dlopt.grading.child import MAGIC, SKIPPED, read_frames
 from dlopt.grading.tasks import Outcome, encode
 
 _GRADING = Path(__file__).resolve().parent
@@ -370,10 +370,12 @@ def _watch(proc: subprocess.Popen, limits: Limits) -> tuple[bytes, str | None]:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
+            # count frame marks in the new bytes only (plus a mark split across two reads)
+            seen = max(0, len(out) - len(MAGIC) + 1)
             out += chunk
-            count = out.count(b"DLOPT\x02")
-            if count > frames:
-                frames = count
+            count = out.count(MAGIC, seen)
+            if count:
+                frames += count
                 watch.cpu_at_frame, watch.idle, watch.starved = watch.cpu_seen, 0.0, 0.0
             if len(out) > limits.output_bytes:
                 why = f"its output was larger than {limits.output_bytes >> 20} MiB"
