@@ -36,6 +36,7 @@ from exercise_cases.variants import VARIANTS
 from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
 
+from dlopt.grading.assignments import NAMES
 from dlopt.grading.autograde_class import nbgrader_environment
 from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
@@ -43,16 +44,7 @@ from dlopt.grading.mistakes import MISTAKES
 pytestmark = pytest.mark.slow
 
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
-ALL_ASSIGNMENTS = (
-    "gradient_descent",
-    "optimizers",
-    "activations",
-    "initialization",
-    "batch_norm",
-    "regularization",
-    "fine_tuning",
-    "large_models",
-)
+ALL_ASSIGNMENTS = NAMES  # the registry's order: every assignment in exercises/source
 # DLOPT_ASSIGNMENTS=a,b (comma-separated) grades only those assignments, for a quick round
 # trip of one while developing it; select its tests with -k too (the tests of the cheats and
 # of the loaded machine need "optimizers", "activations" and "batch_norm"). CI sets nothing:

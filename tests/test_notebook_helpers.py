@@ -14,8 +14,9 @@ import copy
 import difflib
 import itertools
 import json
-import re
 from pathlib import Path
+
+from dlopt.grading.child import strip_magics
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMILAR = 0.9
@@ -25,7 +26,7 @@ def definitions(source: str) -> list[tuple[str, str]]:
     """``(name, code)`` of every function and class in ``source``, code without name and
     docstring, as ``ast.unparse`` writes it (so comments and layout do not count)."""
     found = []
-    python = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics, shell escapes
+    python = strip_magics(source)  # IPython magics and shell escapes, as the grader reads cells
     for node in ast.walk(ast.parse(python)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             anonymous = copy.deepcopy(node)
