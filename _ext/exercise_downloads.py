@@ -9,12 +9,16 @@ solutions and the hidden tests; tests/test_site.py checks that none reach the si
 Released notebooks are cached by a hash of the assignment's source folder and of
 the grading code, so a build regenerates only what changed (nbgrader costs a few
 seconds per call).
+
+A released notebook starts as its source does (``_ext/run_anywhere.py`` writes those cells
+and the build checks them): a Markdown cell on how to install dlopt and how to submit, then
+a cell that installs dlopt when it is missing. At the end of the build ``run_anywhere`` pins
+the copy readers download to the commit the site was built from.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -58,53 +62,7 @@ def _generate(course: Path, names: list[str], target: Path) -> None:
                 timeout=300,
             )
             for notebook in (copy / "release" / name).glob("*.ipynb"):
-                released = json.loads(notebook.read_text())
-                (target / f"{name}.ipynb").write_text(
-                    json.dumps(with_student_header(released, name), indent=1, ensure_ascii=False)
-                    + "\n"
-                )
-
-
-# What the first cells of a downloaded exercise say (added here, in the release step, so the
-# exercise sources stay the instructors' own).
-STUDENT_HEADER = """\
-**Before you start.** This notebook needs the course package `dlopt` (its tests call the
-graders in `dlopt.grading`). On your course's JupyterHub, or in a clone of the course
-repository after `bash scripts/setup`, it is already there. Anywhere else (Colab, your own
-Jupyter), add a cell with this line, run it once, restart the kernel and delete the cell:
-
-```
-%pip install "{requirement}"
-```
-
-**Submitting.** Save the notebook, keep its name (`{name}.ipynb`) and its cells: do not
-delete, split or reorder cells, and write only where a cell says `YOUR CODE HERE` or
-`YOUR ANSWER HERE`. Then, on the course's JupyterHub, open nbgrader's *Assignment List*
-(menu *Nbgrader*) and press **Submit** next to `{name}`; otherwise hand in the `.ipynb`
-file the way your instructor asks (for instance, `nbgrader submit {name}` in the folder
-above the notebook's).
-"""
-
-
-def with_student_header(notebook: dict, name: str) -> dict:
-    """The released notebook with a first Markdown cell that says how to install dlopt (from
-    the repository of ``_config.yml``, see ``_ext/run_anywhere.py``) and how to submit.
-
-    A Markdown cell, not an install cell: the grader runs every code cell of a submission in
-    a sandbox that blocks importing dlopt, where an install cell would only add noise."""
-    import run_anywhere
-
-    root = Path(__file__).resolve().parents[1]
-    requirement = run_anywhere.requirement(*run_anywhere.repository(root))
-    text = STUDENT_HEADER.format(name=name, requirement=requirement).rstrip("\n")
-    header = {
-        "cell_type": "markdown",
-        "id": "how-to-install-and-submit",
-        "metadata": {},
-        "source": run_anywhere._lines(text),
-    }
-    notebook["cells"].insert(0, header)
-    return notebook
+                shutil.copy2(notebook, target / f"{name}.ipynb")
 
 
 def release_exercises(app, config) -> None:

@@ -15,9 +15,13 @@ where the URL is written.
   pinned to the exact commit the site was built from, so a downloaded page runs with
   the package it was written for. The launch buttons open the repository's notebooks,
   which install from the branch itself.
-- The released exercises (``_ext/exercise_downloads.py``) get a first Markdown cell
-  that says how to install dlopt (the same requirement, pinned the same way) and how
-  to submit.
+- Every exercise notebook (``exercises/source/<assignment>/*.ipynb``) starts with a
+  Markdown cell that says how to install dlopt and how to submit, then an install cell
+  like a page's (the same requirement; the site's released copies are pinned the same
+  way). ``python _ext/run_anywhere.py`` writes both, and the build checks them. The
+  install cell is safe to grade: the grader runs every code cell that is not a test cell
+  in its sandbox, where dlopt is found (the grading child imports it) and where
+  ``child.strip_magics`` turns the ``%pip`` line into ``pass`` anyway.
 """
 
 from __future__ import annotations
@@ -49,10 +53,19 @@ def requirement(url: str, ref: str) -> str:
     return f"dlopt @ git+{url}@{ref}"
 
 
-def install_source(req: str) -> str:
+PAGE_COMMENT = (
+    "# Running this page outside the course repository (Colab, Binder, your own Jupyter)?\n"
+    "# This cell installs the course package, dlopt, when it is missing.\n"
+)
+EXERCISE_COMMENT = (
+    "# Not on the course's JupyterHub? This cell installs the course package, dlopt, when it\n"
+    "# is missing (the tests below call it). Leave it in the notebook you submit.\n"
+)
+
+
+def install_source(req: str, comment: str = PAGE_COMMENT) -> str:
     return (
-        "# Running this page outside the course repository (Colab, Binder, your own Jupyter)?\n"
-        "# This cell installs the course package, dlopt, when it is missing.\n"
+        f"{comment}"
         "import importlib.util\n"
         "\n"
         'if importlib.util.find_spec("dlopt") is None:\n'
@@ -118,6 +131,69 @@ def stale_notebooks(root: Path) -> list[Path]:
     return stale
 
 
+# --------------------------------------------------------------------------- exercises
+
+NOTE_ID = "how-to-install-and-submit"
+
+EXERCISE_NOTE = """\
+**Before you start.** The tests in this notebook call `dlopt`, the course's package. On the
+course's JupyterHub it is installed; anywhere else (Colab, Binder, your own Jupyter) the next
+cell installs it when it is missing (if pip then asks you to, restart the kernel).
+
+**To submit**, keep the file's name (`{name}.ipynb`) and its cells, and write only where a cell
+says `YOUR CODE HERE` or `YOUR ANSWER HERE`. On the course's JupyterHub, press **Submit** next to
+`{name}` in the Assignments tab (*Nbgrader → Assignment List*); anywhere else, hand in the
+`.ipynb` file the way your course asks."""
+
+
+def exercise_notebooks(root: Path) -> list[Path]:
+    """The instructors' exercise notebooks (nbgrader's source), every assignment."""
+    return sorted((root / "exercises" / "source").glob("*/*.ipynb"))
+
+
+def exercise_cells(req: str, name: str) -> list[dict]:
+    """The first two cells of an exercise: how to install and submit, then the install cell.
+
+    Neither has nbgrader metadata, so nbgrader releases them as they are and never checks
+    them (a locked cell would fail ``nbgrader validate`` once the site pins its commit)."""
+    note = {
+        "cell_type": "markdown",
+        "id": NOTE_ID,
+        "metadata": {},
+        "source": _lines(EXERCISE_NOTE.format(name=name)),
+    }
+    install = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": CELL_ID,
+        "metadata": {"tags": [TAG]},
+        "outputs": [],
+        "source": _lines(install_source(req, EXERCISE_COMMENT)),
+    }
+    return [note, install]
+
+
+def with_exercise_cells(notebook: dict, req: str, name: str) -> dict:
+    """The exercise notebook with its first two cells as :func:`exercise_cells` writes them."""
+    rest = [c for c in notebook["cells"] if c.get("id") != NOTE_ID and not _is_install_cell(c)]
+    notebook["cells"] = exercise_cells(req, name) + rest
+    return notebook
+
+
+def stale_exercises(root: Path) -> list[Path]:
+    """Exercise notebooks whose first cells are not what _config.yml asks for."""
+    req = requirement(*repository(root))
+    stale = []
+    for path in exercise_notebooks(root):
+        cells = json.loads(path.read_text())["cells"][:2]
+        expected = exercise_cells(req, path.stem)
+        if [(c["cell_type"], c.get("id"), "".join(c["source"])) for c in cells] != [
+            (c["cell_type"], c["id"], "".join(c["source"])) for c in expected
+        ] or not _is_install_cell(cells[1]):
+            stale.append(path)
+    return stale
+
+
 def built_ref(root: Path) -> str:
     """The commit the site is built from (the package version's tag outside a git checkout)."""
     try:
@@ -131,7 +207,8 @@ def built_ref(root: Path) -> str:
 
 
 def check_notebooks(app, config) -> None:
-    stale = stale_notebooks(Path(app.srcdir))
+    root = Path(app.srcdir)
+    stale = stale_notebooks(root) + stale_exercises(root)
     if stale:
         from sphinx.errors import ExtensionError
 
@@ -151,7 +228,7 @@ def pin_downloads(app, exception) -> None:
         notebook = json.loads(path.read_text())
         if notebook["cells"] and _is_install_cell(notebook["cells"][0]):
             path.write_text(_dump(with_install_cell(notebook, req)))
-    # the released exercises name the requirement in their first (Markdown) cell
+    # the released exercises (_ext/exercise_downloads.py) install it in their second cell
     for path in (Path(app.outdir) / "_downloads").rglob("*.ipynb"):
         text = path.read_text()
         if requirement(url, branch) in text:
@@ -170,6 +247,10 @@ def main() -> None:
     for path in stale_notebooks(root):
         path.write_text(_dump(with_install_cell(json.loads(path.read_text()), req)))
         print(f"install cell written: {path.relative_to(root)}")
+    for path in stale_exercises(root):
+        notebook = with_exercise_cells(json.loads(path.read_text()), req, path.stem)
+        path.write_text(_dump(notebook))
+        print(f"install and submit cells written: {path.relative_to(root)}")
 
 
 if __name__ == "__main__":
