@@ -8,6 +8,8 @@ where the URL is written.
 
 - ``python _ext/run_anywhere.py`` writes that cell into every notebook of
   ``_toc.yml`` (and updates it after the URL or branch changed).
+- The role ``{repo}`instructor guide <exercises/README.md>``` links to a file of the
+  repository (``sphinx.ext.extlinks``, configured here from ``_config.yml``).
 - At the start of a build, a notebook whose install cell differs from what
   ``_config.yml`` says stops the build, naming the command above.
 - At the end of a build, the copies readers download (``_sources/...ipynb``, which
@@ -235,7 +237,18 @@ def pin_downloads(app, exception) -> None:
             path.write_text(text.replace(requirement(url, branch), req))
 
 
+def repository_role(app, config) -> None:
+    """The role ``{repo}`text <path>``` links to a file of the repository, at its branch.
+
+    Pages that point readers at the repository (the instructor guide, say) use it instead
+    of writing the URL again."""
+    url, branch = repository(Path(app.srcdir))
+    config.extlinks = {**(config.extlinks or {}), "repo": (f"{url}/blob/{branch}/%s", "%s")}
+
+
 def setup(app) -> dict[str, Any]:
+    app.setup_extension("sphinx.ext.extlinks")
+    app.connect("config-inited", repository_role)
     app.connect("config-inited", check_notebooks)
     app.connect("build-finished", pin_downloads)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
