@@ -28,6 +28,7 @@ pytestmark = pytest.mark.site
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "_ext"))  # the book's extensions, as Sphinx loads them
 import parallel_execution  # noqa: E402
+import run_anywhere  # noqa: E402
 
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -542,21 +543,17 @@ def test_search_results_show_no_raw_tex(browser, server):
         assert not visit.problems, "\n".join(visit.problems)
 
 
-# --- One click to run: a downloaded page in a fresh environment without dlopt ------------------
+# --- One click to run: downloads in a fresh environment without dlopt --------------------------
 
 
-def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_log, tmp_path):
-    """The page a reader downloads starts with a cell that installs dlopt when it is missing.
+def _fresh_environment(tmp_path: Path) -> tuple[Path, Path]:
+    """(python, wheel): a virtual environment without dlopt, and a wheel built from this checkout.
 
-    A fresh virtual environment sees this environment's third-party packages (numpy, torch,
-    Jupyter) through a path entry, but not dlopt: its editable install is a .pth hook that a
-    plain path entry does not run. The install cell's requirement (the repository at the
-    built commit) is pointed at a wheel built from this checkout, since there is no network.
+    The environment sees this environment's third-party packages (numpy, torch, Jupyter)
+    through a path entry, but not dlopt: its editable install is a .pth hook that a plain path
+    entry does not run. Nothing is downloaded: pip only installs the local wheel.
     """
     import sysconfig
-
-    sys.path.insert(0, str(ROOT / "_ext"))
-    import run_anywhere
 
     wheels, project = tmp_path / "wheels", tmp_path / "project"
     # built from a copy: setuptools leaves build/ and *.egg-info in the tree it builds
@@ -574,6 +571,7 @@ def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_
             "--quiet",
             "--no-deps",
             "--no-build-isolation",
+            "--no-index",
             "-w",
             str(wheels),
             str(project),
@@ -598,19 +596,33 @@ def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_
         text=True,
     ).stdout
     Path(site.strip(), "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    absent = subprocess.run([str(python), "-c", "import dlopt"], capture_output=True, text=True)
-    assert absent.returncode != 0, "the fresh environment must not have dlopt"
+    return python, wheel
 
-    page = "chapters/gradient_descent/gradient_descent"
-    download = json.loads((HTML / "_sources" / f"{page}.ipynb").read_text())
-    first = "".join(download["cells"][0]["source"])
+
+def _dlopt_location(python: Path) -> str | None:
+    """Where the environment of ``python`` imports dlopt from (None: it cannot)."""
+    found = subprocess.run(
+        [str(python), "-c", "import dlopt; print(dlopt.__file__)"], capture_output=True, text=True
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def _pointed_at(notebook: dict, wheel: Path, what: str) -> dict:
+    """The notebook with its install cell's requirement (the repository at the built commit)
+    replaced by the local wheel, since there is no network."""
     url, _ = run_anywhere.repository(ROOT)
     pinned = run_anywhere.requirement(url, run_anywhere.built_ref(ROOT))
-    assert pinned in first, f"the download's install cell is not pinned to the build:\n{first}"
-    download["cells"][0]["source"] = first.replace(pinned, str(wheel))
-    notebook = tmp_path / "page.ipynb"
-    notebook.write_text(json.dumps(download))
+    cells = [c for c in notebook["cells"] if run_anywhere.TAG in c["metadata"].get("tags", [])]
+    assert len(cells) == 1, f"{what}: {len(cells)} install cells"
+    source = "".join(cells[0]["source"])
+    assert f'%pip install --quiet "{pinned}"' in source, f"{what} is not pinned to the build"
+    cells[0]["source"] = source.replace(pinned, str(wheel))
+    return notebook
 
+
+def _execute(python: Path, notebook: dict, path: Path) -> dict:
+    """Run ``notebook`` top to bottom with nbconvert in the environment of ``python``."""
+    path.write_text(json.dumps(notebook))
     env = dict(os.environ, PIP_NO_INDEX="1", PYTHONHASHSEED="0")
     env.pop("MPLBACKEND", None)
     result = subprocess.run(
@@ -623,20 +635,72 @@ def test_a_downloaded_page_installs_dlopt_and_runs_in_a_fresh_environment(build_
             "--execute",
             "--ExecutePreprocessor.timeout=300",
             "--output",
-            "executed.ipynb",
-            str(notebook),
+            f"{path.stem}.executed.ipynb",
+            str(path),
         ],
-        cwd=tmp_path,
+        cwd=path.parent,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    where = subprocess.run(
-        [str(python), "-c", "import dlopt; print(dlopt.__file__)"],
-        capture_output=True,
-        text=True,
+    assert result.returncode == 0, f"{path.name}:\n{result.stderr[-4000:]}"
+    return json.loads(path.with_name(f"{path.stem}.executed.ipynb").read_text())
+
+
+def test_downloads_install_dlopt_and_run_in_a_fresh_environment(build_log, tmp_path):
+    """A downloaded page and a downloaded exercise each start by installing dlopt when it is
+    missing, from the repository at the commit the site was built from (pointed here at a
+    wheel built from this checkout), and then run top to bottom: the page as it is, the
+    exercise with the source's solutions written into its answer cells, so that its visible
+    tests call dlopt's grading and pass. One environment serves both; dlopt is uninstalled
+    between the two, so each install cell does install."""
+    python, wheel = _fresh_environment(tmp_path)
+    assert _dlopt_location(python) is None, "the fresh environment must not have dlopt"
+
+    page = "chapters/gradient_descent/gradient_descent"
+    download = json.loads((HTML / "_sources" / f"{page}.ipynb").read_text())
+    _execute(python, _pointed_at(download, wheel, page), tmp_path / "page.ipynb")
+    where = _dlopt_location(python)
+    assert where and str(python.parents[1]) in where, f"dlopt not installed in the venv: {where}"
+
+    subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "dlopt"],
         check=True,
-    ).stdout
-    assert str(venv) in where, f"dlopt was not installed into the fresh environment: {where}"
+        capture_output=True,
+        timeout=300,
+    )
+    assert _dlopt_location(python) is None
+
+    assignment = "activations"
+    exercises = (HTML / "chapters" / "exercises" / "exercises.html").read_text()
+    link = re.search(rf'href="([^"]*_downloads/[^"]*/{assignment}\.ipynb)"', exercises)
+    assert link, f"the exercises page does not offer {assignment}"
+    released = json.loads((HTML / "chapters" / "exercises" / link.group(1)).resolve().read_text())
+    first = "".join(released["cells"][0]["source"])
+    assert "Assignments tab" in first and "installs it when it is missing" in first, first
+    released = _pointed_at(released, wheel, f"the released {assignment}")
+    # the student's part: the source's solutions, by nbgrader's grade id
+    source = json.loads(
+        (ROOT / "exercises" / "source" / assignment / f"{assignment}.ipynb").read_text()
+    )
+    solutions = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["source"]
+        for c in source["cells"]
+        if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")
+    }
+    answered = 0
+    for cell in released["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if cell["cell_type"] == "code" and grade_id in solutions:
+            cell["source"], answered = solutions[grade_id], answered + 1
+    assert answered == len(solutions) > 0
+    executed = _execute(python, released, tmp_path / f"{assignment}.ipynb")
+    where = _dlopt_location(python)
+    assert where and str(python.parents[1]) in where, f"dlopt not installed in the venv: {where}"
+    tests = [
+        c
+        for c in executed["cells"]
+        if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    assert tests and all("check(" in "".join(c["source"]) for c in tests)
