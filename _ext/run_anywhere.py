@@ -140,7 +140,7 @@ NOTE_ID = "how-to-install-and-submit"
 EXERCISE_NOTE = """\
 **Before you start.** The tests in this notebook call `dlopt`, the course's package. On the
 course's JupyterHub it is installed; anywhere else (Colab, Binder, your own Jupyter) the next
-cell installs it when it is missing (if pip then asks you to, restart the kernel).
+cell installs it when it is missing.
 
 **To submit**, keep the file's name (`{name}.ipynb`) and its cells, and write only where a cell
 says `YOUR CODE HERE` or `YOUR ANSWER HERE`. On the course's JupyterHub, press **Submit** next to
