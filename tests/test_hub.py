@@ -354,6 +354,10 @@ def test_servers_run_as_their_users_with_dlopt_and_the_right_extensions(hub):
     assert disabled[ADA] and "@jupyter/nbgrader:formgrader" in disabled[ADA].group(1)
     assert "@jupyter/nbgrader:create-assignment" in disabled[ADA].group(1)
     assert not disabled[INSTRUCTOR] or "nbgrader" not in disabled[INSTRUCTOR].group(1)
+    # MyST (citations, cross references, admonitions) renders in students' notebooks
+    config = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', pages[ADA], re.S)
+    extensions = {e["name"] for e in json.loads(config.group(1))["federated_extensions"]}
+    assert "jupyterlab-myst" in extensions, sorted(extensions)
     # a student's Python is the hub's environment, with dlopt, run as the student
     probe = as_user(
         GRACE,
