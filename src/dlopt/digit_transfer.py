@@ -25,6 +25,7 @@ from dlopt.data import digits
 from dlopt.layers import Linear, ReLU, Sequential
 from dlopt.losses import CrossEntropyLoss
 from dlopt.optim_numpy import Adam
+from dlopt.schedules import LRScheduler, Schedule
 from dlopt.training import evaluate, fit
 
 __all__ = ["DigitTransfer", "accuracy"]
@@ -119,19 +120,37 @@ class DigitTransfer:
         return accuracy(Sequential(body, self.source_head), self.src_test)
 
     def adapt(
-        self, model, lr=None, data=None, *, optimizer=None, epochs=60, seed=4, source_curve=None
+        self,
+        model,
+        lr=None,
+        data=None,
+        *,
+        optimizer=None,
+        epochs=60,
+        seed=4,
+        source_curve=None,
+        schedule=None,
     ):
         """Train the trainable parameters of ``model`` on labelled target images; returns it.
 
         Mini-batches of 10 from ``data`` (``tgt_train`` by default) for ``epochs`` epochs,
         shuffled by ``default_rng(seed)``, with Adam at ``lr`` unless an ``optimizer`` is
         given. If ``source_curve`` is a list, ``source_accuracy(model[0])`` is appended to it
-        after every epoch (how much of the source task the body still knows).
+        after every epoch (how much of the source task the body still knows). A ``schedule``
+        (a :class:`dlopt.schedules.Schedule`) sets every param group's rate in epoch
+        :math:`t` to ``schedule.lr(t, group's lr)``: the optimizer's rates are the peaks.
         """
         if optimizer is None:
             if lr is None:
                 raise ValueError("adapt needs lr (for Adam) or an optimizer, got neither")
             optimizer = Adam(model.parameters(), lr=lr)
+        scheduler = None
+        if schedule is not None:
+            if not isinstance(schedule, Schedule):
+                raise TypeError(
+                    f"schedule must be a dlopt.schedules.Schedule, got {type(schedule).__name__}"
+                )
+            scheduler = LRScheduler(optimizer, schedule)
 
         def track(epoch, history):
             source_curve.append(self.source_accuracy(model[0]))
@@ -144,6 +163,7 @@ class DigitTransfer:
             epochs=epochs,
             batch_size=10,
             rng=np.random.default_rng(seed),
+            scheduler=scheduler,
             on_epoch_end=None if source_curve is None else track,
         )
         return model

@@ -393,6 +393,72 @@ class WarmupCosineSchedule(Schedule):
 
 
 @dataclass(frozen=True)
+class SlantedTriangularSchedule(MultiplicativeSchedule):
+    r"""ULMFiT's slanted triangular learning rates (Howard & Ruder, 2018) over :math:`T` steps.
+
+    A short linear rise from :math:`\eta_\max/\text{ratio}` to the peak :math:`\eta_\max`
+    (:math:`\eta_0` here, the optimizer's rate) during the first ``cut_frac`` of the steps,
+    then a long linear decay back down. In the paper's notation, with :math:`T` =
+    ``total_steps``,
+
+    .. math::
+
+        \text{cut} = \lfloor T \cdot \text{cut\_frac} \rfloor, \qquad
+        p = \begin{cases}
+            t / \text{cut} & t < \text{cut} \\
+            1 - \dfrac{t - \text{cut}}{\text{cut}\,(1/\text{cut\_frac} - 1)} & t \ge \text{cut}
+        \end{cases}, \qquad
+        \eta_t = \eta_\max \, \frac{1 + p\,(\text{ratio} - 1)}{\text{ratio}} ,
+
+    and the paper's defaults ``cut_frac = 0.1``, ``ratio = 32``. When
+    :math:`T \cdot \text{cut\_frac}` is a whole number the decay ends at :math:`t = T`,
+    exactly at :math:`\eta_\max/\text{ratio}`; it then equals torch's ``OneCycleLR`` with
+    ``anneal_strategy="linear"``, ``div_factor=ratio``, ``final_div_factor=1`` and
+    ``total_steps = T + 1``, ``pct_start = (cut + 1) / (T + 1)``. Otherwise the paper's formula
+    reaches :math:`p = 0` before :math:`T` and would go on below zero, to negative rates:
+    here :math:`p` is clipped at 0, so the rate never falls below
+    :math:`\eta_\max/\text{ratio}` (also after :math:`T`). :math:`\lfloor\cdot\rfloor` is
+    taken of the product rounded to 9 decimals, so that :math:`100 \cdot 0.29` gives 29
+    despite binary round-off.
+    """
+
+    total_steps: int
+    cut_frac: float = 0.1
+    ratio: float = 32.0
+
+    def __post_init__(self):
+        T = check_int("total_steps", self.total_steps, low=1)
+        cut_frac = check_real("cut_frac", self.cut_frac, low=0.0, high=1.0, low_open=True)
+        if cut_frac == 1.0:
+            raise ValueError(
+                "Invalid cut_frac: 1.0 (expected a value in (0, 1): with cut_frac = 1 "
+                "there are no steps of decay, and the paper's formula divides by zero)"
+            )
+        ratio = check_real("ratio", self.ratio, low=1.0)
+        if math.isinf(ratio):
+            raise ValueError("Invalid ratio: inf (expected a finite value >= 1)")
+        if self.cut < 1:
+            raise ValueError(
+                f"Invalid total_steps: {T} with cut_frac={cut_frac} gives cut = "
+                f"floor({T} * {cut_frac}) = 0 steps of increase (expected "
+                "total_steps * cut_frac >= 1)"
+            )
+
+    @property
+    def cut(self) -> int:
+        r"""The step at which the rate peaks, :math:`\lfloor T \cdot \text{cut\_frac} \rfloor`."""
+        return math.floor(round(self.total_steps * self.cut_frac, 9))
+
+    def _factor(self, t):
+        cut = self.cut
+        if t < cut:
+            p = t / cut
+        else:
+            p = max(0.0, 1.0 - (t - cut) / (cut * (1.0 / self.cut_frac - 1.0)))
+        return (1.0 + p * (self.ratio - 1.0)) / self.ratio
+
+
+@dataclass(frozen=True)
 class PolynomialSchedule(MultiplicativeSchedule):
     r"""Polynomial decay :math:`f(t) = (1 - \min(t, T)/T)^p` (``PolynomialLR``).
 
@@ -1009,6 +1075,26 @@ class WarmupCosineLR(LRScheduler):
         last_epoch: int = -1,
     ):
         schedule = WarmupCosineSchedule(warmup_steps, total_steps, eta_min)
+        super().__init__(optimizer, schedule, last_epoch)
+
+
+class SlantedTriangularLR(LRScheduler):
+    """ULMFiT's slanted triangular learning rates (see ``SlantedTriangularSchedule``).
+
+    Each param group peaks at its own rate, so with the groups of
+    :func:`dlopt.finetune.discriminative_lr_groups` every block follows the same shape
+    at its own scale.
+    """
+
+    def __init__(
+        self,
+        optimizer,
+        total_steps: int,
+        cut_frac: float = 0.1,
+        ratio: float = 32.0,
+        last_epoch: int = -1,
+    ):
+        schedule = SlantedTriangularSchedule(total_steps, cut_frac, ratio)
         super().__init__(optimizer, schedule, last_epoch)
 
 
