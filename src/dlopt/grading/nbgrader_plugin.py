@@ -146,7 +146,9 @@ def grade_notebook(
             run = sandbox.run_answer(
                 sources, tasks, limits=limits, stand_ins=stand_ins, groups=groups
             )
-            reports = run.cells if reports is None and not run.cells_failed else reports
+            # the answer cells' reports of the first child (when the cells broke a limit, empty
+            # ones: another child would break it again)
+            reports = run.cells if reports is None else reports
             cells_failed = run.cells_failed
             start, rest = 0, []
             for index, exercise, cases in plan:
@@ -167,7 +169,7 @@ def grade_notebook(
                 else:  # the child died on an earlier exercise: a fresh one runs this
                     rest.append((index, exercise, cases))
             plan = rest
-    if reports is None and sources:
+    if reports is None and sources:  # no known test cell: run the answer cells alone
         reports = sandbox.run_answer(sources, [], limits=limits).cells
     return verdicts, reports
 
