@@ -364,11 +364,10 @@ def bayesian_optimization(
 
     configs = sample_configs(space, min(n_initial, n_trials), rng)
     trials = [run_trial(objective, c, budget) for c in configs]
-    gp = GaussianProcess(length_scale=np.full(d, 0.3))
     while len(trials) < n_trials:
         x = np.array([encode(space, t.config) for t in trials])
         y = _standardized_losses(np.array([t.score for t in trials]), mode)
-        gp.fit(x, y, rng=rng)
+        gp = GaussianProcess(length_scale=np.full(d, 0.3)).fit(x, y, rng=rng)
         best = y.min()
 
         def ei(u, gp=gp, best=best):
