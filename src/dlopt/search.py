@@ -32,6 +32,8 @@ __all__ = [
     "Uniform",
     "grid_search",
     "random_search",
+    "run_trial",
+    "sample_configs",
     "successive_halving",
     "successive_halving_schedule",
 ]
@@ -187,7 +189,9 @@ class SearchResult:
         )
 
 
-def _evaluate(objective: Callable, config: dict, budget=None) -> Trial:
+def run_trial(objective: Callable, config: dict, budget=None) -> Trial:
+    """``objective(config)``, or ``objective(config, budget)`` when a budget is given, as a
+    :class:`Trial`."""
     # a copy, so an objective that edits its argument cannot rewrite the record
     args = (dict(config),) if budget is None else (dict(config), budget)
     return Trial(config=config, score=float(objective(*args)), budget=budget)
@@ -214,7 +218,9 @@ def _check_space(space, *, grid: bool) -> dict:
     return checked
 
 
-def _sample_configs(space: dict, n: int, rng) -> list[dict]:
+def sample_configs(space: dict, n: int, rng) -> list[dict]:
+    """``n`` configurations drawn from the (checked) ``space``, one hyperparameter after
+    another, in the order random search draws them."""
     return [{name: dist.sample(rng) for name, dist in space.items()} for _ in range(n)]
 
 
@@ -234,7 +240,7 @@ def grid_search(objective: Callable, space: dict, *, mode: str = "min", budget=N
     names = list(space)
     combos = itertools.product(*space.values())
     configs = [dict(zip(names, values, strict=True)) for values in combos]
-    return SearchResult([_evaluate(objective, c, budget) for c in configs], mode)
+    return SearchResult([run_trial(objective, c, budget) for c in configs], mode)
 
 
 def random_search(
@@ -250,8 +256,8 @@ def random_search(
     check_choice("mode", mode, MODES)
     space = _check_space(space, grid=False)
     n_trials = check_int("n_trials", n_trials, low=1)
-    configs = _sample_configs(space, n_trials, check_rng(rng))
-    return SearchResult([_evaluate(objective, c, budget) for c in configs], mode)
+    configs = sample_configs(space, n_trials, check_rng(rng))
+    return SearchResult([run_trial(objective, c, budget) for c in configs], mode)
 
 
 def _budget_rungs(min_budget, max_budget, eta: int) -> list:
@@ -321,7 +327,7 @@ def successive_halving(
         if n_configs is None:
             raise ValueError("n_configs is required when sampling configurations from space")
         n = check_int("n_configs", n_configs, low=1)
-        configs = _sample_configs(_check_space(space, grid=False), n, check_rng(rng))
+        configs = sample_configs(_check_space(space, grid=False), n, check_rng(rng))
     elif n_configs is not None and n_configs != len(configs):
         raise ValueError(f"n_configs={n_configs} disagrees with len(configs)={len(configs)}")
     configs = list(configs)
@@ -331,7 +337,7 @@ def successive_halving(
     trials: list[Trial] = []
     survivors = configs
     for i, (_, budget) in enumerate(schedule):
-        rung = [_evaluate(objective, c, budget) for c in survivors]
+        rung = [run_trial(objective, c, budget) for c in survivors]
         trials.extend(rung)
         if i + 1 < len(schedule):
             keep = schedule[i + 1][0]
