@@ -313,18 +313,7 @@ def test_race_rejects_groups_that_name_no_path(five_paths):
 
 def test_race_html_frames_fill_the_column_with_text_at_caption_size(five_paths):
     f, paths = five_paths
-    with matplotlib.rc_context(plots._LIGHT_FRAMES):
-        fig, update, artists, frames = plots._race_figure(
-            f,
-            paths,
-            groups=FAMILIES,
-            ncols=2,
-            frames=3,
-            levels=12,
-            log_levels=True,
-            figsize=None,
-            dpi=plots._FRAME_DPI,
-        )
+    fig, update, artists, _ = plots._frame_figure(f, paths, groups=FAMILIES, frames=3)
     width, _ = fig.canvas.get_width_height()
     assert width == 672  # the book's column at 1280 px: shown at its own size
     texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
@@ -340,18 +329,7 @@ def test_race_html_blitted_frames_equal_fully_redrawn_frames(five_paths):
     f, paths = five_paths
     html = plots.race_html(f, paths, groups=FAMILIES, frames=3)
     assert html.count("data:image/jpeg") == 3 and re.search(r"https?://", html) is None
-    with matplotlib.rc_context(plots._LIGHT_FRAMES):
-        fig, update, artists, frames = plots._race_figure(
-            f,
-            paths,
-            groups=FAMILIES,
-            ncols=2,
-            frames=3,
-            levels=12,
-            log_levels=True,
-            figsize=None,
-            dpi=plots._FRAME_DPI,
-        )
+    fig, update, artists, _ = plots._frame_figure(f, paths, groups=FAMILIES, frames=3)
     for a in artists:
         a.set_animated(True)
     fig.canvas.draw()

@@ -540,6 +540,22 @@ class HtmlString(str):
         printer.text(repr(self))
 
 
+def _frame_figure(landscape, paths, *, groups, frames):
+    """:func:`_race_figure` as :func:`race_html` draws it: light frames, 12 contour levels."""
+    with mpl.rc_context(_LIGHT_FRAMES):
+        return _race_figure(
+            landscape,
+            paths,
+            groups=groups,
+            ncols=2,
+            frames=frames,
+            levels=12,
+            log_levels=True,
+            figsize=None,
+            dpi=_FRAME_DPI,
+        )
+
+
 class _CanvasHTMLWriter(HTMLWriter):
     """matplotlib's HTML player, fed with the canvas as it is (drawn by blitting) instead of
     a full ``savefig`` per frame: the contours and legends are drawn once, not per frame."""
@@ -560,18 +576,7 @@ def race_html(landscape, paths: Mapping, *, groups=None, frames: int = 60) -> Ht
     once and every frame only adds the paths, so many panels stay quick to build. A
     notebook cell ending with it shows the player.
     """
-    with mpl.rc_context(_LIGHT_FRAMES):
-        fig, update, artists, frames = _race_figure(
-            landscape,
-            paths,
-            groups=groups,
-            ncols=2,
-            frames=frames,
-            levels=12,
-            log_levels=True,
-            figsize=None,
-            dpi=_FRAME_DPI,
-        )
+    fig, update, artists, frames = _frame_figure(landscape, paths, groups=groups, frames=frames)
     try:
         for a in artists:
             a.set_animated(True)
