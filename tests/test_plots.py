@@ -354,7 +354,9 @@ def test_race_loss_panels_put_each_family_in_a_panel_with_its_legend_off_the_dat
         for names in FAMILIES.values()
         for name in names
     }
-    axes = plots.race_loss_panels(losses, FAMILIES, target=1e-3)
+    with matplotlib.rc_context():
+        plots.use_style()  # as on the book's pages
+        axes = plots.race_loss_panels(losses, FAMILIES, target=1e-3)
     fig = axes[0, 0].get_figure(root=True)
     fig.canvas.draw()
     panels = [ax for ax in axes.flat if ax is not None]
@@ -371,5 +373,5 @@ def test_race_loss_panels_put_each_family_in_a_panel_with_its_legend_off_the_dat
     # 6.1 inches at 110 dpi: shown at its own size in the column, text of 10 points or more
     assert fig.get_size_inches()[0] * fig.dpi <= 672
     texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
-    assert min(t.get_fontsize() for t in texts) * fig.dpi / 72 >= 13.7
+    assert min(t.get_fontsize() for t in texts) * fig.dpi / 72 >= 15
     plt.close(fig)
