@@ -568,22 +568,26 @@ class _CanvasHTMLWriter(HTMLWriter):
         self._saved_frames.append(base64.encodebytes(f.getvalue()).decode("ascii"))
 
 
-def race_html(landscape, paths: Mapping, *, groups=None, frames: int = 60) -> HtmlString:
+def race_html(
+    landscape, paths: Mapping, *, groups=None, frames: int = 60, interval: int = 80
+) -> HtmlString:
     """The :func:`race` of ``paths`` on ``landscape`` as an animation embedded in a page.
 
     About ``frames`` frames 672 pixels wide (the book's column at 1280 pixels), in JPEG
     without tick labels so the page stays light; text is 13 points, 14 pixels on the
     page. ``groups`` as in :func:`race`. The still parts (contours, legends) are drawn
     once and every frame only adds the paths, so many panels stay quick to build. A
-    notebook cell ending with it shows the player.
+    notebook cell ending with it shows the player. ``interval`` is the delay between frames
+    in milliseconds (a whole race of 24 frames lasts about two seconds by default).
     """
+    interval = check_int("interval", interval, low=1)
     fig, update, artists, frames = _frame_figure(landscape, paths, groups=groups, frames=frames)
     try:
         for a in artists:
             a.set_animated(True)
         fig.canvas.draw()
         background = fig.canvas.copy_from_bbox(fig.bbox)
-        writer = _CanvasHTMLWriter(fps=25, embed_frames=True, default_mode="loop")
+        writer = _CanvasHTMLWriter(fps=1000 / interval, embed_frames=True, default_mode="loop")
         writer.frame_format = "jpeg"
         with TemporaryDirectory() as tmp:
             out = Path(tmp, "race.html")
