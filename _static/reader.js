@@ -35,9 +35,20 @@
       const play = player.querySelector('button[title="Play"]');
       if (play && !still && !player.dataset.autoplayed) {
         player.dataset.autoplayed = "true";
-        play.click();
+        startWhenReady(play, 100);
       }
     });
+  }
+
+  // The player creates its object (named in the button's onclick) in a setTimeout after its
+  // script; on a long page with several players that may come after DOMContentLoaded.
+  function startWhenReady(play, tries) {
+    const name = (play.getAttribute("onclick") || "").split(".")[0];
+    if (name && window[name] === undefined && tries > 0) {
+      setTimeout(() => startWhenReady(play, tries - 1), 50);
+      return;
+    }
+    play.click();
   }
 
   function nameSidebarToggles() {

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.animation import AbstractMovieWriter, FuncAnimation
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from dlopt import landscapes, plots
 
@@ -260,3 +261,117 @@ def test_function_and_derivative_draw_both_panels():
     np.testing.assert_allclose(ax_df.lines[0].get_ydata(), 1 - np.tanh(x) ** 2)
     with pytest.raises(TypeError, match=r"fns\['bad'\] must be a pair"):
         plots.function_and_derivative({"bad": np.tanh}, x)
+
+
+# --- the race with many racers: panels, legends off the data, text at the column's scale ------
+
+FAMILIES = {"momentum": ["SGD", "Momentum"], "adaptive": ["Adam", "Rprop", "Lion"]}
+
+
+@pytest.fixture
+def five_paths():
+    f = landscapes.rosenbrock()
+    return f, {
+        name: descent_path(f, lr, 6)
+        for name, lr in zip(sum(FAMILIES.values(), []), (1e-3, 8e-4, 6e-4, 4e-4, 2e-4))
+    }
+
+
+def _bbox(artist):
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+def test_race_groups_give_one_panel_each_with_its_racers_in_a_legend_under_it(five_paths):
+    f, paths = five_paths
+    anim = plots.race(f, paths, groups=FAMILIES, frames=2)
+    fig = anim._fig
+    FigureCanvasAgg(fig).draw()  # the closed figure gets a canvas again
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == list(FAMILIES)
+    for ax, names in zip(panels, FAMILIES.values()):
+        assert legend_labels(ax) == names  # only the racers: start and minimum are in the caption
+        # the legend is below the panel, off the data
+        assert _bbox(ax.get_legend()).y1 <= _bbox(ax.patch).y0 + 1
+        styles = {
+            (line.get_color(), str(line.get_linestyle()), line.get_marker())
+            for line in ax.get_legend().get_lines()
+        }
+        assert len(styles) == len(names)  # colour, dash and marker all differ
+        assert len({str(line.get_linestyle()) for line in ax.get_legend().get_lines()}) == len(
+            names
+        )
+    assert "iteration" in fig.get_suptitle() and f.title in fig.get_suptitle()
+
+
+def test_race_rejects_groups_that_name_no_path(five_paths):
+    f, paths = five_paths
+    with pytest.raises(ValueError, match=r"groups\['x'\] must list names of paths; \['Nadam'\]"):
+        plots.race(f, paths, groups={"x": ["SGD", "Nadam"]})
+    with pytest.raises(ValueError, match="groups must be None or a non-empty dict"):
+        plots.race(f, paths, groups={})
+
+
+def test_race_html_frames_fill_the_column_with_text_at_caption_size(five_paths):
+    f, paths = five_paths
+    fig, update, artists, _ = plots._frame_figure(f, paths, groups=FAMILIES, frames=3)
+    width, _ = fig.canvas.get_width_height()
+    assert width == 672  # the book's column at 1280 px: shown at its own size
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    assert texts
+    smallest = min(t.get_fontsize() for t in texts) * plots._FRAME_DPI / 72
+    assert smallest >= 14, f"smallest text {smallest:.1f} px"
+    plt.close(fig)
+
+
+def test_race_html_blitted_frames_equal_fully_redrawn_frames(five_paths):
+    """The player's frames are drawn by blitting the paths onto a background drawn once; the
+    truth is matplotlib's own full redraw of the same frame."""
+    f, paths = five_paths
+    html = plots.race_html(f, paths, groups=FAMILIES, frames=3)
+    assert html.count("data:image/jpeg") == 3 and re.search(r"https?://", html) is None
+    fig, update, artists, _ = plots._frame_figure(f, paths, groups=FAMILIES, frames=3)
+    for a in artists:
+        a.set_animated(True)
+    fig.canvas.draw()
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    fig.canvas.restore_region(background)
+    update(2)
+    for a in artists:
+        fig.draw_artist(a)
+    blitted = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    for a in artists:
+        a.set_animated(False)
+    fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    assert np.abs(blitted - full).max() <= 2  # the same picture, up to anti-aliasing order
+    plt.close(fig)
+
+
+def test_race_loss_panels_put_each_family_in_a_panel_with_its_legend_off_the_data():
+    rng = np.random.default_rng(0)
+    losses = {
+        name: np.geomspace(10, 10 ** -rng.uniform(2, 8), 50)
+        for names in FAMILIES.values()
+        for name in names
+    }
+    with matplotlib.rc_context():
+        plots.use_style()  # as on the book's pages
+        axes = plots.race_loss_panels(losses, FAMILIES, target=1e-3)
+    fig = axes[0, 0].get_figure(root=True)
+    fig.canvas.draw()
+    panels = [ax for ax in axes.flat if ax is not None]
+    assert [ax.get_title() for ax in panels] == list(FAMILIES)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert [[t.get_text() for t in leg.get_texts()] for leg in legends] == list(FAMILIES.values())
+    for legend in legends:
+        for ax in panels:
+            assert not _bbox(legend).overlaps(_bbox(ax.patch))
+    for ax, names in zip(panels, FAMILIES.values()):
+        assert ax.get_yscale() == "log" and labelled(ax)
+        for line, name in zip(ax.get_lines(), names):
+            np.testing.assert_array_equal(line.get_ydata(), losses[name])
+    # 6.1 inches at 110 dpi: shown at its own size in the column, text of 10 points or more
+    assert fig.get_size_inches()[0] * fig.dpi <= 672
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    assert min(t.get_fontsize() for t in texts) * fig.dpi / 72 >= 15
+    plt.close(fig)

@@ -704,3 +704,29 @@ def test_downloads_install_dlopt_and_run_in_a_fresh_environment(build_log, tmp_p
         if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")
     ]
     assert tests and all("check(" in "".join(c["source"]) for c in tests)
+
+
+# The race pages' frames and figures are sized for the column (dlopt.plots): their smallest
+# text is 13 points at 80 dpi in the animations' frames, 10 points at 110 dpi in the figures.
+RACE_TEXT_PX = {"animation": 13 * 80 / 72, "figure": 10 * 110 / 72}
+
+
+@pytest.mark.parametrize(
+    "page_path", ["chapters/optimizers/race", "chapters/optimizers/race_network"]
+)
+def test_race_images_are_shown_large_enough_for_their_text(browser, server, page_path):
+    with PageVisit(browser, server) as visit:
+        page = visit.open(f"{page_path}.html")
+        page.wait_for_load_state("networkidle")
+        images = page.evaluate("""() => Array.from(document.querySelectorAll('article img'))
+            .filter(i => i.naturalWidth > 300)
+            .map(i => ({animation: i.closest('div.animation') !== null,
+                        natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))""")
+    assert images, f"{page_path}: no figure"
+    for image in images:
+        kind = "animation" if image["animation"] else "figure"
+        shown_px = RACE_TEXT_PX[kind] * image["shown"] / image["natural"]
+        assert shown_px >= 14, (  # the caption's size
+            f"{page_path}: a {kind} {image['natural']} px wide is shown at "
+            f"{image['shown']:.0f} px, its smallest text at {shown_px:.1f} px"
+        )

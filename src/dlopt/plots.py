@@ -12,20 +12,26 @@ and loads nothing from a CDN (the book theme already ships the player's icons).
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Callable, Mapping
+from io import BytesIO
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import FuncAnimation, HTMLWriter
 
 from ._checks import check_array, check_choice, check_int
 
 __all__ = [
     "COLORS",
+    "LINE_STYLES",
+    "MARKERS",
     "HtmlString",
     "animation_html",
     "color_for",
@@ -36,6 +42,7 @@ __all__ = [
     "loss_curves",
     "race",
     "race_html",
+    "race_loss_panels",
     "trajectories",
     "use_style",
 ]
@@ -54,7 +61,23 @@ COLORS: dict[str, str] = {
     "AMSGrad": "#882255",
     "Newton": "#000000",
     "L-BFGS": "#8C564B",
+    # the methods after Adam: distinct from the others of their family in the race's panels
+    "ASGD": "#AA4499",
+    "Rprop": "#332288",
+    "Adafactor": "#CC6677",
+    "NAdam": "#56B4E9",
+    "RAdam": "#009E73",
+    "Adamax": "#999933",
+    "Lion": "#E69F00",
+    "Muon": "#0072B2",
+    "SF-SGD": "#009E73",
+    "SF-AdamW": "#CC79A7",
 }
+
+#: Line styles and end markers given by position in a figure, so that paths and curves
+#: differ by more than their colour (readers who cannot tell two colours apart, greyscale).
+LINE_STYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)), "-"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 # Okabe-Ito colours (safe for colour-blind readers) for everything else
 _CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#4D4D4D"]
@@ -215,6 +238,8 @@ def _check_paths(paths: Mapping) -> dict[str, np.ndarray]:
 def _draw_paths(ax, paths: dict[str, np.ndarray]):
     """One line and one head marker per path (filled later), plus the start points.
 
+    The :math:`i`-th path gets its optimizer's colour, the :math:`i`-th of
+    :data:`LINE_STYLES` and the :math:`i`-th of :data:`MARKERS` as its head.
     Returns ``[(path, line, head), ...]``.
     """
     starts = np.array([p[0] for p in paths.values()])
@@ -222,8 +247,20 @@ def _draw_paths(ax, paths: dict[str, np.ndarray]):
     drawn = []
     for i, (name, p) in enumerate(paths.items()):
         color = color_for(name, i)
-        (line,) = ax.plot([], [], "-", color=color, label=name, lw=1.6)
-        (head,) = ax.plot([], [], "o", color=color, mec="white", ms=7)
+        style, marker = LINE_STYLES[i % len(LINE_STYLES)], MARKERS[i % len(MARKERS)]
+        (line,) = ax.plot(
+            [],
+            [],
+            color=color,
+            ls=style,
+            marker=marker,
+            markevery=[-1],
+            ms=7,
+            mec="white",
+            label=name,
+            lw=2.0,
+        )
+        (head,) = ax.plot([], [], marker, color=color, mec="white", ms=8)
         drawn.append((p, line, head))
     return drawn
 
@@ -234,6 +271,21 @@ def _show_until(drawn, t: int) -> None:
         m = min(t, len(p) - 1) + 1
         line.set_data(p[:m, 0], p[:m, 1])
         head.set_data(p[m - 1 : m, 0], p[m - 1 : m, 1])
+
+
+def _legend_below(ax, *handles, ncols: int = 2):
+    """The legend (of ``handles``, or of everything labelled) under the axes, off the data.
+
+    It starts right under the axes: meant for panels without tick labels."""
+    return ax.legend(
+        **({"handles": list(handles)} if handles else {}),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.03),
+        ncols=ncols,
+        handlelength=2.4,
+        columnspacing=1.0,
+        borderaxespad=0.0,
+    )
 
 
 def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: bool = True):
@@ -251,48 +303,188 @@ def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: b
     return ax
 
 
+def _check_groups(paths: dict, groups) -> dict[str, list[str]]:
+    """``groups`` (panel title -> names) checked against ``paths``; None is one panel of all."""
+    if groups is None:
+        return {"": list(paths)}
+    if not isinstance(groups, Mapping) or not groups:
+        raise ValueError("groups must be None or a non-empty dict {panel title: [names]}")
+    checked = {}
+    for title, names in groups.items():
+        names = list(names)
+        unknown = [n for n in names if n not in paths]
+        if not names or unknown:
+            raise ValueError(
+                f"groups[{title!r}] must list names of paths; {unknown or 'it is empty'} "
+                f"not in {sorted(paths)}"
+            )
+        checked[title] = names
+    return checked
+
+
+def _race_figure(landscape, paths, *, groups, ncols, frames, levels, log_levels, figsize, dpi):
+    """The race's figure, laid out, with ``update(k)`` that shows frame ``k`` and the artists
+    it changes; see :func:`race`."""
+    paths = _check_paths(paths)
+    panels = _check_groups(paths, groups)
+    ncols = check_int("ncols", ncols, low=1)
+    T = max(len(p) for p in paths.values())
+    frames = T if frames is None else check_int("frames", frames, low=1)
+    iterations = np.round(np.linspace(0, T - 1, frames)).astype(int)
+    cols = min(ncols, len(panels))
+    rows = -(-len(panels) // cols)
+    if figsize is None:
+        figsize = (8.4, 6.6) if len(panels) == 1 else (8.4, 4.3 * rows + 0.4)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=figsize, dpi=check_int("dpi", dpi, low=1), squeeze=False
+    )
+    drawn = []
+    for ax, (title, names) in zip(axes.flat, panels.items()):
+        contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
+        if not mpl.rcParams["xtick.labelbottom"]:  # frames without ticks need no axis labels
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+        if title:
+            ax.set_title(title)
+        here = _draw_paths(ax, {n: paths[n] for n in names})
+        drawn += here
+        _legend_below(ax, *(line for _, line, _ in here), ncols=2 if len(panels) > 1 else 3)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    # the counter is the figure's title: in the layout, above the panels, off the data
+    single = len(panels) == 1
+    clock = fig.suptitle("", x=0.98 if single else 0.5, ha="right" if single else "center")
+    prefix = "" if single else f"{landscape.title}, "
+
+    def update(k):
+        _show_until(drawn, int(iterations[k]))
+        clock.set_text(f"{prefix}iteration {iterations[k]}")
+        return [a for _, line, head in drawn for a in (line, head)] + [clock]
+
+    update(frames - 1)  # the longest paths and labels decide the layout
+    fig.canvas.draw()  # lay out once (constrained layout, if on), then keep that layout
+    fig.set_layout_engine("none")
+    return fig, update, [a for _, line, head in drawn for a in (line, head)] + [clock], frames
+
+
 def race(
     landscape,
     paths: Mapping,
     *,
+    groups=None,
+    ncols: int = 2,
     interval: int = 40,
     frames: int | None = None,
     levels=20,
     log_levels: bool = True,
-    figsize=(5.6, 4.0),
-    dpi: int = 80,
+    figsize=None,
+    dpi: int = 100,
 ) -> FuncAnimation:
     """An animation of several optimizers racing on ``landscape``.
 
     Frame :math:`k` shows every path up to iteration :math:`t_k`. By default there is
     one frame per iteration of the longest path; ``frames`` fewer than that picks
     evenly spaced iterations (always including the first and the last). ``interval``
-    is the delay between frames in milliseconds. Every frame is embedded as an image
-    in the page, so ``figsize``, ``dpi`` and ``frames`` set its weight (about 50 kB a
-    frame with the defaults). The figure is laid out once, not per frame, and closed so
-    a notebook does not also show it as a still image; display with
-    :func:`animation_html` (or use :func:`race_html`, which does both). The legend sits in
-    the upper right corner.
+    is the delay between frames in milliseconds. ``groups`` (panel title -> names of
+    ``paths``) draws one panel per group, ``ncols`` panels a row, so that many racers stay
+    apart; by default all race in one panel. Each panel's legend sits under it, off the
+    data, and the iteration counter above the panels.
+
+    Every frame is embedded as an image in the page, so ``figsize``, ``dpi`` and ``frames``
+    set its weight. The figure is laid out once, not per frame, and closed so a notebook
+    does not also show it as a still image; display with :func:`animation_html` (or use
+    :func:`race_html`, which does both).
     """
-    paths = _check_paths(paths)
     interval = check_int("interval", interval, low=1)
-    T = max(len(p) for p in paths.values())
-    frames = T if frames is None else check_int("frames", frames, low=1)
-    iterations = np.round(np.linspace(0, T - 1, frames)).astype(int)
-    fig, ax = plt.subplots(figsize=figsize, dpi=check_int("dpi", dpi, low=1))
-    contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
-    drawn = _draw_paths(ax, paths)
-    ax.legend(loc="upper right")
-    clock = ax.text(0.02, 0.96, "", transform=ax.transAxes, va="top")
-
-    def update(k):
-        _show_until(drawn, int(iterations[k]))
-        clock.set_text(f"iteration {iterations[k]}")
-        return [a for _, line, head in drawn for a in (line, head)] + [clock]
-
+    fig, update, _, frames = _race_figure(
+        landscape,
+        paths,
+        groups=groups,
+        ncols=ncols,
+        frames=frames,
+        levels=levels,
+        log_levels=log_levels,
+        figsize=figsize,
+        dpi=dpi,
+    )
     anim = FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
     plt.close(fig)
     return anim
+
+
+def race_loss_panels(
+    losses: Mapping,
+    groups,
+    *,
+    target: float | None = None,
+    ncols: int = 2,
+    figsize=None,
+    xlabel: str = "step $t$",
+):
+    """Loss curves of a race, one panel per group of racers, on a shared log scale.
+
+    ``losses`` maps a racer to its losses :math:`L(\\mathbf p_0), L(\\mathbf p_1), \\dots`
+    (entry :math:`t` plotted at step :math:`t`); ``groups`` maps a panel title to names of
+    ``losses``, as in :func:`race`. Each curve has its optimizer's colour, a line style and
+    markers by position (as the paths of :func:`race`), each panel its legend under it;
+    ``target`` draws a dotted horizontal line. Sized for the book's column (6.1 inches at
+    110 dpi are shown at their own size), so the style's 10 to 12 point text stays above
+    the caption size. Returns the array of Axes.
+    """
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError("losses must be a non-empty dict {racer: losses per step}")
+    panels = _check_groups(dict(losses), groups)
+    ncols = check_int("ncols", ncols, low=1)
+    cols = min(ncols, len(panels))
+    rows = -(-len(panels) // cols)
+    if figsize is None:
+        figsize = (6.1, 4.2 * rows)
+    fig = plt.figure(figsize=figsize)
+    # under each panel a row of its own for the legend, so that it sits off the data
+    grid = fig.add_gridspec(2 * rows, cols, height_ratios=[3.0, 1.0] * rows)
+    axes = np.empty((rows, cols), dtype=object)
+    keys = np.empty((rows, cols), dtype=object)
+    for k in range(rows * cols):
+        r, c = divmod(k, cols)
+        if k < len(panels):
+            axes[r, c] = fig.add_subplot(grid[2 * r, c])
+            keys[r, c] = fig.add_subplot(grid[2 * r + 1, c])
+            keys[r, c].axis("off")
+    shared = axes.flat[0]
+    for ax, key, (title, names) in zip(axes.flat, keys.flat, panels.items()):
+        if ax is not shared:
+            ax.sharex(shared)
+            ax.sharey(shared)
+        for i, name in enumerate(names):
+            y = check_array(f"losses[{name!r}]", losses[name], ndim=1)
+            ax.plot(
+                np.arange(len(y)),
+                y,
+                color=color_for(name, i),
+                ls=LINE_STYLES[i % len(LINE_STYLES)],
+                marker=MARKERS[i % len(MARKERS)],
+                markevery=(i * max(1, len(y) // 40), max(1, len(y) // 8)),
+                ms=6,
+                mec="white",
+                lw=1.8,
+                label=name,
+            )
+        if target is not None:
+            ax.axhline(target, color="0.4", ls=":", lw=1.2)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss")
+        key.legend(
+            *ax.get_legend_handles_labels(),
+            fontsize=10,  # 15 px in the column, above the caption's 14
+            loc="upper center",
+            ncols=2,
+            handlelength=3.0,
+            columnspacing=1.2,
+            borderaxespad=0.0,
+        )
+    return axes
 
 
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
@@ -310,6 +502,10 @@ def animation_html(
     check_choice("frame_format", frame_format, {"jpeg", "png"})
     with mpl.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode=default_mode)
+    return _without_external_links(html)
+
+
+def _without_external_links(html: str) -> str:
     html = _EXTERNAL_LINK.sub("", html)
     url = re.search(r"https?://\S+", html)
     if url:  # a new matplotlib template would otherwise leak requests to the outside
@@ -318,15 +514,18 @@ def animation_html(
 
 
 #: What :func:`race_html` changes for its frames: every frame redraws all text and tick
-#: labels are most of it, so they go; frames are saved at the figure's own dpi; a small
-#: legend keeps its upper right corner off the minimum.
+#: labels are most of it, so they go (the panels keep their titles, legends and counter).
+#: A frame is 8.4 inches at 80 dpi, 672 pixels: shown at its own size in the book's
+#: column, where 13 points are 14.4 pixels, the caption's size.
 _LIGHT_FRAMES = {
-    "figure.constrained_layout.use": False,
     "savefig.dpi": "figure",
     "xtick.labelbottom": False,
     "ytick.labelleft": False,
-    "legend.fontsize": 8,
+    "axes.titlesize": 13,
+    "legend.fontsize": 13,
+    "font.size": 13,
 }
+_FRAME_DPI = 80
 
 
 class HtmlString(str):
@@ -342,15 +541,68 @@ class HtmlString(str):
         printer.text(repr(self))
 
 
-def race_html(landscape, paths: Mapping, *, frames: int = 60) -> HtmlString:
+def _frame_figure(landscape, paths, *, groups, frames):
+    """:func:`_race_figure` as :func:`race_html` draws it: light frames, 12 contour levels."""
+    with mpl.rc_context(_LIGHT_FRAMES):
+        return _race_figure(
+            landscape,
+            paths,
+            groups=groups,
+            ncols=2,
+            frames=frames,
+            levels=12,
+            log_levels=True,
+            figsize=None,
+            dpi=_FRAME_DPI,
+        )
+
+
+class _CanvasHTMLWriter(HTMLWriter):
+    """matplotlib's HTML player, fed with the canvas as it is (drawn by blitting) instead of
+    a full ``savefig`` per frame: the contours and legends are drawn once, not per frame."""
+
+    def grab_frame(self, **savefig_kwargs):
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        f = BytesIO()
+        plt.imsave(f, rgba[..., :3], format="jpeg", pil_kwargs={"quality": 60})
+        self._saved_frames.append(base64.encodebytes(f.getvalue()).decode("ascii"))
+
+
+def race_html(
+    landscape, paths: Mapping, *, groups=None, frames: int = 60, interval: int = 80
+) -> HtmlString:
     """The :func:`race` of ``paths`` on ``landscape`` as an animation embedded in a page.
 
-    About ``frames`` frames of 6.4 x 4.6 inches at 72 dpi, without tick labels, so the
-    page stays light and quick to build. A notebook cell ending with it shows the player.
+    About ``frames`` frames 672 pixels wide (the book's column at 1280 pixels), in JPEG
+    without tick labels so the page stays light; text is 13 points, 14 pixels on the
+    page. ``groups`` as in :func:`race`. The still parts (contours, legends) are drawn
+    once and every frame only adds the paths, so many panels stay quick to build. A
+    notebook cell ending with it shows the player. ``interval`` is the delay between frames
+    in milliseconds (a whole race of 24 frames lasts about two seconds by default).
     """
-    with mpl.rc_context(_LIGHT_FRAMES):
-        anim = race(landscape, paths, frames=frames, dpi=72, figsize=(6.4, 4.6))
-        return HtmlString(animation_html(anim))
+    interval = check_int("interval", interval, low=1)
+    fig, update, artists, frames = _frame_figure(landscape, paths, groups=groups, frames=frames)
+    try:
+        for a in artists:
+            a.set_animated(True)
+        fig.canvas.draw()
+        background = fig.canvas.copy_from_bbox(fig.bbox)
+        writer = _CanvasHTMLWriter(fps=1000 / interval, embed_frames=True, default_mode="loop")
+        writer.frame_format = "jpeg"
+        with TemporaryDirectory() as tmp:
+            out = Path(tmp, "race.html")
+            writer.setup(fig, out, dpi=fig.dpi)
+            for k in range(frames):
+                fig.canvas.restore_region(background)
+                update(k)
+                for a in artists:
+                    fig.draw_artist(a)
+                writer.grab_frame()
+            writer.finish()
+            html = out.read_text()
+    finally:
+        plt.close(fig)
+    return HtmlString(_without_external_links(html))
 
 
 def html_table(header, rows) -> HtmlString:
