@@ -22,7 +22,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.animation import FuncAnimation
 
-from ._checks import check_array, check_choice, check_int
+from ._validation import validate_array, validate_choice, validate_int
 
 __all__ = [
     "COLORS",
@@ -144,7 +144,7 @@ def loss_curves(histories, *, ax=None, logy: bool = False, xlabel: str = "epoch"
         chosen = _pick_keys(history, keys)
         shown_keys.update(chosen)
         for j, key in enumerate(chosen):
-            y = check_array(f"{run}[{key!r}]" if run else key, history[key], ndim=1)
+            y = validate_array(f"{run}[{key!r}]" if run else key, history[key], ndim=1)
             pretty = key.replace("_", " ")
             style = _KEY_STYLES.get(key.split("_")[0], "-")
             if single:
@@ -168,7 +168,7 @@ def _levels(landscape, Z: np.ndarray, levels, log_levels: bool) -> np.ndarray:
     """Contour levels; log-spaced above the known minimum value so the valley floor shows."""
     if not isinstance(levels, int | np.integer):
         return np.asarray(levels, dtype=float)
-    check_int("levels", levels, low=2)
+    validate_int("levels", levels, low=2)
     top = float(np.max(Z))
     if log_levels and landscape.min_value is not None:
         span = top - landscape.min_value
@@ -200,16 +200,16 @@ def contour(landscape, *, ax=None, levels=20, log_levels: bool = True, n: int = 
     return ax
 
 
-def _check_paths(paths: Mapping) -> dict[str, np.ndarray]:
+def _validate_paths(paths: Mapping) -> dict[str, np.ndarray]:
     if not isinstance(paths, Mapping) or not paths:
         raise ValueError("paths must be a non-empty dict {name: array of shape (T, 2)}")
-    checked = {
-        name: check_array(f"paths[{name!r}]", p, shape=(None, 2)) for name, p in paths.items()
+    validated = {
+        name: validate_array(f"paths[{name!r}]", p, shape=(None, 2)) for name, p in paths.items()
     }
-    for name, p in checked.items():
+    for name, p in validated.items():
         if len(p) == 0:
             raise ValueError(f"paths[{name!r}] is empty; it needs at least the starting point")
-    return checked
+    return validated
 
 
 def _draw_paths(ax, paths: dict[str, np.ndarray]):
@@ -243,7 +243,7 @@ def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: b
     :math:`\\mathbf p_0, \\dots, \\mathbf p_{T-1}` as an array of shape (T, 2). Draws
     the start points, each path with a marker at its end, and the minima.
     """
-    paths = _check_paths(paths)
+    paths = _validate_paths(paths)
     ax = contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
     drawn = _draw_paths(ax, paths)
     _show_until(drawn, max(len(p) for p in paths.values()) - 1)
@@ -274,12 +274,12 @@ def race(
     :func:`animation_html` (or use :func:`race_html`, which does both). The legend sits in
     the upper right corner.
     """
-    paths = _check_paths(paths)
-    interval = check_int("interval", interval, low=1)
+    paths = _validate_paths(paths)
+    interval = validate_int("interval", interval, low=1)
     T = max(len(p) for p in paths.values())
-    frames = T if frames is None else check_int("frames", frames, low=1)
+    frames = T if frames is None else validate_int("frames", frames, low=1)
     iterations = np.round(np.linspace(0, T - 1, frames)).astype(int)
-    fig, ax = plt.subplots(figsize=figsize, dpi=check_int("dpi", dpi, low=1))
+    fig, ax = plt.subplots(figsize=figsize, dpi=validate_int("dpi", dpi, low=1))
     contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
     drawn = _draw_paths(ax, paths)
     ax.legend(loc="upper right")
@@ -307,7 +307,7 @@ def animation_html(
     times smaller than "png" for contour plots, or "png"); the player's icons come from
     the book theme, so the page loads nothing from outside the site.
     """
-    check_choice("frame_format", frame_format, {"jpeg", "png"})
+    validate_choice("frame_format", frame_format, {"jpeg", "png"})
     with mpl.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode=default_mode)
     html = _EXTERNAL_LINK.sub("", html)
@@ -388,7 +388,7 @@ def layer_statistics(
         raise ValueError("stats must be a non-empty dict {scheme: values per layer}")
     ax = _new_axes(ax)
     for i, (name, values) in enumerate(stats.items()):
-        v = check_array(f"stats[{name!r}]", values, ndim=1)
+        v = validate_array(f"stats[{name!r}]", values, ndim=1)
         ax.plot(np.arange(1, len(v) + 1), v, "-o", ms=4, color=color_for(name, i), label=name)
     if logy:
         ax.set_yscale("log")
@@ -406,7 +406,7 @@ def function_and_derivative(fns: Mapping[str, tuple[Callable, Callable]], x, *, 
     """
     if not isinstance(fns, Mapping) or not fns:
         raise ValueError("fns must be a non-empty dict {name: (f, df)}")
-    x = check_array("x", x, ndim=1)
+    x = validate_array("x", x, ndim=1)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
     ax_f, ax_df = axes
