@@ -10,7 +10,7 @@ with ``nbgrader autograde <assignment>`` (serial), once with
 ``python -m dlopt.grading.autograde_class <assignment> --jobs N``. Prints both
 wall times, the speed-up, the seconds per submission, the CPU seconds of the
 serial run (nbgrader with its kernels or sandboxes: a figure the machine's load
-changes little, unlike wall time), and checks that every
+changes little, unlike wall time), and verifies that every
 student gets the same score on every cell in both gradebooks (it exits 1 if
 not). Target: at least 1.8x on 2 cores. Timings on a shared machine vary;
 run it when the machine is otherwise idle.
@@ -32,8 +32,8 @@ import nbformat
 import numpy as np
 from nbgrader.api import Gradebook
 
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.autograde_class import autograde_class, default_jobs, nbgrader_environment
-from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
 COURSE = Path(__file__).resolve().parents[1] / "exercises"

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from exercise_cases.variants import VARIANTS
+from submissions.variants import VARIANTS
 
 from dlopt.grading import sandbox
-from dlopt.grading.exercises import EXERCISES, check, judge
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
+from dlopt.grading.verdicts import check, judge
 
 pytestmark = pytest.mark.slow  # one sandboxed child per answer: about a minute
 

@@ -1,6 +1,6 @@
 """dlopt.explorers: the grids the site's explorers draw, held to PyTorch and to theory.
 
-The explorers' numbers are computed by the package at build time; these tests check a
+The explorers' numbers are computed by the package at build time; these tests compare a
 sample of each grid against ``torch.optim`` (and ``torch.optim.lr_scheduler``,
 ``torch.nn.init`` where an explorer uses them), the theory of the error factors
 against measured decay rates, the encoding the browser decodes, and the sizes.

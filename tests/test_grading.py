@@ -19,13 +19,14 @@ import lion_pytorch
 import numpy as np
 import pytest
 import torch
-from exercise_cases.variants import VARIANTS
+from submissions.variants import VARIANTS
 
 from dlopt.grading import references
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.compare import Tolerance, first_mismatch
-from dlopt.grading.exercises import EXERCISES, check, forbidden_reference, judge
 from dlopt.grading.mistakes import MISTAKES, Mistake
 from dlopt.grading.tasks import encode, load_stand_ins, run_task
+from dlopt.grading.verdicts import check, forbidden_reference, judge
 
 STAND_INS = load_stand_ins()
 COURSE_SOURCE = Path(__file__).resolve().parents[1] / "exercises" / "source"
@@ -712,7 +713,7 @@ def test_registry_holds_each_assignment_with_its_exercises_and_mistakes():
     """One module per assignment (the notebook's folder) registers its exercises; the
     facades (references, mistakes, BY_GRADE_ID) are collected from it."""
     from dlopt.grading import assignments
-    from dlopt.grading.exercises import BY_GRADE_ID
+    from dlopt.grading.assignments import BY_GRADE_ID
 
     assert sorted(assignments.NAMES) == sorted(
         p.name for p in COURSE_SOURCE.iterdir() if p.is_dir()
@@ -796,10 +797,7 @@ def test_hidden_cases_are_fresh_at_every_call_and_visible_cases_fixed():
 def test_a_check_in_a_notebook_kernel_does_not_import_torch():
     """``from dlopt.grading import check`` runs in every graded kernel: importing torch there
     would cost every notebook about two seconds (the fine-tuning references import it late)."""
-    code = (
-        "import sys; from dlopt.grading import check; import dlopt.grading.exercises; "
-        "print('torch' in sys.modules)"
-    )
+    code = "import sys; from dlopt.grading import check, EXERCISES; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

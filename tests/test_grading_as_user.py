@@ -6,7 +6,7 @@ the project's interpreter, whose home, ``/root``, other users cannot read) and
 the project's installed packages on ``PYTHONPATH``. There, bubblewrap makes
 an unprivileged user namespace instead of switching to a fresh uid. A real
 ``nbgrader autograde`` grades a small class with attacks on the grading, serial
-and in parallel, in a course folder the account owns.
+and in parallel, in a course root the account owns.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_cases.cheats import GRADER_ATTACKS, with_attack
 from nbgrader.api import Gradebook
+from submissions.cheats import GRADER_ATTACKS, with_attack
 
-from dlopt.grading.exercises import EXERCISES
+from dlopt.grading.assignments import EXERCISES
 
 pytestmark = pytest.mark.slow
 

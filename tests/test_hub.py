@@ -41,7 +41,7 @@ import nbformat
 import pytest
 import requests
 
-from dlopt.grading.exercises import EXERCISES
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
 pytestmark = [
@@ -553,7 +553,7 @@ def test_a_student_cannot_read_or_alter_another_students_feedback(hub):
     denied(as_user(GRACE, "mv", theirs, feedback / "mine.html"))
     # and the copy Ada fetched lies in her private home
     denied(as_user(GRACE, "ls", home(ADA) / ASSIGNMENT / "feedback"))
-    # fetch_feedback as Grace brings Grace's feedback only (checked above); Ada's secret is
+    # fetch_feedback as Grace brings Grace's feedback only (asserted above); Ada's secret is
     # in Ada's submission and in Ada's nbgrader cache, both unreadable to Grace
     denied(as_user(GRACE, "ls", home(ADA) / ".local" / "share" / "jupyter"))
 

@@ -134,7 +134,7 @@ def test_bce_rejects_targets_outside_0_1():
         BCEWithLogitsLoss()(np.zeros(3), np.array([0.0, 1.5, 1.0]))
 
 
-def test_loss_arguments_and_order_of_calls_are_checked():
+def test_loss_arguments_and_order_of_calls_are_validated():
     with pytest.raises(ValueError, match="reduction"):
         MSELoss(reduction="none")
     with pytest.raises(ValueError, match="label_smoothing"):

@@ -3,8 +3,8 @@
 A function (or class) defined in the code cells of one page is a copy of one on another page
 when their code, with the name and the docstring left out, is the same or nearly the same
 (difflib ratio at least SIMILAR). Pages may each define a small function of the same name that
-does something else (a page's own ``train`` or ``loss``): the check compares code, not names.
-Exercise notebooks are left out: their answer cells are the student's own implementations.
+does something else (a page's own ``train`` or ``loss``): the scan compares code, not names.
+Assignment notebooks are left out: their answer cells are the student's own implementations.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def copies(pages: dict[str, list[tuple[str, str]]]) -> list[str]:
     return found
 
 
-def test_the_check_finds_a_helper_copied_with_a_new_name_docstring_and_comments():
+def test_the_scan_finds_a_helper_copied_with_a_new_name_docstring_and_comments():
     original = 'def settles_at(losses, target):\n    """Doc."""\n    return min(losses) < target\n'
     renamed = "def settled(losses, target):\n    return min(losses) < target  # a comment\n"
     other = "def train(model):\n    return model.fit(epochs=3)\n"

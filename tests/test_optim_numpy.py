@@ -199,7 +199,7 @@ CONVERGENCE = {
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_optimizer_solves_an_ill_conditioned_quadratic(name):
-    """A cheap sanity check in the style of optax: 0.5 w^T A w with condition number 10."""
+    """A cheap convergence test in the style of optax: 0.5 w^T A w with condition number 10."""
     a = np.array([1.0, 10.0])
     w = np.array([3.0, -2.0])
     opt = getattr(optim_numpy, name)([w], **CONVERGENCE[name])

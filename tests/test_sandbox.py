@@ -4,7 +4,7 @@ Each test is an attack a student could write in an answer cell; the walls are
 the operating system's (bubblewrap namespaces, an empty file system, its own
 uid, resource limits, the parent's watchdog), so nothing the answer does in
 Python can remove them. The same attacks run through real ``nbgrader
-autograde`` in ``test_exercises.py``.
+autograde`` in ``test_assignments.py``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exercise_cases.variants import VARIANTS
+from submissions.variants import VARIANTS
 
 from dlopt.grading import sandbox
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.child import HEADER, MAGIC, read_frames
-from dlopt.grading.exercises import EXERCISES, check, judge
 from dlopt.grading.tasks import CallTask, Outcome, Rng, decode, encode
+from dlopt.grading.verdicts import check, judge
 
 GOOD_SHOULD_STOP = VARIANTS["should_stop"]["iteration_count_first"]
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 Each test runs torch's scheduler and the package's namesake side by side on
 fresh optimizers with two param groups and compares, step by step, the rate
 and (where the scheduler cycles it) the momentum of every group. The NumPy
-front end gets the same schedulers, and two training runs check that the
+front end gets the same schedulers, and two training runs show that the
 momentum a scheduler writes is the one the update rule then uses.
 """
 

@@ -200,7 +200,9 @@ def test_lr_range_test_sweeps_geometrically_and_stops_when_the_loss_explodes():
         (dict(num_steps=1), "num_steps"),
     ],
 )
-def test_lr_range_test_checks_its_grid_like_schedules_and_leaves_the_model_untouched(kwargs, match):
+def test_lr_range_test_validates_its_grid_like_schedules_and_leaves_the_model_untouched(
+    kwargs, match
+):
     X, y = make_data()
     model = make_model()
     before = [p.copy() for p in model.parameters()]

@@ -1,9 +1,9 @@
-"""The held-out battery of wrong answers (``exercise_cases/wrong_answers.py``) loses points.
+"""The held-out battery of wrong answers (``submissions/wrong_answers.py``) loses points.
 
 No nbgrader here: each answer runs through :func:`dlopt.grading.tasks.run_task` on the
 visible cases, and :func:`dlopt.grading.judge` must fail it there or, if it passes the
-visible check, on the hidden cases of every seed tried (a test cell holds both checks, so
-either failing costs the points). For the contract clauses the feedback must name the clause.
+visible check, on the hidden cases of every seed tried (a test cell calls ``check`` twice,
+so either failing costs the points). For the contract clauses the feedback must name the clause.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from exercise_cases.variants import VARIANTS
-from exercise_cases.wrong_answers import WRONG
+from submissions.variants import VARIANTS
+from submissions.wrong_answers import WRONG
 
-from dlopt.grading.exercises import EXERCISES, judge
+from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.mistakes import MISTAKES, Mistake
 from dlopt.grading.tasks import load_stand_ins, run_task
+from dlopt.grading.verdicts import judge
 
 STAND_INS = load_stand_ins()
 SEEDS = (11, 12, 13)

@@ -13,7 +13,7 @@ One module per concept, so a chapter's imports read like its table of contents:
   (``finetune_torch``: LoRA for ``torch.nn.Linear``)
 - ``digit_transfer``: the fine-tuning chapter's source and target tasks
 - ``plots``: the book's figures and animations
-- ``grading``: what exercise test cells call
+- ``grading``: what the assignments' test cells call
 """
 
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ import scipy.linalg
 import scipy.optimize
 from scipy.special import ndtr
 
-from ._checks import check_array, check_choice, check_int, check_real, check_rng
+from ._validation import validate_array, validate_choice, validate_int, validate_real, validate_rng
 from .search import MODES, IntUniform, LogUniform, SearchResult, Uniform, run_trial, sample_configs
 
 __all__ = [
@@ -59,8 +59,8 @@ def matern52(x1, x2, length_scale) -> np.ndarray:
     functions are twice differentiable: smooth, but less so than under the RBF kernel,
     whose samples are infinitely differentiable (too smooth for a loss landscape).
     """
-    x1 = check_array("x1", x1, ndim=2)
-    x2 = check_array("x2", x2, ndim=2)
+    x1 = validate_array("x1", x1, ndim=2)
+    x2 = validate_array("x2", x2, ndim=2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same columns, got {x1.shape} and {x2.shape}")
     ell = np.broadcast_to(np.asarray(length_scale, dtype=float), (x1.shape[1],))
@@ -104,10 +104,12 @@ class GaussianProcess:
                 f"length_scale must be a positive number or 1-D array, got {length_scale!r}"
             )
         self.length_scale = ell
-        self.signal_variance = check_real(
+        self.signal_variance = validate_real(
             "signal_variance", signal_variance, low=0.0, low_open=True
         )
-        self.noise_variance = check_real("noise_variance", noise_variance, low=0.0, low_open=True)
+        self.noise_variance = validate_real(
+            "noise_variance", noise_variance, low=0.0, low_open=True
+        )
         self.x = self.y = None
 
     def _covariance(self, x, params=None):
@@ -123,8 +125,8 @@ class GaussianProcess:
         ``params`` is ``(length_scale, signal_variance, noise_variance)``; default: the
         current ones.
         """
-        x = self.x if x is None else check_array("x", x, ndim=2)
-        y = self.y if y is None else check_array("y", y, ndim=1)
+        x = self.x if x is None else validate_array("x", x, ndim=2)
+        y = self.y if y is None else validate_array("y", y, ndim=1)
         if x is None:
             raise RuntimeError("call fit(x, y) first, or pass x and y")
         try:
@@ -136,8 +138,8 @@ class GaussianProcess:
         return float(-0.5 * y @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * math.log(2 * np.pi))
 
     def fit(self, x, y, *, optimize: bool = True, rng=None, n_restarts: int = 3):
-        x = check_array("x", x, ndim=2, finite=True)
-        y = check_array("y", y, ndim=1, finite=True)
+        x = validate_array("x", x, ndim=2, finite=True)
+        y = validate_array("y", y, ndim=1, finite=True)
         if len(x) != len(y) or len(y) == 0:
             raise ValueError(
                 f"x and y must hold the same positive number of points, got {len(x)} and {len(y)}"
@@ -149,8 +151,8 @@ class GaussianProcess:
         self.length_scale = np.broadcast_to(self.length_scale, (x.shape[1],)).copy()
         self.x, self.y = x, y
         if optimize:
-            n_restarts = check_int("n_restarts", n_restarts, low=0)
-            self._maximize_likelihood(check_rng(rng), n_restarts)
+            n_restarts = validate_int("n_restarts", n_restarts, low=0)
+            self._maximize_likelihood(validate_rng(rng), n_restarts)
         self._chol = scipy.linalg.cholesky(self._covariance(x), lower=True)
         self._alpha = scipy.linalg.cho_solve((self._chol, True), y)
         return self
@@ -211,7 +213,7 @@ class GaussianProcess:
         """Posterior mean and standard deviation of :math:`f` (noise-free) at the rows of ``x``."""
         if self.x is None:
             raise RuntimeError("call fit(x, y) before predict")
-        x = check_array("x", x, shape=(None, self.x.shape[1]))
+        x = validate_array("x", x, shape=(None, self.x.shape[1]))
         k_star = self.signal_variance * matern52(self.x, x, self.length_scale)
         mean = k_star.T @ self._alpha
         v = scipy.linalg.solve_triangular(self._chol, k_star, lower=True)
@@ -239,8 +241,8 @@ def expected_improvement(mean, std, best, xi: float = 0.0) -> np.ndarray:
     std = np.asarray(std, dtype=float)
     if np.any(std < 0) or np.any(~np.isfinite(std)):
         raise ValueError("std must be finite and >= 0")
-    best = check_real("best", best)
-    xi = check_real("xi", xi, low=0.0)
+    best = validate_real("best", best)
+    xi = validate_real("xi", xi, low=0.0)
     gain = best - xi - mean
     safe = np.where(std > 0, std, 1.0)
     z = gain / safe
@@ -259,10 +261,10 @@ def maximize_acquisition(
     peaked near good points: a local optimizer alone would get stuck, random points
     alone would be coarse).
     """
-    dim = check_int("dim", dim, low=1)
-    n_candidates = check_int("n_candidates", n_candidates, low=1)
-    n_refine = check_int("n_refine", n_refine, low=0)
-    candidates = check_rng(rng).uniform(size=(n_candidates, dim))
+    dim = validate_int("dim", dim, low=1)
+    n_candidates = validate_int("n_candidates", n_candidates, low=1)
+    n_refine = validate_int("n_refine", n_refine, low=0)
+    candidates = validate_rng(rng).uniform(size=(n_candidates, dim))
     values = np.asarray(acquisition(candidates), dtype=float)
     order = np.argsort(-values, kind="stable")
     best_u, best_value = candidates[order[0]], values[order[0]]
@@ -281,7 +283,7 @@ def maximize_acquisition(
 # --- the search space as a unit cube -----------------------------------------------------
 
 
-def _check_box(space) -> dict:
+def _validate_box(space) -> dict:
     if not isinstance(space, dict) or not space:
         raise ValueError(f"space must be a non-empty dict of hyperparameters, got {space!r}")
     for name, dist in space.items():
@@ -297,7 +299,7 @@ def _check_box(space) -> dict:
 def encode(space: dict, config: dict) -> np.ndarray:
     """A configuration as a point of :math:`[0, 1]^d`, log scale for :class:`LogUniform`."""
     u = []
-    for name, dist in _check_box(space).items():
+    for name, dist in _validate_box(space).items():
         value = config[name]
         if isinstance(dist, LogUniform):
             u.append(math.log(value / dist.low) / math.log(dist.high / dist.low))
@@ -308,8 +310,8 @@ def encode(space: dict, config: dict) -> np.ndarray:
 
 def decode(space: dict, u) -> dict:
     """The configuration at the point ``u`` of the unit cube (inverse of :func:`encode`)."""
-    space = _check_box(space)
-    u = check_array("u", u, shape=(len(space),), finite=True)
+    space = _validate_box(space)
+    u = validate_array("u", u, shape=(len(space),), finite=True)
     if np.any(u < 0) or np.any(u > 1):
         raise ValueError(f"u must lie in the unit cube [0, 1]^{len(space)}, got {u}")
     config = {}
@@ -351,16 +353,16 @@ def bayesian_optimization(
     or :class:`~dlopt.search.IntUniform`. Returns a
     :class:`~dlopt.search.SearchResult`, trials in evaluation order.
     """
-    check_choice("mode", mode, MODES)
-    space = _check_box(space)
-    n_trials = check_int("n_trials", n_trials, low=1)
+    validate_choice("mode", mode, MODES)
+    space = _validate_box(space)
+    n_trials = validate_int("n_trials", n_trials, low=1)
     d = len(space)
     if n_initial is None:
         n_initial = max(2, d + 1)
-    n_initial = check_int("n_initial", n_initial, low=1)
-    xi = check_real("xi", xi, low=0.0)
-    n_candidates = check_int("n_candidates", n_candidates, low=1)
-    rng = check_rng(rng)
+    n_initial = validate_int("n_initial", n_initial, low=1)
+    xi = validate_real("xi", xi, low=0.0)
+    n_candidates = validate_int("n_candidates", n_candidates, low=1)
+    rng = validate_rng(rng)
 
     configs = sample_configs(space, min(n_initial, n_trials), rng)
     trials = [run_trial(objective, c, budget) for c in configs]

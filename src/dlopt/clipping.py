@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from dlopt._checks import check_real
+from dlopt._validation import validate_real
 
 # torch adds this to the norm before dividing so that an all-zero gradient gives no 0/0
 _NORM_EPS = 1e-6
@@ -34,8 +34,8 @@ def global_norm(grads, norm_type: float = 2.0) -> float:
     over the arrays :math:`g_i` of ``grads``. ``norm_type`` is :math:`p \ge 1`
     or ``math.inf``. NaN in any gradient gives NaN; an empty list gives 0.
     """
-    p = check_real("norm_type", norm_type, low=1.0)
-    per_array = [_abs_power_sum(g, p) for g in _checked_grads(grads)]
+    p = validate_real("norm_type", norm_type, low=1.0)
+    per_array = [_abs_power_sum(g, p) for g in _validated_grads(grads)]
     if not per_array:
         return 0.0
     if math.isinf(p):
@@ -68,8 +68,8 @@ def clip_grad_norm(
     gradients are scaled anyway (and become NaN or zero).
     Returns the norm before clipping as a Python float (torch returns a tensor).
     """
-    max_norm = check_real("max_norm", max_norm, low=0.0, low_open=True)
-    grads = _checked_grads(grads)
+    max_norm = validate_real("max_norm", max_norm, low=0.0, low_open=True)
+    grads = _validated_grads(grads)
     total = global_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -87,14 +87,14 @@ def clip_grad_value(grads, clip_value: float) -> None:
 
     Same as ``torch.nn.utils.clip_grad_value_``; NaN entries stay NaN.
     """
-    v = check_real("clip_value", clip_value, low=0.0, low_open=True)
-    for g in _checked_grads(grads):
+    v = validate_real("clip_value", clip_value, low=0.0, low_open=True)
+    for g in _validated_grads(grads):
         g[g > v] = v
         g[g < -v] = -v
 
 
-def _checked_grads(grads) -> list:
-    """The non-None entries, after checking each is a floating NumPy array or torch tensor."""
+def _validated_grads(grads) -> list:
+    """The non-None entries, each validated as a floating NumPy array or torch tensor."""
     if isinstance(grads, np.ndarray) or hasattr(grads, "detach"):
         raise TypeError("grads must be a list of arrays, got a single array (wrap it in a list)")
     kept = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import check_array, check_int, check_real, check_rng
+from ._validation import validate_array, validate_int, validate_real, validate_rng
 
 __all__ = [
     "digits",
@@ -45,10 +45,10 @@ def linear_regression(n_samples: int = 200, n_features: int = 1, noise: float = 
     :math:`\\sigma` = ``noise``. Returns ``(X, y, w_true, b_true)`` with shapes
     (n, d), (n,), (d,) and a float.
     """
-    n = check_int("n_samples", n_samples, low=1)
-    d = check_int("n_features", n_features, low=1)
-    sigma = check_real("noise", noise, low=0.0)
-    rng = check_rng(rng)
+    n = validate_int("n_samples", n_samples, low=1)
+    d = validate_int("n_features", n_features, low=1)
+    sigma = validate_real("noise", noise, low=0.0)
+    rng = validate_rng(rng)
     w_true = rng.standard_normal(d)
     b_true = float(rng.standard_normal())
     X = rng.standard_normal((n, d))
@@ -64,9 +64,9 @@ def two_moons(n_samples: int = 200, noise: float = 0.1, *, rng):
     """
     from sklearn.datasets import make_moons
 
-    n = check_int("n_samples", n_samples, low=2)
-    sigma = check_real("noise", noise, low=0.0)
-    rng = check_rng(rng)
+    n = validate_int("n_samples", n_samples, low=2)
+    sigma = validate_real("noise", noise, low=0.0)
+    rng = validate_rng(rng)
     X, y = make_moons(n_samples=n, noise=sigma, shuffle=True, random_state=_seed_from(rng))
     return X.astype(np.float64), y.astype(np.int64)
 
@@ -80,10 +80,10 @@ def spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2, *, rng
     Classes are as balanced as ``n_samples`` allows. Returns ``(X, y)``:
     (n, 2) float64 and (n,) int64 in {0, ..., K-1}.
     """
-    K = check_int("n_classes", n_classes, low=2)
-    n = check_int("n_samples", n_samples, low=K)
-    sigma = check_real("noise", noise, low=0.0)
-    rng = check_rng(rng)
+    K = validate_int("n_classes", n_classes, low=2)
+    n = validate_int("n_samples", n_samples, low=K)
+    sigma = validate_real("noise", noise, low=0.0)
+    rng = validate_rng(rng)
     counts = [n // K + (k < n % K) for k in range(K)]
     r = np.concatenate([np.linspace(0.0, 1.0, c) for c in counts])
     y = np.repeat(np.arange(K, dtype=np.int64), counts)
@@ -126,15 +126,15 @@ def split_indices(n: int, val_fraction=0.2, test_fraction=0.2, *, rng, labels=No
     ``round(fraction * n_c)``, when ``labels`` is given, so every split keeps the class
     proportions up to rounding); training gets the rest. Each array is sorted.
     """
-    n = check_int("n", n, low=1)
-    f_val = check_real("val_fraction", val_fraction, low=0.0, high=1.0, high_open=True)
-    f_test = check_real("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
+    n = validate_int("n", n, low=1)
+    f_val = validate_real("val_fraction", val_fraction, low=0.0, high=1.0, high_open=True)
+    f_test = validate_real("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
     if f_val + f_test >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must be < 1 to leave training data, "
             f"got {f_val} + {f_test} = {f_val + f_test}"
         )
-    rng = check_rng(rng)
+    rng = validate_rng(rng)
     if labels is None:
         groups = [np.arange(n)]
     else:
@@ -179,17 +179,17 @@ def minibatches(
     :math:`B` = ``batch_size``, the last one smaller when :math:`B` does not divide
     :math:`n`, or :math:`\\lfloor n / B \\rfloor` full batches with ``drop_last``. With
     ``shuffle`` the order is a fresh permutation drawn from ``rng`` (required); without
-    it, the data order. Arguments are checked at the call, not at the first ``next``.
+    it, the data order. Arguments are validated at the call, not at the first ``next``.
     """
     n = _same_length(X, y)
-    B = check_int("batch_size", batch_size, low=1)
+    B = validate_int("batch_size", batch_size, low=1)
     if shuffle:
         if rng is None:
             raise TypeError(
                 "minibatches(shuffle=True) needs rng=np.random.default_rng(seed); "
                 "pass shuffle=False to keep the data order"
             )
-        order = check_rng(rng).permutation(n)
+        order = validate_rng(rng).permutation(n)
     else:
         order = np.arange(n)
     stop = n - n % B if drop_last else n
@@ -208,13 +208,13 @@ def standardize(X_train, *others):
     information leaks from them. Always returns a tuple:
     ``X_train, X_test = standardize(X_train, X_test)``.
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = validate_array("X_train", X_train, ndim=2)
     mu = X_train.mean(axis=0)
     s = X_train.std(axis=0)
     s = np.where(s > 0, s, 1.0)  # a constant feature stays constant (0) instead of NaN
     out = [(X_train - mu) / s]
     for i, X in enumerate(others):
-        X = check_array(f"others[{i}]", X, shape=(None, X_train.shape[1]))
+        X = validate_array(f"others[{i}]", X, shape=(None, X_train.shape[1]))
         out.append((X - mu) / s)
     return tuple(out)
 
@@ -225,7 +225,7 @@ def one_hot(y, num_classes: int) -> np.ndarray:
     ``y`` holds integers in {0, ..., C-1}, any shape (...); the result has shape
     (..., C) and dtype float64.
     """
-    C = check_int("num_classes", num_classes, low=1)
+    C = validate_int("num_classes", num_classes, low=1)
     y = np.asarray(y)
     if y.dtype.kind not in "iu":
         raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlopt._checks import check_array, check_int, check_real
+from dlopt._validation import validate_array, validate_int, validate_real
 
 __all__ = ["descend", "settles_at"]
 
@@ -23,7 +23,7 @@ def descend(landscape, steps: int, optimizer_class, *, start=None, **hyperparame
     ``optimizer_class([theta], **hyperparameters)`` (a :mod:`dlopt.optim_numpy` class).
     Returns an array of shape (T + 1, 2).
     """
-    steps = check_int("steps", steps, low=0)
+    steps = validate_int("steps", steps, low=0)
     if not callable(getattr(landscape, "grad", None)):
         raise TypeError(
             f"landscape must be a dlopt.landscapes.Landscape, got {type(landscape).__name__}"
@@ -45,8 +45,8 @@ def settles_at(losses, target: float) -> int | None:
     ``losses`` is the curve :math:`L_0, \\dots, L_T`; returns None if even :math:`L_T` is not
     below the target. A NaN or infinite loss counts as not below it.
     """
-    losses = check_array("losses", losses, ndim=1)
-    target = check_real("target", target)
+    losses = validate_array("losses", losses, ndim=1)
+    target = validate_real("target", target)
     if losses.size == 0:
         raise ValueError("losses must not be empty")
     above = np.flatnonzero(~(losses < target))

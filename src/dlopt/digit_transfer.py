@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from dlopt._checks import check_int
+from dlopt._validation import validate_int
 from dlopt.data import digits
 from dlopt.layers import Linear, ReLU, Sequential
 from dlopt.losses import CrossEntropyLoss
@@ -56,7 +56,7 @@ class DigitTransfer:
     accuracy = staticmethod(accuracy)
 
     def __init__(self, hidden: int = 64) -> None:
-        self.hidden = check_int("hidden", hidden, low=1)
+        self.hidden = validate_int("hidden", hidden, low=1)
         X, y = digits()
         order = np.random.default_rng(0).permutation(len(X))
         self.source_index, self.target_index = order[:N_SOURCE], order[N_SOURCE:]
@@ -68,8 +68,8 @@ class DigitTransfer:
     def target_split(self, seed: int, per_class: int = 3, n_val: int = 150):
         """(train, validation, test) pairs (X, y) of the target images: ``per_class`` labelled
         images of each digit for training, ``n_val`` for validation, the rest for testing."""
-        per_class = check_int("per_class", per_class, low=1)
-        n_val = check_int("n_val", n_val, low=0)
+        per_class = validate_int("per_class", per_class, low=1)
+        n_val = validate_int("n_val", n_val, low=0)
         split_rng = np.random.default_rng(seed)
         labelled = np.concatenate(
             [split_rng.permutation(np.flatnonzero(self.y_tgt == c))[:per_class] for c in range(10)]

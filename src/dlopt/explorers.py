@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._validation import validate_int, validate_real
 
 __all__ = [
     "Control",
@@ -84,9 +84,9 @@ def stability_limit(method: str, beta: float, curvature: float) -> float:
 
     both :math:`2/\lambda` (gradient descent) at :math:`\beta = 0`.
     """
-    _check_method(method)
-    beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
-    curvature = check_real("curvature", curvature, low=0.0, low_open=True)
+    _validate_method(method)
+    beta = validate_real("beta", beta, low=0.0, high=1.0, high_open=True)
+    curvature = validate_real("curvature", curvature, low=0.0, low_open=True)
     if method == "Nesterov":
         return 2 * (1 + beta) / ((1 + 2 * beta) * curvature)
     return 2 * (1 + beta) / curvature
@@ -101,9 +101,9 @@ def error_factor(method: str, lr: float, beta: float, curvature) -> np.ndarray:
     recursion's characteristic polynomial: below 1 the error shrinks (like factor\
     :sup:`t`), above 1 it grows. ``curvature`` may be an array; the result has its shape.
     """
-    _check_method(method)
-    lr = check_real("lr", lr, low=0.0)
-    beta = check_real("beta", beta, low=0.0, high=1.0, high_open=True)
+    _validate_method(method)
+    lr = validate_real("lr", lr, low=0.0)
+    beta = validate_real("beta", beta, low=0.0, high=1.0, high_open=True)
     lam = np.asarray(curvature, dtype=np.float64)
     if method == "Nesterov":
         b, c = (1 + beta) * (1 - lr * lam), beta * (1 - lr * lam)
@@ -131,7 +131,7 @@ def _limit_key(method: str) -> str:
     return "limit_" + method.replace(" ", "_").lower()
 
 
-def _check_method(method):
+def _validate_method(method):
     if method not in METHODS:
         raise ValueError(f"Invalid method: {method!r} (expected one of {METHODS})")
 
@@ -490,11 +490,14 @@ def noise_floors(
     """
     from .rules import sgd
 
-    first, last = (check_int("steps[0]", steps[0], low=0), check_int("steps[1]", steps[1], low=1))
+    first, last = (
+        validate_int("steps[0]", steps[0], low=0),
+        validate_int("steps[1]", steps[1], low=1),
+    )
     if last <= first:
         raise ValueError(f"Invalid steps: {steps} (expected first < last)")
     lrs = np.asarray(lrs, dtype=np.float64)
-    noisy = dataclasses.replace(landscape, noise=check_real("sigma", sigma, low=0.0))
+    noisy = dataclasses.replace(landscape, noise=validate_real("sigma", sigma, low=0.0))
     rng = np.random.default_rng(seed)
     theta = np.tile(np.asarray(landscape.start, dtype=np.float64), (len(lrs), 1))
     state: dict = {}
@@ -579,11 +582,11 @@ def momentum_explorer(
 
     curvatures = np.linalg.eigvalsh(np.asarray(landscape.hessian(landscape.start)))
     lam_min, lam_max = float(curvatures[0]), float(curvatures[-1])
-    path_steps = check_int("path_steps", path_steps, low=1)
-    loss_steps = check_int("loss_steps", loss_steps, low=path_steps)
-    noise = check_real("noise", noise, low=0.0)
+    path_steps = validate_int("path_steps", path_steps, low=1)
+    loss_steps = validate_int("loss_steps", loss_steps, low=path_steps)
+    noise = validate_real("noise", noise, low=0.0)
     for method in methods:
-        _check_method(method)
+        _validate_method(method)
     lam_grid = np.linspace(0.0, 1.2 * lam_max, 31)
 
     controls = [
@@ -750,7 +753,7 @@ def adam_step_lengths(beta1s, beta2s, epss, *, bias_correction: bool, steps: int
     """
     from .rules import adam
 
-    steps = check_int("steps", steps, low=1)
+    steps = validate_int("steps", steps, low=1)
     b1, b2, eps = (
         np.asarray(a, dtype=np.float64).reshape(-1, 1)
         for a in np.broadcast_arrays(beta1s, beta2s, epss)
@@ -800,7 +803,7 @@ def adam_explorer(
     """
     from .rules import adam
 
-    lr = check_real("lr", lr, low=0.0, low_open=True)
+    lr = validate_real("lr", lr, low=0.0, low_open=True)
     initial = dict(initial or {})
     controls = [
         Control(
@@ -913,9 +916,9 @@ def warmup_schedule(shape: str, warmup: int, cycles: int, steps: int):
 
     if shape not in SHAPES:
         raise ValueError(f"Invalid shape: {shape!r} (expected one of {SHAPES})")
-    steps = check_int("steps", steps, low=2)
-    warmup = check_int("warmup", warmup, low=0)
-    cycles = check_int("cycles", cycles, low=1)
+    steps = validate_int("steps", steps, low=2)
+    warmup = validate_int("warmup", warmup, low=0)
+    cycles = validate_int("cycles", cycles, low=1)
     if steps - warmup < 2 * cycles:
         raise ValueError(
             f"Invalid warmup and cycles: {warmup} and {cycles} leave too few of "
@@ -964,7 +967,7 @@ def schedule_explorer(
     identical (a constant decay does not restart) are done once. ``readouts`` describe
     the run's scalars (``{"scalar", "label", "format"}``).
     """
-    base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
+    base_lr = validate_real("base_lr", base_lr, low=0.0, low_open=True)
     initial = dict(initial or {})
     controls = [
         Control(

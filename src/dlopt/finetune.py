@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from dlopt._checks import check_array, check_int, check_real, check_rng
+from dlopt._validation import validate_array, validate_int, validate_real, validate_rng
 from dlopt.init import uniform
 from dlopt.layers import Linear, Module
 
@@ -54,7 +54,7 @@ def _is_torch(x, kind: str) -> bool:
     )
 
 
-def _check_module(module) -> None:
+def _validate_module(module) -> None:
     if not (isinstance(module, Module) or _is_torch(module, "Module")):
         raise TypeError(
             "module must be a dlopt.layers.Module or a torch.nn.Module, "
@@ -63,7 +63,7 @@ def _check_module(module) -> None:
 
 
 def _set_frozen(module, frozen: bool):
-    _check_module(module)
+    _validate_module(module)
     if _is_torch(module, "Module"):
         module.requires_grad_(not frozen)
         return module
@@ -90,7 +90,7 @@ def unfreeze(module):
 
 def parameter_count(module) -> int:
     """The number of scalars in all parameters of ``module``, frozen or not."""
-    _check_module(module)
+    _validate_module(module)
     if _is_torch(module, "Module"):
         return sum(p.numel() for p in module.parameters())
     return sum(p.size for _, p in module.named_parameters())
@@ -98,7 +98,7 @@ def parameter_count(module) -> int:
 
 def trainable_parameter_count(module) -> int:
     """The number of scalars an optimizer would update (not frozen / ``requires_grad``)."""
-    _check_module(module)
+    _validate_module(module)
     if _is_torch(module, "Module"):
         return sum(p.numel() for p in module.parameters() if p.requires_grad)
     return sum(p.size for p in module.parameters())
@@ -110,13 +110,13 @@ def trainable_parameter_count(module) -> int:
 def lora_scaling(in_features: int, out_features: int, r, alpha) -> tuple[int, float]:
     """Validate ``r`` (1 <= r <= min(in, out)) and ``alpha`` (> 0); return ``(r, s)``,
     :math:`s = \\alpha / r` (shared by :class:`LoRALinear` and its torch twin)."""
-    r = check_int("r", r, low=1)
+    r = validate_int("r", r, low=1)
     if r > min(in_features, out_features):
         raise ValueError(
             f"Invalid r: {r} (expected r <= min(in_features, out_features) = "
             f"{min(in_features, out_features)}, else the update is not low-rank)"
         )
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    alpha = validate_real("alpha", alpha, low=0.0, low_open=True)
     return r, alpha / r
 
 
@@ -127,7 +127,7 @@ def lora_A_init(r: int, in_features: int, *, rng, dtype=np.float64) -> np.ndarra
     the same numbers for the same seed.
     """
     bound = 1.0 / math.sqrt(in_features)
-    return uniform((r, in_features), -bound, bound, rng=check_rng(rng), dtype=dtype)
+    return uniform((r, in_features), -bound, bound, rng=validate_rng(rng), dtype=dtype)
 
 
 class LoRALinear(Module):
@@ -172,8 +172,8 @@ class LoRALinear(Module):
         return f"LoRALinear({self.extra_repr()})"
 
     def forward(self, x):
-        x = check_array("x", x)
-        y = self.base.forward(x)  # checks the shape and dtype of x
+        x = validate_array("x", x)
+        y = self.base.forward(x)  # validates the shape and dtype of x
         h = x @ self.params["lora_A"].T
         y = y + self.scaling * (h @ self.params["lora_B"].T)
         return self.save_for_backward(y, x, h)
@@ -228,8 +228,8 @@ def discriminative_lr_groups(blocks, base_lr: float, decay: float = 2.6) -> list
     blocks = list(blocks)
     if not blocks:
         raise ValueError("blocks must hold at least one block of parameters, got none")
-    base_lr = check_real("base_lr", base_lr, low=0.0, low_open=True)
-    decay = check_real("decay", decay, low=0.0, low_open=True)
+    base_lr = validate_real("base_lr", base_lr, low=0.0, low_open=True)
+    decay = validate_real("decay", decay, low=0.0, low_open=True)
     last = len(blocks) - 1
     groups = [
         {"params": _block_parameters(block, k), "lr": base_lr / decay ** (last - k)}
@@ -250,8 +250,8 @@ def gradual_unfreezing(blocks, epoch: int, every: int = 1) -> int:
     blocks = list(blocks)
     if not blocks:
         raise ValueError("blocks must hold at least one module, got none")
-    epoch = check_int("epoch", epoch, low=0)
-    every = check_int("every", every, low=1)
+    epoch = validate_int("epoch", epoch, low=0)
+    every = validate_int("every", every, low=1)
     n_unfrozen = min(len(blocks), (epoch + every) // every)  # = ceil((epoch + 1) / every)
     first_trainable = len(blocks) - n_unfrozen
     for k, block in enumerate(blocks):

@@ -19,7 +19,7 @@ import copy
 
 import numpy as np
 
-from dlopt._checks import check_real, check_rng
+from dlopt._validation import validate_real, validate_rng
 from dlopt.layers import Module
 
 __all__ = ["numerical_gradient", "relative_error", "check_layer"]
@@ -42,7 +42,7 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     ``f`` raises. Costs :math:`2\\,\\text{x.size}` calls. Returns an array shaped like ``x``.
     """
     _require_float64("x", x)
-    eps = check_real("eps", eps, low=0.0, low_open=True)
+    eps = validate_real("eps", eps, low=0.0, low_open=True)
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         original = x[i]
@@ -107,8 +107,8 @@ def check_layer(
     _require_float64("x", x)
     for name, value in layer.named_parameters():
         _require_float64(f"parameter {name!r}", value)
-    rng = check_rng(rng)
-    eps = check_real("eps", eps, low=0.0, low_open=True)
+    rng = validate_rng(rng)
+    eps = validate_real("eps", eps, low=0.0, low_open=True)
 
     pristine = copy.deepcopy(layer)
     x = x.copy()

@@ -29,7 +29,7 @@ from numbers import Real
 
 import numpy as np
 
-from dlopt._checks import check_choice, check_int, check_real, check_rng
+from dlopt._validation import validate_choice, validate_int, validate_real, validate_rng
 
 _LINEAR_FNS = frozenset(
     {
@@ -72,7 +72,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else _check_slope(param)
+        slope = 0.01 if param is None else _validate_slope(param)
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -80,7 +80,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"Unsupported nonlinearity {nonlinearity!r} (expected one of {known})")
 
 
-def _check_slope(param) -> float:
+def _validate_slope(param) -> float:
     # bool is an int subclass; torch rejects it too
     if isinstance(param, bool) or not isinstance(param, Real):
         raise ValueError(f"negative_slope {param!r} not a valid number")
@@ -95,7 +95,7 @@ def calculate_fan_in_and_fan_out(shape) -> tuple[int, int]:
     the kernel dimensions (1 for a dense layer). Like torch, shapes with fewer
     than two dimensions raise ``ValueError``.
     """
-    shape = _check_shape(shape)
+    shape = _validate_shape(shape)
     if len(shape) < 2:
         raise ValueError(
             "Fan in and fan out can not be computed for a shape with fewer than 2 dimensions, "
@@ -105,17 +105,17 @@ def calculate_fan_in_and_fan_out(shape) -> tuple[int, int]:
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
-def _check_shape(shape) -> tuple[int, ...]:
+def _validate_shape(shape) -> tuple[int, ...]:
     if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
         shape = (shape,)
     try:
         dims = tuple(shape)
     except TypeError:
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
-    return tuple(check_int(f"shape[{i}]", d, low=0) for i, d in enumerate(dims))
+    return tuple(validate_int(f"shape[{i}]", d, low=0) for i, d in enumerate(dims))
 
 
-def _check_dtype(dtype) -> np.dtype:
+def _validate_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating dtype (float32 or float64), got {dtype}")
@@ -123,7 +123,7 @@ def _check_dtype(dtype) -> np.dtype:
 
 
 def _fan(shape, mode: str) -> int:
-    check_choice("mode", mode, _FAN_MODES)
+    validate_choice("mode", mode, _FAN_MODES)
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     if fan == 0:
@@ -142,7 +142,7 @@ def xavier_std(shape, gain: float = 1.0) -> float:
     (:math:`n_\text{in} \operatorname{Var}(W) = 1`) and of the gradients
     (:math:`n_\text{out} \operatorname{Var}(W) = 1`).
     """
-    gain = check_real("gain", gain, low=0.0)
+    gain = validate_real("gain", gain, low=0.0)
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     if fan_in + fan_out == 0:
         raise ValueError(f"Cannot compute the Xavier scale of an empty shape: {tuple(shape)}")
@@ -185,26 +185,26 @@ def kaiming_bound(
 
 def uniform(shape, a: float = 0.0, b: float = 1.0, *, rng, dtype=np.float64) -> np.ndarray:
     r"""Samples of :math:`U(a, b)` with the given ``shape``."""
-    a = check_real("a", a)
-    b = check_real("b", b)
+    a = validate_real("a", a)
+    b = validate_real("b", b)
     if a > b:
         raise ValueError(f"uniform expects a <= b, got a={a} > b={b}")
-    shape, dtype = _check_shape(shape), _check_dtype(dtype)
-    return check_rng(rng).uniform(a, b, size=shape).astype(dtype)
+    shape, dtype = _validate_shape(shape), _validate_dtype(dtype)
+    return validate_rng(rng).uniform(a, b, size=shape).astype(dtype)
 
 
 def normal(shape, mean: float = 0.0, std: float = 1.0, *, rng, dtype=np.float64) -> np.ndarray:
     r"""Samples of :math:`\mathcal{N}(\text{mean}, \text{std}^2)` with the given ``shape``."""
-    mean = check_real("mean", mean)
-    std = check_real("std", std, low=0.0)
-    shape, dtype = _check_shape(shape), _check_dtype(dtype)
-    return check_rng(rng).normal(mean, std, size=shape).astype(dtype)
+    mean = validate_real("mean", mean)
+    std = validate_real("std", std, low=0.0)
+    shape, dtype = _validate_shape(shape), _validate_dtype(dtype)
+    return validate_rng(rng).normal(mean, std, size=shape).astype(dtype)
 
 
 def constant(shape, val: float, *, dtype=np.float64) -> np.ndarray:
     r"""An array of ``shape`` filled with ``val``."""
-    val = check_real("val", val)
-    return np.full(_check_shape(shape), val, dtype=_check_dtype(dtype))
+    val = validate_real("val", val)
+    return np.full(_validate_shape(shape), val, dtype=_validate_dtype(dtype))
 
 
 def zeros(shape, *, dtype=np.float64) -> np.ndarray:

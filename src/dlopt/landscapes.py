@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_array, check_choice, check_real, check_rng
+from ._validation import validate_array, validate_choice, validate_real, validate_rng
 
 __all__ = [
     "LANDSCAPES",
@@ -79,7 +79,7 @@ def _components(p):
     if _torch_of(p) is not None:
         shape = tuple(p.shape)
     else:
-        p = check_array("p", p)
+        p = validate_array("p", p)
         shape = p.shape
     if len(shape) == 0 or shape[-1] != 2:
         raise ValueError(f"p must have shape (2,) or (..., 2), got {shape}")
@@ -142,7 +142,7 @@ class Landscape:
         It mimics a mini-batch gradient: unbiased, with variance :math:`\\sigma^2` per
         coordinate. NumPy only; shape as :meth:`grad`.
         """
-        rng = check_rng(rng)
+        rng = validate_rng(rng)
         g = np.asarray(self.grad(p))
         return g + self.noise * rng.standard_normal(g.shape)
 
@@ -170,8 +170,8 @@ def quadratic(condition_number: float = 10.0, angle: float = 0.0, *, name="quadr
     along :math:`(\\cos\\varphi, \\sin\\varphi)`, its steep axis has curvature
     :math:`\\kappa`. Minimum 0 at the origin.
     """
-    kappa = check_real("condition_number", condition_number, low=1.0)
-    phi = check_real("angle", angle)
+    kappa = validate_real("condition_number", condition_number, low=1.0)
+    phi = validate_real("angle", angle)
     c, s = math.cos(phi), math.sin(phi)
     # entries of R diag(1, kappa) R^T
     a = c * c + kappa * s * s
@@ -204,8 +204,8 @@ def rosenbrock(a: float = 1.0, b: float = 100.0):
 
     Minimum 0 at :math:`(a, a^2)`, at the end of a curved, flat-bottomed valley.
     """
-    a = check_real("a", a)
-    b = check_real("b", b, low=0.0, low_open=True)
+    a = validate_real("a", a)
+    b = validate_real("b", b, low=0.0, low_open=True)
     s = max(1.0, abs(a))
     side = -1.0 if a >= 0 else 1.0  # start on the far side of the valley from the minimum
     return Landscape(
@@ -319,7 +319,7 @@ def saddle(noise: float = 0.0):
     ``noise`` is the standard deviation of :meth:`Landscape.stochastic_grad`, to show how
     gradient noise pushes SGD off the stable axis.
     """
-    noise = check_real("noise", noise, low=0.0)
+    noise = validate_real("noise", noise, low=0.0)
     return Landscape(
         name="saddle",
         title="saddle $x^2 - y^2$",
@@ -360,9 +360,9 @@ def noisy_bowl(noise: float = 1.0, amplitude: float = 0.25, frequency: float = 2
     lets SGD jitter out of the shallow local minima that trap plain gradient descent
     started at ``start``.
     """
-    noise = check_real("noise", noise, low=0.0)
-    A = check_real("amplitude", amplitude, low=0.0)
-    w = check_real("frequency", frequency, low=0.0, low_open=True)
+    noise = validate_real("noise", noise, low=0.0)
+    A = validate_real("amplitude", amplitude, low=0.0)
+    w = validate_real("frequency", frequency, low=0.0, low_open=True)
     return Landscape(
         name="noisy_bowl",
         title=f"noisy bowl (A={A:g}, ω={w:.3g}, σ={noise:g})",
@@ -395,7 +395,7 @@ _FACTORIES: dict[str, Callable[..., Landscape]] = {
 
 def by_name(name: str, **kwargs) -> Landscape:
     """The landscape called ``name`` (see ``LANDSCAPES``), built with ``kwargs``."""
-    check_choice("name", name, _FACTORIES)
+    validate_choice("name", name, _FACTORIES)
     return _FACTORIES[name](**kwargs)
 
 

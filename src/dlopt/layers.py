@@ -43,13 +43,13 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from dlopt._checks import (
-    check_array,
-    check_choice,
-    check_int,
-    check_probability,
-    check_real,
-    check_rng,
+from dlopt._validation import (
+    validate_array,
+    validate_choice,
+    validate_int,
+    validate_probability,
+    validate_real,
+    validate_rng,
 )
 from dlopt.init import uniform
 
@@ -97,7 +97,7 @@ def sigmoid(x):
     With :math:`e = e^{-|x|} \\in (0, 1]`, :math:`\\sigma(x) = 1/(1+e)` for :math:`x \\ge 0`
     and :math:`e/(1+e)` for :math:`x < 0`, so ``exp`` never sees a large argument.
     """
-    x = check_array("x", x)
+    x = validate_array("x", x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -108,7 +108,7 @@ def softmax(x, axis: int = -1):
     The shift by :math:`m = \\max_j x_j` changes nothing mathematically and keeps
     every exponent :math:`\\le 0`, so nothing overflows.
     """
-    x = check_array("x", x)
+    x = validate_array("x", x)
     z = np.exp(x - x.max(axis=axis, keepdims=True))
     return z / z.sum(axis=axis, keepdims=True)
 
@@ -118,31 +118,31 @@ def log_softmax(x, axis: int = -1):
 
     Max-shifted (:math:`m = \\max_j x_j`), so it stays finite where ``log(softmax(x))`` gives -inf.
     """
-    x = check_array("x", x)
+    x = validate_array("x", x)
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def relu(x):
     """:math:`\\max(x, 0)`, elementwise."""
-    return np.maximum(check_array("x", x), 0)
+    return np.maximum(validate_array("x", x), 0)
 
 
 def leaky_relu(x, negative_slope: float = 0.01):
     """:math:`x` for :math:`x > 0`, else :math:`a x` with :math:`a` = ``negative_slope``."""
-    x = check_array("x", x)
+    x = validate_array("x", x)
     return np.where(x > 0, x, x * negative_slope)
 
 
 def elu(x, alpha: float = 1.0):
     """:math:`x` for :math:`x > 0`, else :math:`\\alpha (e^{x} - 1)` (via ``expm1``)."""
-    x = check_array("x", x)
+    x = validate_array("x", x)
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
 def tanh(x):
     """:math:`\\tanh(x)`, elementwise."""
-    return np.tanh(check_array("x", x))
+    return np.tanh(validate_array("x", x))
 
 
 def gelu(x, approximate: str = "none"):
@@ -151,8 +151,8 @@ def gelu(x, approximate: str = "none"):
     ``approximate="tanh"`` uses :math:`\\tfrac12 x (1 + \\tanh(\\sqrt{2/\\pi}(x + 0.044715 x^3)))`,
     as ``torch.nn.GELU(approximate="tanh")``.
     """
-    x = check_array("x", x)
-    check_choice("approximate", approximate, {"none", "tanh"})
+    x = validate_array("x", x)
+    validate_choice("approximate", approximate, {"none", "tanh"})
     if approximate == "tanh":
         return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_CUBIC * x**3)))
     return x * _normal_cdf(x)
@@ -160,7 +160,7 @@ def gelu(x, approximate: str = "none"):
 
 def silu(x):
     """:math:`x\\,\\sigma(x)` (also called swish)."""
-    x = check_array("x", x)
+    x = validate_array("x", x)
     return x * sigmoid(x)
 
 
@@ -274,11 +274,11 @@ class Module:
                 "saved and its gradients would be wrong: use a separate layer for each use "
                 "(or call forward again before each backward)"
             )
-        grad_out = check_array("grad_out", grad_out, shape=self._output_shape)
+        grad_out = validate_array("grad_out", grad_out, shape=self._output_shape)
         self._backward_done = True
         return grad_out, self._saved
 
-    def _check_dtype(self, x: np.ndarray) -> None:
+    def _validate_dtype(self, x: np.ndarray) -> None:
         if x.dtype != self.dtype:
             raise TypeError(
                 f"x has dtype {x.dtype} but the parameters of {type(self).__name__} are "
@@ -360,9 +360,9 @@ class Linear(Module):
         rng: np.random.Generator,
         dtype=np.float64,
     ) -> None:
-        in_features = check_int("in_features", in_features, low=1)
-        out_features = check_int("out_features", out_features, low=1)
-        rng = check_rng(rng)
+        in_features = validate_int("in_features", in_features, low=1)
+        out_features = validate_int("out_features", out_features, low=1)
+        rng = validate_rng(rng)
         dtype = _float_dtype(dtype)
         weight = _uniform_fan_in((out_features, in_features), in_features, rng, dtype)
         b = _uniform_fan_in((out_features,), in_features, rng, dtype) if bias else None
@@ -371,9 +371,9 @@ class Linear(Module):
     @classmethod
     def from_arrays(cls, weight, bias=None) -> Linear:
         """A Linear layer holding copies of the given ``weight`` (out, in) and ``bias`` (out,)."""
-        weight = check_array("weight", weight, ndim=2).copy()
+        weight = validate_array("weight", weight, ndim=2).copy()
         if bias is not None:
-            bias = check_array("bias", bias, shape=(weight.shape[0],)).astype(weight.dtype)
+            bias = validate_array("bias", bias, shape=(weight.shape[0],)).astype(weight.dtype)
         layer = cls.__new__(cls)
         layer._setup(weight, bias)
         return layer
@@ -393,13 +393,13 @@ class Linear(Module):
         )
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"x must have shape (*, {self.in_features}) for "
                 f"Linear(in_features={self.in_features}), got {x.shape}"
             )
-        self._check_dtype(x)
+        self._validate_dtype(x)
         y = x @ self.params["weight"].T
         if "bias" in self.params:
             y = y + self.params["bias"]
@@ -433,7 +433,7 @@ class Activation(Module):
         raise NotImplementedError
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         y = self.function(x)
         return self.save_for_backward(y, x, y)
 
@@ -460,7 +460,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = check_real("negative_slope", negative_slope)
+        self.negative_slope = validate_real("negative_slope", negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -478,7 +478,7 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        self.alpha = check_real("alpha", alpha)
+        self.alpha = validate_real("alpha", alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -516,7 +516,7 @@ class GELU(Activation):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        self.approximate = check_choice("approximate", approximate, {"none", "tanh"})
+        self.approximate = validate_choice("approximate", approximate, {"none", "tanh"})
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -548,7 +548,7 @@ class Identity(Module):
     """:math:`y = x`; the gradient passes through unchanged."""
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         return self.save_for_backward(x)
 
     def backward(self, grad_out):
@@ -563,13 +563,13 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        self.dim = check_int("dim", dim)
+        self.dim = validate_int("dim", dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Softmax(dim={self.dim}) needs x with more dimensions, got {x.shape}")
         y = softmax(x, axis=self.dim)
@@ -586,14 +586,14 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = check_int("start_dim", start_dim)
-        self.end_dim = check_int("end_dim", end_dim)
+        self.start_dim = validate_int("start_dim", start_dim)
+        self.end_dim = validate_int("end_dim", end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         start, end = (d + x.ndim if d < 0 else d for d in (self.start_dim, self.end_dim))
         if not 0 <= start <= end < x.ndim:
             raise ValueError(
@@ -622,14 +622,14 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
         super().__init__()
-        self.p = check_probability("p", p)
-        self.rng = check_rng(rng)
+        self.p = validate_probability("p", p)
+        self.rng = validate_rng(rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
     def forward(self, x):
-        x = check_array("x", x)
+        x = validate_array("x", x)
         if not self.training:
             return self.save_for_backward(x, None)
         keep = self.rng.random(x.shape) >= self.p  # P(u >= p) = 1 - p
@@ -688,10 +688,10 @@ class _BatchNorm(Module):
         dtype=np.float64,
     ) -> None:
         super().__init__()
-        self.num_features = check_int("num_features", num_features, low=1)
-        self.eps = check_real("eps", eps, low=0.0, low_open=True)
+        self.num_features = validate_int("num_features", num_features, low=1)
+        self.eps = validate_real("eps", eps, low=0.0, low_open=True)
         if momentum is not None:
-            momentum = check_real("momentum", momentum, low=0.0, high=1.0)
+            momentum = validate_real("momentum", momentum, low=0.0, high=1.0)
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
@@ -717,15 +717,15 @@ class _BatchNorm(Module):
         """Reshape a (C,) vector to (1, C, 1, ...) so it broadcasts over the other axes."""
         return v.reshape((1, self.num_features) + (1,) * (ndim - 2))
 
-    def _check_input(self, x) -> np.ndarray:
-        x = check_array("x", x)
+    def _validate_input(self, x) -> np.ndarray:
+        x = validate_array("x", x)
         if x.ndim not in self._input_ndims or x.shape[1] != self.num_features:
             layout = self._input_layout.replace("C", str(self.num_features))
             raise ValueError(
                 f"x must have shape {layout} for {type(self).__name__}({self.num_features}), "
                 f"got {x.shape}"
             )
-        self._check_dtype(x)
+        self._validate_dtype(x)
         return x
 
     def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
@@ -735,7 +735,7 @@ class _BatchNorm(Module):
         self.running_var[...] = (1 - factor) * self.running_var + factor * var * (n / (n - 1))
 
     def forward(self, x):
-        x = self._check_input(x)
+        x = self._validate_input(x)
         axes = (0,) + tuple(range(2, x.ndim))
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats:
@@ -846,10 +846,10 @@ def mlp(
     ReLU(), Linear(64, 3))``; the layers draw their weights from ``rng`` in that order, and
     the Dropout layers draw their masks from it too.
     """
-    sizes = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+    sizes = [validate_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
     if len(sizes) < 2:
         raise ValueError(f"sizes must hold at least an input and an output size, got {sizes}")
-    dropout = check_probability("dropout", dropout)
+    dropout = validate_probability("dropout", dropout)
     layers: list[Module] = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
         layers += [Linear(n_in, n_out, rng=rng, dtype=dtype), activation()]

@@ -9,7 +9,7 @@ the contract of the layers in :mod:`dlopt.layers`:
   an array of the prediction's shape and dtype.
 
 ``reduction="mean"`` (the default) averages over the elements (over the samples
-for cross-entropy), ``reduction="sum"`` adds them up. Shapes are checked, never
+for cross-entropy), ``reduction="sum"`` adds them up. Shapes are validated, never
 broadcast: a (N,) target against a (N, 1) prediction is an error, not an
 (N, N) matrix of residuals.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlopt._checks import check_array, check_choice, check_real
+from dlopt._validation import validate_array, validate_choice, validate_real
 from dlopt.layers import log_softmax, sigmoid
 
 __all__ = ["MSELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
@@ -31,10 +31,10 @@ def _nonempty(prediction: np.ndarray) -> np.ndarray:
 
 
 class _Loss:
-    """Reduction, the forward/backward bookkeeping and the shape checks shared by the losses."""
+    """Reduction, the forward/backward bookkeeping and the shape validation shared by the losses."""
 
     def __init__(self, reduction: str = "mean") -> None:
-        self.reduction = check_choice("reduction", reduction, {"mean", "sum"})
+        self.reduction = validate_choice("reduction", reduction, {"mean", "sum"})
         self._saved: tuple | None = None
 
     def __call__(self, prediction, target) -> float:
@@ -60,9 +60,9 @@ class _Loss:
 
     @staticmethod
     def _same_shape(prediction, target) -> tuple[np.ndarray, np.ndarray]:
-        """Both as arrays of the prediction's dtype, after checking the shapes are equal."""
-        prediction = _nonempty(check_array("prediction", prediction))
-        target = check_array("target", target)
+        """Both as arrays of the prediction's dtype, after validating that the shapes are equal."""
+        prediction = _nonempty(validate_array("prediction", prediction))
+        target = validate_array("target", target)
         if target.shape != prediction.shape:
             raise ValueError(
                 f"target must have the shape of prediction {prediction.shape}, got {target.shape}"
@@ -131,7 +131,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, label_smoothing: float = 0.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.label_smoothing = check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+        self.label_smoothing = validate_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
 
     def __repr__(self) -> str:
         return (
@@ -140,8 +140,8 @@ class CrossEntropyLoss(_Loss):
         )
 
     def forward(self, prediction, target) -> float:
-        logits = _nonempty(check_array("prediction", prediction, ndim=2))
-        target = self._check_classes(target, logits.shape)
+        logits = _nonempty(validate_array("prediction", prediction, ndim=2))
+        target = self._validate_classes(target, logits.shape)
         q = self._target_distribution(target, logits.shape[1], logits.dtype)
         log_p = log_softmax(logits, axis=1)
         self._saved = (np.exp(log_p), q)
@@ -159,7 +159,7 @@ class CrossEntropyLoss(_Loss):
         return q
 
     @staticmethod
-    def _check_classes(target, logits_shape: tuple[int, int]) -> np.ndarray:
+    def _validate_classes(target, logits_shape: tuple[int, int]) -> np.ndarray:
         if hasattr(target, "detach"):
             raise TypeError("target must be a NumPy array, got a torch tensor (use .numpy())")
         target = np.asarray(target)

@@ -106,7 +106,7 @@ class Optimizer:
                 self.state[0],
                 **self.hyperparameters(self.param_groups[0]),
             )
-        grads = self._check_dense(list(grads))
+        grads = self._validate_dense(list(grads))
         index = 0
         for group in self.param_groups:
             hyper = self.hyperparameters(group)
@@ -118,8 +118,8 @@ class Optimizer:
                     self.rule(p, g, self.state[index], **hyper)
                 index += 1
 
-    def _check_dense(self, grads: list) -> list:
-        """``grads`` checked against the parameters (count, shapes, NaN) before anything moves;
+    def _validate_dense(self, grads: list) -> list:
+        """``grads`` validated against the parameters (count, shapes, NaN) before anything moves;
         sparse ones coalesced."""
         params = self.parameters()
         if len(grads) != len(params):
@@ -176,7 +176,7 @@ class _FlatProblem:
     def evaluate(self):
         loss, grads = self.closure()
         grads = list(grads)
-        self.optimizer._check_dense(grads)
+        self.optimizer._validate_dense(grads)
         return loss, np.concatenate(
             [
                 np.zeros(p.size, p.dtype) if g is None else np.asarray(g, dtype=p.dtype).ravel()
@@ -199,7 +199,7 @@ class _FlatProblem:
 
 
 def _coalesced(i: int, grad, shape, dtype):
-    """A sparse gradient ``(indices, values)`` checked, with repeated indices summed and the
+    """A sparse gradient ``(indices, values)`` validated, with repeated indices summed and the
     columns sorted (what ``torch.Tensor.coalesce`` does)."""
     if not (isinstance(grad, tuple) and len(grad) == 2):
         raise TypeError(

@@ -1,7 +1,7 @@
 """Every optimizer defined once: its constructor, its rule, its algorithm.
 
 Each class below is the whole definition of one optimizer: the arguments,
-defaults and checks of its ``torch.optim`` namesake (with the same error
+defaults and validation of its ``torch.optim`` namesake (with the same error
 messages), the rule in :mod:`dlopt.rules` that performs its step, and how a
 parameter group's entries become that rule's keyword arguments. Its docstring
 ends with the rule's algorithm in the book's notation.
@@ -38,23 +38,23 @@ def _value(x) -> float:
     return x
 
 
-def _check_lr(lr, message="Invalid learning rate: {}") -> None:
+def _validate_lr(lr, message="Invalid learning rate: {}") -> None:
     lr = _value(lr)
     if not 0.0 <= lr:  # also catches NaN
         raise ValueError(message.format(lr))
 
 
-def _check_nonneg(what: str, value) -> None:
+def _validate_nonneg(what: str, value) -> None:
     if not 0.0 <= value:
         raise ValueError(f"Invalid {what} value: {value}")
 
 
-def _check_eps(eps) -> None:
+def _validate_eps(eps) -> None:
     if not 0.0 <= eps:
         raise ValueError(f"Invalid epsilon value: {eps}")
 
 
-def _check_betas(betas) -> None:
+def _validate_betas(betas) -> None:
     for i, beta in enumerate(betas):
         if not 0.0 <= _value(beta) < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {_value(beta)}")
@@ -129,9 +129,9 @@ class SGD(Definition):
         differentiable=False,
         fused=None,
     ):
-        _check_lr(lr)
-        _check_nonneg("momentum", momentum)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_nonneg("momentum", momentum)
+        _validate_nonneg("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         _reject_unsupported("SGD", differentiable=differentiable, fused=fused)
@@ -169,11 +169,11 @@ class Adagrad(Definition):
         differentiable=False,
         fused=None,
     ):
-        _check_lr(lr)
-        _check_nonneg("lr_decay", lr_decay)
-        _check_nonneg("weight_decay", weight_decay)
-        _check_nonneg("initial_accumulator_value", initial_accumulator_value)
-        _check_eps(eps)
+        _validate_lr(lr)
+        _validate_nonneg("lr_decay", lr_decay)
+        _validate_nonneg("weight_decay", weight_decay)
+        _validate_nonneg("initial_accumulator_value", initial_accumulator_value)
+        _validate_eps(eps)
         _reject_unsupported("Adagrad", differentiable=differentiable, fused=fused)
         defaults = dict(
             lr=lr,
@@ -208,11 +208,11 @@ class Adadelta(Definition):
         maximize=False,
         differentiable=False,
     ):
-        _check_lr(lr)
+        _validate_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        _check_eps(eps)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_eps(eps)
+        _validate_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Adadelta", capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
@@ -247,10 +247,10 @@ class RMSprop(Definition):
         maximize=False,
         differentiable=False,
     ):
-        _check_lr(lr)
-        _check_eps(eps)
-        _check_nonneg("momentum", momentum)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_eps(eps)
+        _validate_nonneg("momentum", momentum)
+        _validate_nonneg("weight_decay", weight_decay)
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
         _reject_unsupported("RMSprop", capturable=capturable, differentiable=differentiable)
@@ -269,13 +269,13 @@ class RMSprop(Definition):
         super().__init__(params, defaults)
 
 
-def _check_adam(lr, betas, eps, weight_decay, *, foreach, capturable) -> None:
+def _validate_adam(lr, betas, eps, weight_decay, *, foreach, capturable) -> None:
     if hasattr(lr, "numel") and foreach and not capturable:
         raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
-    _check_lr(lr)
-    _check_eps(eps)
-    _check_betas(betas)
-    _check_nonneg("weight_decay", weight_decay)
+    _validate_lr(lr)
+    _validate_eps(eps)
+    _validate_betas(betas)
+    _validate_nonneg("weight_decay", weight_decay)
     tensors = [hasattr(b, "numel") for b in betas]
     if any(tensors) and not all(tensors):
         raise ValueError("betas must be either both floats or both Tensors")
@@ -311,7 +311,7 @@ class Adam(Definition):
         fused=None,
         decoupled_weight_decay=False,
     ):
-        _check_adam(lr, betas, eps, weight_decay, foreach=foreach, capturable=capturable)
+        _validate_adam(lr, betas, eps, weight_decay, foreach=foreach, capturable=capturable)
         _reject_unsupported(
             type(self).__name__, capturable=capturable, differentiable=differentiable, fused=fused
         )
@@ -392,11 +392,11 @@ class NAdam(Definition):
         capturable=False,
         differentiable=False,
     ):
-        _check_lr(lr)
-        _check_eps(eps)
-        _check_betas(betas)
-        _check_nonneg("weight_decay", weight_decay)
-        _check_nonneg("momentum_decay", momentum_decay)
+        _validate_lr(lr)
+        _validate_eps(eps)
+        _validate_betas(betas)
+        _validate_nonneg("weight_decay", weight_decay)
+        _validate_nonneg("momentum_decay", momentum_decay)
         _reject_unsupported("NAdam", capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
@@ -434,10 +434,10 @@ class RAdam(Definition):
         capturable=False,
         differentiable=False,
     ):
-        _check_lr(lr)
-        _check_eps(eps)
-        _check_betas(betas)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_eps(eps)
+        _validate_betas(betas)
+        _validate_nonneg("weight_decay", weight_decay)
         _reject_unsupported("RAdam", capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
@@ -472,10 +472,10 @@ class Adamax(Definition):
         differentiable=False,
         capturable=False,
     ):
-        _check_lr(lr)
-        _check_eps(eps)
-        _check_betas(betas)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_eps(eps)
+        _validate_betas(betas)
+        _validate_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Adamax", capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
@@ -511,8 +511,8 @@ class ASGD(Definition):
         differentiable=False,
         capturable=False,
     ):
-        _check_lr(lr)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_nonneg("weight_decay", weight_decay)
         _reject_unsupported("ASGD", capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr,
@@ -546,7 +546,7 @@ class Rprop(Definition):
         maximize=False,
         differentiable=False,
     ):
-        _check_lr(lr)
+        _validate_lr(lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         _reject_unsupported("Rprop", capturable=capturable, differentiable=differentiable)
@@ -592,7 +592,7 @@ class Adafactor(Definition):
         foreach=None,
         maximize=False,
     ):
-        _check_lr(lr, "Learning rate should be >= 0 but is: {}")
+        _validate_lr(lr, "Learning rate should be >= 0 but is: {}")
         if not 0.0 >= beta2_decay:
             raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
         if eps[0] is not None and not 0.0 <= eps[0]:
@@ -645,7 +645,7 @@ class SparseAdam(Definition):
             raise ValueError(f"Invalid learning rate: {_value(lr)}")
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
+        _validate_betas(betas)
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
         super().__init__(params, defaults)
         located = [
@@ -687,7 +687,7 @@ class Muon(Definition):
         ns_steps=5,
         adjust_lr_fn=None,
     ):
-        _check_lr(lr, "Learning rate should be >= 0 but is: {}")
+        _validate_lr(lr, "Learning rate should be >= 0 but is: {}")
         if not 0.0 <= momentum:
             raise ValueError(f"momentum should be >= 0 but is: {momentum}")
         if not 0.0 <= weight_decay:
@@ -736,7 +736,7 @@ class LBFGS(Definition):
         history_size=100,
         line_search_fn=None,
     ):
-        _check_lr(lr)
+        _validate_lr(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(
@@ -779,7 +779,7 @@ class Lion(Definition):
         for i, beta in enumerate(betas):
             if not 0.0 <= beta <= 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_nonneg("weight_decay", weight_decay)
         _reject_unsupported("Lion", use_triton=use_triton)
         defaults = dict(
             lr=lr,
@@ -913,10 +913,10 @@ class AdamWScheduleFree(_ScheduleFree):
         weight_lr_power=2.0,
         foreach=None,
     ):
-        _check_lr(lr)
-        _check_eps(eps)
-        _check_betas(betas)
-        _check_nonneg("weight_decay", weight_decay)
+        _validate_lr(lr)
+        _validate_eps(eps)
+        _validate_betas(betas)
+        _validate_nonneg("weight_decay", weight_decay)
         super().__init__(
             params,
             dict(

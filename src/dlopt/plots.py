@@ -26,7 +26,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.animation import FuncAnimation, HTMLWriter
 
-from ._checks import check_array, check_choice, check_int
+from ._validation import validate_array, validate_choice, validate_int
 
 __all__ = [
     "COLORS",
@@ -167,7 +167,7 @@ def loss_curves(histories, *, ax=None, logy: bool = False, xlabel: str = "epoch"
         chosen = _pick_keys(history, keys)
         shown_keys.update(chosen)
         for j, key in enumerate(chosen):
-            y = check_array(f"{run}[{key!r}]" if run else key, history[key], ndim=1)
+            y = validate_array(f"{run}[{key!r}]" if run else key, history[key], ndim=1)
             pretty = key.replace("_", " ")
             style = _KEY_STYLES.get(key.split("_")[0], "-")
             if single:
@@ -191,7 +191,7 @@ def _levels(landscape, Z: np.ndarray, levels, log_levels: bool) -> np.ndarray:
     """Contour levels; log-spaced above the known minimum value so the valley floor shows."""
     if not isinstance(levels, int | np.integer):
         return np.asarray(levels, dtype=float)
-    check_int("levels", levels, low=2)
+    validate_int("levels", levels, low=2)
     top = float(np.max(Z))
     if log_levels and landscape.min_value is not None:
         span = top - landscape.min_value
@@ -223,16 +223,16 @@ def contour(landscape, *, ax=None, levels=20, log_levels: bool = True, n: int = 
     return ax
 
 
-def _check_paths(paths: Mapping) -> dict[str, np.ndarray]:
+def _validate_paths(paths: Mapping) -> dict[str, np.ndarray]:
     if not isinstance(paths, Mapping) or not paths:
         raise ValueError("paths must be a non-empty dict {name: array of shape (T, 2)}")
-    checked = {
-        name: check_array(f"paths[{name!r}]", p, shape=(None, 2)) for name, p in paths.items()
+    validated = {
+        name: validate_array(f"paths[{name!r}]", p, shape=(None, 2)) for name, p in paths.items()
     }
-    for name, p in checked.items():
+    for name, p in validated.items():
         if len(p) == 0:
             raise ValueError(f"paths[{name!r}] is empty; it needs at least the starting point")
-    return checked
+    return validated
 
 
 def _draw_paths(ax, paths: dict[str, np.ndarray]):
@@ -295,7 +295,7 @@ def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: b
     :math:`\\mathbf p_0, \\dots, \\mathbf p_{T-1}` as an array of shape (T, 2). Draws
     the start points, each path with a marker at its end, and the minima.
     """
-    paths = _check_paths(paths)
+    paths = _validate_paths(paths)
     ax = contour(landscape, ax=ax, levels=levels, log_levels=log_levels)
     drawn = _draw_paths(ax, paths)
     _show_until(drawn, max(len(p) for p in paths.values()) - 1)
@@ -303,13 +303,13 @@ def trajectories(landscape, paths: Mapping, *, ax=None, levels=20, log_levels: b
     return ax
 
 
-def _check_groups(paths: dict, groups) -> dict[str, list[str]]:
-    """``groups`` (panel title -> names) checked against ``paths``; None is one panel of all."""
+def _validate_groups(paths: dict, groups) -> dict[str, list[str]]:
+    """``groups`` (panel title -> names) validated against ``paths``; None is one panel of all."""
     if groups is None:
         return {"": list(paths)}
     if not isinstance(groups, Mapping) or not groups:
         raise ValueError("groups must be None or a non-empty dict {panel title: [names]}")
-    checked = {}
+    validated = {}
     for title, names in groups.items():
         names = list(names)
         unknown = [n for n in names if n not in paths]
@@ -318,25 +318,25 @@ def _check_groups(paths: dict, groups) -> dict[str, list[str]]:
                 f"groups[{title!r}] must list names of paths; {unknown or 'it is empty'} "
                 f"not in {sorted(paths)}"
             )
-        checked[title] = names
-    return checked
+        validated[title] = names
+    return validated
 
 
 def _race_figure(landscape, paths, *, groups, ncols, frames, levels, log_levels, figsize, dpi):
     """The race's figure, laid out, with ``update(k)`` that shows frame ``k`` and the artists
     it changes; see :func:`race`."""
-    paths = _check_paths(paths)
-    panels = _check_groups(paths, groups)
-    ncols = check_int("ncols", ncols, low=1)
+    paths = _validate_paths(paths)
+    panels = _validate_groups(paths, groups)
+    ncols = validate_int("ncols", ncols, low=1)
     T = max(len(p) for p in paths.values())
-    frames = T if frames is None else check_int("frames", frames, low=1)
+    frames = T if frames is None else validate_int("frames", frames, low=1)
     iterations = np.round(np.linspace(0, T - 1, frames)).astype(int)
     cols = min(ncols, len(panels))
     rows = -(-len(panels) // cols)
     if figsize is None:
         figsize = (8.4, 6.6) if len(panels) == 1 else (8.4, 4.3 * rows + 0.4)
     fig, axes = plt.subplots(
-        rows, cols, figsize=figsize, dpi=check_int("dpi", dpi, low=1), squeeze=False
+        rows, cols, figsize=figsize, dpi=validate_int("dpi", dpi, low=1), squeeze=False
     )
     drawn = []
     for ax, (title, names) in zip(axes.flat, panels.items()):
@@ -395,7 +395,7 @@ def race(
     does not also show it as a still image; display with :func:`animation_html` (or use
     :func:`race_html`, which does both).
     """
-    interval = check_int("interval", interval, low=1)
+    interval = validate_int("interval", interval, low=1)
     fig, update, _, frames = _race_figure(
         landscape,
         paths,
@@ -433,8 +433,8 @@ def race_loss_panels(
     """
     if not isinstance(losses, Mapping) or not losses:
         raise ValueError("losses must be a non-empty dict {racer: losses per step}")
-    panels = _check_groups(dict(losses), groups)
-    ncols = check_int("ncols", ncols, low=1)
+    panels = _validate_groups(dict(losses), groups)
+    ncols = validate_int("ncols", ncols, low=1)
     cols = min(ncols, len(panels))
     rows = -(-len(panels) // cols)
     if figsize is None:
@@ -456,7 +456,7 @@ def race_loss_panels(
             ax.sharex(shared)
             ax.sharey(shared)
         for i, name in enumerate(names):
-            y = check_array(f"losses[{name!r}]", losses[name], ndim=1)
+            y = validate_array(f"losses[{name!r}]", losses[name], ndim=1)
             ax.plot(
                 np.arange(len(y)),
                 y,
@@ -499,7 +499,7 @@ def animation_html(
     times smaller than "png" for contour plots, or "png"); the player's icons come from
     the book theme, so the page loads nothing from outside the site.
     """
-    check_choice("frame_format", frame_format, {"jpeg", "png"})
+    validate_choice("frame_format", frame_format, {"jpeg", "png"})
     with mpl.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode=default_mode)
     return _without_external_links(html)
@@ -580,7 +580,7 @@ def race_html(
     notebook cell ending with it shows the player. ``interval`` is the delay between frames
     in milliseconds (a whole race of 24 frames lasts about two seconds by default).
     """
-    interval = check_int("interval", interval, low=1)
+    interval = validate_int("interval", interval, low=1)
     fig, update, artists, frames = _frame_figure(landscape, paths, groups=groups, frames=frames)
     try:
         for a in artists:
@@ -640,7 +640,7 @@ def layer_statistics(
         raise ValueError("stats must be a non-empty dict {scheme: values per layer}")
     ax = _new_axes(ax)
     for i, (name, values) in enumerate(stats.items()):
-        v = check_array(f"stats[{name!r}]", values, ndim=1)
+        v = validate_array(f"stats[{name!r}]", values, ndim=1)
         ax.plot(np.arange(1, len(v) + 1), v, "-o", ms=4, color=color_for(name, i), label=name)
     if logy:
         ax.set_yscale("log")
@@ -658,7 +658,7 @@ def function_and_derivative(fns: Mapping[str, tuple[Callable, Callable]], x, *, 
     """
     if not isinstance(fns, Mapping) or not fns:
         raise ValueError("fns must be a non-empty dict {name: (f, df)}")
-    x = check_array("x", x, ndim=1)
+    x = validate_array("x", x, ndim=1)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
     ax_f, ax_df = axes

@@ -60,22 +60,22 @@ from typing import ClassVar
 
 import numpy as np
 
-from dlopt._checks import check_choice, check_int, check_real
+from dlopt._validation import validate_choice, validate_int, validate_real
 
 # --------------------------------------------------------------------------- pure schedules
 
 
-def _check_step(t) -> int:
-    return check_int("t", t, low=0)
+def _validate_step(t) -> int:
+    return validate_int("t", t, low=0)
 
 
-def _check_milestones(milestones, *, low: int, strict: bool = True) -> tuple[int, ...]:
+def _validate_milestones(milestones, *, low: int, strict: bool = True) -> tuple[int, ...]:
     """Increasing integers >= ``low`` (strictly unless ``strict=False``), as a tuple."""
     try:
         values = tuple(milestones)
     except TypeError:
         raise TypeError(f"milestones must be a sequence of ints, got {milestones!r}") from None
-    values = tuple(check_int(f"milestones[{i}]", m, low=low) for i, m in enumerate(values))
+    values = tuple(validate_int(f"milestones[{i}]", m, low=low) for i, m in enumerate(values))
     if any(b < a or (strict and b == a) for a, b in zip(values, values[1:], strict=False)):
         expected = "strictly increasing" if strict else "increasing"
         raise ValueError(f"Invalid milestones: {list(values)} (expected {expected})")
@@ -90,12 +90,12 @@ class Schedule:
 
     def lr(self, t: int, base_lr: float) -> float:
         r""":math:`\eta_t` for a schedule that starts from :math:`\eta_0 =` ``base_lr``."""
-        return self._lr(_check_step(t), check_real("base_lr", base_lr, low=0.0))
+        return self._lr(_validate_step(t), validate_real("base_lr", base_lr, low=0.0))
 
     def lrs(self, base_lr: float, num_steps: int) -> np.ndarray:
         r"""The first ``num_steps`` rates :math:`(\eta_0, \dots, \eta_{T-1})`, shape ``(T,)``."""
-        base_lr = check_real("base_lr", base_lr, low=0.0)
-        num_steps = check_int("num_steps", num_steps, low=0)
+        base_lr = validate_real("base_lr", base_lr, low=0.0)
+        num_steps = validate_int("num_steps", num_steps, low=0)
         return np.array([self._lr(t, base_lr) for t in range(num_steps)], dtype=np.float64)
 
     def _lr(self, t: int, base_lr: float) -> float:
@@ -114,7 +114,7 @@ class MultiplicativeSchedule(Schedule):
 
     def factor(self, t: int) -> float:
         r"""The multiplier :math:`f(t) = \eta_t / \eta_0`."""
-        return self._factor(_check_step(t))
+        return self._factor(_validate_step(t))
 
     def _lr(self, t: int, base_lr: float) -> float:
         return base_lr * self._factor(t)
@@ -137,8 +137,8 @@ class ConstantSchedule(MultiplicativeSchedule):
     total_iters: int = 5
 
     def __post_init__(self):
-        check_real("scale", self.scale, low=0.0, high=1.0)
-        check_int("total_iters", self.total_iters, low=1)
+        validate_real("scale", self.scale, low=0.0, high=1.0)
+        validate_int("total_iters", self.total_iters, low=1)
 
     def _factor(self, t):
         return self.scale if t < self.total_iters else 1.0
@@ -154,8 +154,8 @@ class StepSchedule(MultiplicativeSchedule):
     gamma: float = 0.1
 
     def __post_init__(self):
-        check_int("step_size", self.step_size, low=1)
-        check_real("gamma", self.gamma, low=0.0, low_open=True)
+        validate_int("step_size", self.step_size, low=1)
+        validate_real("gamma", self.gamma, low=0.0, low_open=True)
 
     def _factor(self, t):
         return self.gamma ** (t // self.step_size)
@@ -176,9 +176,9 @@ class MultiStepSchedule(MultiplicativeSchedule):
     gamma: float = 0.1
 
     def __post_init__(self):
-        milestones = _check_milestones(self.milestones, low=0, strict=False)
+        milestones = _validate_milestones(self.milestones, low=0, strict=False)
         object.__setattr__(self, "milestones", milestones)
-        check_real("gamma", self.gamma, low=0.0, low_open=True)
+        validate_real("gamma", self.gamma, low=0.0, low_open=True)
 
     def _factor(self, t):
         return self.gamma ** bisect_right(self.milestones, t)
@@ -193,7 +193,7 @@ class ExponentialSchedule(MultiplicativeSchedule):
     gamma: float
 
     def __post_init__(self):
-        check_real("gamma", self.gamma, low=0.0, low_open=True)
+        validate_real("gamma", self.gamma, low=0.0, low_open=True)
 
     def _factor(self, t):
         return self.gamma**t
@@ -215,9 +215,9 @@ class LinearSchedule(MultiplicativeSchedule):
     total_iters: int = 5
 
     def __post_init__(self):
-        check_real("start_factor", self.start_factor, low=0.0, high=1.0, low_open=True)
-        check_real("end_factor", self.end_factor, low=0.0, high=1.0)
-        check_int("total_iters", self.total_iters, low=1)
+        validate_real("start_factor", self.start_factor, low=0.0, high=1.0, low_open=True)
+        validate_real("end_factor", self.end_factor, low=0.0, high=1.0)
+        validate_int("total_iters", self.total_iters, low=1)
 
     def _factor(self, t):
         s, e, T = self.start_factor, self.end_factor, self.total_iters
@@ -257,8 +257,8 @@ class InverseTimeSchedule(MultiplicativeSchedule):
     decay_steps: int = 1
 
     def __post_init__(self):
-        check_real("decay_rate", self.decay_rate, low=0.0, low_open=True)
-        check_int("decay_steps", self.decay_steps, low=1)
+        validate_real("decay_rate", self.decay_rate, low=0.0, low_open=True)
+        validate_int("decay_steps", self.decay_steps, low=1)
 
     def _factor(self, t):
         return 1.0 / (1.0 + self.decay_rate * t / self.decay_steps)
@@ -285,8 +285,8 @@ class CosineAnnealingSchedule(Schedule):
     eta_min: float = 0.0
 
     def __post_init__(self):
-        check_int("T_max", self.T_max, low=1)
-        check_real("eta_min", self.eta_min, low=0.0)
+        validate_int("T_max", self.T_max, low=1)
+        validate_real("eta_min", self.eta_min, low=0.0)
 
     def _lr(self, t, base_lr):
         annealing = 1 + math.cos(math.pi * t / self.T_max)
@@ -318,7 +318,7 @@ class SequentialSchedule(Schedule):
             raise ValueError("SequentialSchedule expects at least one schedule, got none")
         if self.scales is not None:
             scales = tuple(
-                check_real(f"scales[{i}]", c, low=0.0) for i, c in enumerate(self.scales)
+                validate_real(f"scales[{i}]", c, low=0.0) for i, c in enumerate(self.scales)
             )
             if len(scales) != len(schedules):
                 raise ValueError(
@@ -329,7 +329,7 @@ class SequentialSchedule(Schedule):
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedules[{i}] must be a Schedule, got {s!r}")
-        milestones = _check_milestones(self.milestones, low=1)
+        milestones = _validate_milestones(self.milestones, low=1)
         if len(milestones) != len(schedules) - 1:
             raise ValueError(
                 f"Invalid milestones: expected {len(schedules) - 1} (one fewer than the "
@@ -379,8 +379,8 @@ class WarmupCosineSchedule(Schedule):
     _phases: Schedule = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        W = check_int("warmup_steps", self.warmup_steps, low=0)
-        T = check_int("total_steps", self.total_steps, low=W + 1)
+        W = validate_int("warmup_steps", self.warmup_steps, low=0)
+        T = validate_int("total_steps", self.total_steps, low=W + 1)
         cosine = CosineAnnealingSchedule(T - W, self.eta_min)
         phases = cosine
         if W > 0:
@@ -427,14 +427,14 @@ class SlantedTriangularSchedule(MultiplicativeSchedule):
     ratio: float = 32.0
 
     def __post_init__(self):
-        T = check_int("total_steps", self.total_steps, low=1)
-        cut_frac = check_real("cut_frac", self.cut_frac, low=0.0, high=1.0, low_open=True)
+        T = validate_int("total_steps", self.total_steps, low=1)
+        cut_frac = validate_real("cut_frac", self.cut_frac, low=0.0, high=1.0, low_open=True)
         if cut_frac == 1.0:
             raise ValueError(
                 "Invalid cut_frac: 1.0 (expected a value in (0, 1): with cut_frac = 1 "
                 "there are no steps of decay, and the paper's formula divides by zero)"
             )
-        ratio = check_real("ratio", self.ratio, low=1.0)
+        ratio = validate_real("ratio", self.ratio, low=1.0)
         if math.isinf(ratio):
             raise ValueError("Invalid ratio: inf (expected a finite value >= 1)")
         if self.cut < 1:
@@ -473,8 +473,8 @@ class PolynomialSchedule(MultiplicativeSchedule):
     power: float = 1.0
 
     def __post_init__(self):
-        check_int("total_iters", self.total_iters, low=1)
-        check_real("power", self.power, low=0.0)
+        validate_int("total_iters", self.total_iters, low=1)
+        validate_real("power", self.power, low=0.0)
 
     def _factor(self, t):
         return (1.0 - min(self.total_iters, t) / self.total_iters) ** self.power
@@ -567,13 +567,13 @@ class CosineAnnealingWarmRestartsSchedule(Schedule):
     eta_min: float = 0.0
 
     def __post_init__(self):
-        check_int("T_0", self.T_0, low=1)
-        check_int("T_mult", self.T_mult, low=1)
-        check_real("eta_min", self.eta_min, low=0.0)
+        validate_int("T_0", self.T_0, low=1)
+        validate_int("T_mult", self.T_mult, low=1)
+        validate_real("eta_min", self.eta_min, low=0.0)
 
     def cycle(self, t: float) -> tuple[float, int]:
         r""":math:`(T_\text{cur}, T_i)` at (possibly fractional) step ``t`` :math:`\ge 0`."""
-        t = check_real("t", t, low=0.0)
+        t = validate_real("t", t, low=0.0)
         if math.isinf(t):
             raise ValueError("Invalid t: inf (expected a finite step)")
         if t < self.T_0:
@@ -588,7 +588,7 @@ class CosineAnnealingWarmRestartsSchedule(Schedule):
     def lr(self, t: float, base_lr: float) -> float:
         r""":math:`\eta_t` at the step ``t`` (a real number) from ``base_lr`` :math:`\eta_0`."""
         T_cur, T_i = self.cycle(t)
-        return self.cosine(T_cur, T_i, check_real("base_lr", base_lr, low=0.0))
+        return self.cosine(T_cur, T_i, validate_real("base_lr", base_lr, low=0.0))
 
     def cosine(self, T_cur: float, T_i: float, base_lr: float) -> float:
         r"""The rate :math:`T_\text{cur}` steps into a cycle of :math:`T_i` steps."""
@@ -598,8 +598,8 @@ class CosineAnnealingWarmRestartsSchedule(Schedule):
         return self.cosine(*self.cycle(t), base_lr)
 
 
-def _check_positive_step_size(name, value) -> float:
-    return check_real(name, value, low=0.0, low_open=True)
+def _validate_positive_step_size(name, value) -> float:
+    return validate_real(name, value, low=0.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -633,21 +633,21 @@ class CyclicSchedule(Schedule):
     scale_mode: str = "cycle"
 
     def __post_init__(self):
-        check_real("max_lr", self.max_lr, low=0.0)
-        up = _check_positive_step_size("step_size_up", self.step_size_up)
+        validate_real("max_lr", self.max_lr, low=0.0)
+        up = _validate_positive_step_size("step_size_up", self.step_size_up)
         down = up
         if self.step_size_down is not None:
-            down = _check_positive_step_size("step_size_down", self.step_size_down)
+            down = _validate_positive_step_size("step_size_down", self.step_size_down)
         object.__setattr__(self, "step_size_down", down)
-        check_real("gamma", self.gamma, low=0.0, low_open=True)
+        validate_real("gamma", self.gamma, low=0.0, low_open=True)
         if self.scale_fn is None:
-            check_choice("mode", self.mode, {"triangular", "triangular2", "exp_range"})
+            validate_choice("mode", self.mode, {"triangular", "triangular2", "exp_range"})
             # torch ignores scale_mode for the built-in modes
             mode_scale = {"triangular": "cycle", "triangular2": "cycle", "exp_range": "iterations"}
             object.__setattr__(self, "scale_mode", mode_scale[self.mode])
         elif not callable(self.scale_fn):
             raise TypeError(f"scale_fn must be callable or None, got {self.scale_fn!r}")
-        check_choice("scale_mode", self.scale_mode, {"cycle", "iterations"})
+        validate_choice("scale_mode", self.scale_mode, {"cycle", "iterations"})
 
     def _scale(self, x: float) -> float:
         if self.scale_fn is not None:
@@ -673,7 +673,7 @@ class CyclicSchedule(Schedule):
 
     def momentum(self, t: int, base_momentum: float, max_momentum: float) -> float:
         r"""The momentum at step ``t``: ``max_momentum`` when the rate is lowest."""
-        height, scale = self._triangle(_check_step(t))
+        height, scale = self._triangle(_validate_step(t))
         return max_momentum - (max_momentum - base_momentum) * height * scale
 
 
@@ -709,13 +709,13 @@ class OneCycleSchedule(MultiplicativeSchedule):
     three_phase: bool = False
 
     def __post_init__(self):
-        check_int("total_steps", self.total_steps, low=1)
+        validate_int("total_steps", self.total_steps, low=1)
         if not isinstance(self.pct_start, float):  # torch refuses pct_start=0 and =1 (ints) too
             raise ValueError(f"Invalid pct_start: {self.pct_start!r} (expected a float in [0, 1])")
-        check_real("pct_start", self.pct_start, low=0.0, high=1.0)
-        check_choice("anneal_strategy", self.anneal_strategy, {"cos", "linear"})
-        check_real("div_factor", self.div_factor, low=0.0, low_open=True)
-        check_real("final_div_factor", self.final_div_factor, low=0.0, low_open=True)
+        validate_real("pct_start", self.pct_start, low=0.0, high=1.0)
+        validate_choice("anneal_strategy", self.anneal_strategy, {"cos", "linear"})
+        validate_real("div_factor", self.div_factor, low=0.0, low_open=True)
+        validate_real("final_div_factor", self.final_div_factor, low=0.0, low_open=True)
         if not isinstance(self.three_phase, bool):
             raise TypeError(f"three_phase must be a bool, got {self.three_phase!r}")
 
@@ -774,7 +774,7 @@ class OneCycleSchedule(MultiplicativeSchedule):
     def momentum(self, t: int, base_momentum: float, max_momentum: float) -> float:
         r"""The momentum at step ``t``: from ``max_momentum`` down to ``base_momentum`` and back."""
         values = {"base_m": base_momentum, "max_m": max_momentum}
-        phase, pct = self._locate(_check_step(t))
+        phase, pct = self._locate(_validate_step(t))
         return self._anneal(values[phase[3]], values[phase[4]], pct)
 
 
@@ -789,9 +789,9 @@ def lr_range_test_values(min_lr: float, max_lr: float, num_steps: int) -> np.nda
     :math:`k = 0, \dots, K-1`. It is ``ExponentialLR`` with
     :math:`\gamma = (\eta_\max/\eta_\min)^{1/(K-1)}` started at :math:`\eta_\min`.
     """
-    min_lr = check_real("min_lr", min_lr, low=0.0, low_open=True)
-    max_lr = check_real("max_lr", max_lr, low=min_lr, low_open=True)
-    num_steps = check_int("num_steps", num_steps, low=2)
+    min_lr = validate_real("min_lr", min_lr, low=0.0, low_open=True)
+    max_lr = validate_real("max_lr", max_lr, low=min_lr, low_open=True)
+    num_steps = validate_int("num_steps", num_steps, low=2)
     if math.isinf(max_lr):
         raise ValueError("Invalid max_lr: inf (expected a finite value)")
     return np.geomspace(min_lr, max_lr, num_steps)
@@ -823,7 +823,7 @@ class LRScheduler:
         groups = _param_groups(optimizer)
         self.optimizer = optimizer
         self.schedules = _per_group(schedule, len(groups))
-        self.last_epoch = check_int("last_epoch", last_epoch, low=-1)
+        self.last_epoch = validate_int("last_epoch", last_epoch, low=-1)
         self._step_count = 0
         for i, group in enumerate(groups):
             if last_epoch == -1:
@@ -834,7 +834,7 @@ class LRScheduler:
                     "needs the optimizer state the previous scheduler wrote"
                 )
         self.base_lrs = [
-            check_real(f"param_groups[{i}]['initial_lr']", _scalar(g["initial_lr"]), low=0.0)
+            validate_real(f"param_groups[{i}]['initial_lr']", _scalar(g["initial_lr"]), low=0.0)
             for i, g in enumerate(groups)
         ]
         if _base_lrs is not None:  # CyclicLR: the lower bounds it was given, as in torch
@@ -881,9 +881,9 @@ class LRScheduler:
                 f"state_dict has {len(state_dict['base_lrs'])} base_lrs but the optimizer has "
                 f"{len(groups)} param groups"
             )
-        self.last_epoch = check_int("last_epoch", state_dict["last_epoch"], low=0)
-        self.base_lrs = [check_real("base_lr", b, low=0.0) for b in state_dict["base_lrs"]]
-        self._step_count = check_int("_step_count", state_dict.get("_step_count", 1), low=0)
+        self.last_epoch = validate_int("last_epoch", state_dict["last_epoch"], low=0)
+        self.base_lrs = [validate_real("base_lr", b, low=0.0) for b in state_dict["base_lrs"]]
+        self._step_count = validate_int("_step_count", state_dict.get("_step_count", 1), low=0)
         for group, base_lr in zip(groups, self.base_lrs, strict=True):
             group["initial_lr"] = base_lr
         self._write_lrs()
@@ -904,7 +904,7 @@ def _param_groups(optimizer) -> list[dict]:
     for i, group in enumerate(groups):
         if not isinstance(group, dict) or "lr" not in group:
             raise TypeError(f"optimizer.param_groups[{i}] must be a dict with an 'lr' entry")
-        check_real(f"param_groups[{i}]['lr']", _scalar(group["lr"]), low=0.0)
+        validate_real(f"param_groups[{i}]['lr']", _scalar(group["lr"]), low=0.0)
     return groups
 
 
@@ -944,7 +944,9 @@ class ConstantLR(LRScheduler):
     """``torch.optim.lr_scheduler.ConstantLR``: ``factor * lr`` for ``total_iters`` steps."""
 
     def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch=-1):
-        check_real("factor", factor, low=0.0, high=1.0)  # torch's name; the schedule calls it scale
+        validate_real(
+            "factor", factor, low=0.0, high=1.0
+        )  # torch's name; the schedule calls it scale
         super().__init__(optimizer, ConstantSchedule(factor, total_iters), last_epoch)
 
 
@@ -1028,7 +1030,7 @@ class SequentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
-        _check_not_plateau("SequentialLR", schedulers)
+        _validate_not_plateau("SequentialLR", schedulers)
         for i, s in enumerate(schedulers):
             if not isinstance(s, LRScheduler):
                 raise TypeError(f"schedulers[{i}] must be a dlopt scheduler, got {s!r}")
@@ -1131,7 +1133,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
         super().__init__(optimizer, [LambdaProductSchedule(f) for f in functions], last_epoch)
 
 
-def _check_not_plateau(owner: str, schedulers) -> None:
+def _validate_not_plateau(owner: str, schedulers) -> None:
     for i, s in enumerate(schedulers):
         if isinstance(s, ReduceLROnPlateau):
             raise ValueError(
@@ -1159,7 +1161,7 @@ class ChainedScheduler(LRScheduler):
                 "ChainedScheduler expects at least one scheduler to be chained, but got no "
                 "scheduler (schedulers is empty)."
             )
-        _check_not_plateau("ChainedScheduler", schedulers)
+        _validate_not_plateau("ChainedScheduler", schedulers)
         for i, s in enumerate(schedulers):
             if not isinstance(s, LRScheduler):
                 raise TypeError(f"schedulers[{i}] must be a dlopt scheduler, got {s!r}")
@@ -1198,7 +1200,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         schedule = CosineAnnealingWarmRestartsSchedule(T_0, T_mult, eta_min)
         self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
         self.T_i = T_0
-        self.T_cur = check_int("last_epoch", last_epoch, low=-1)
+        self.T_cur = validate_int("last_epoch", last_epoch, low=-1)
         super().__init__(optimizer, schedule, last_epoch)
 
     def step(self, epoch: float | None = None) -> None:
@@ -1212,7 +1214,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur = self.T_cur % self.T_i
                 self.T_i = self.T_i * self.T_mult
         else:
-            epoch = check_real("epoch", epoch, low=0.0)
+            epoch = validate_real("epoch", epoch, low=0.0)
             self.T_cur, self.T_i = self.schedules[0].cycle(epoch)
             self.last_epoch = math.floor(epoch)
         self._write_lrs()  # like torch's, this step() leaves _step_count alone
@@ -1231,8 +1233,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         missing = {"T_cur", "T_i"} - set(state_dict)
         if missing:
             raise KeyError(f"state_dict is missing {sorted(missing)}")
-        self.T_cur = check_real("T_cur", state_dict["T_cur"], low=0.0)
-        self.T_i = check_int("T_i", state_dict["T_i"], low=1)
+        self.T_cur = validate_real("T_cur", state_dict["T_cur"], low=0.0)
+        self.T_i = validate_int("T_i", state_dict["T_i"], low=1)
         super().load_state_dict(state_dict)
 
 
@@ -1244,12 +1246,12 @@ def _per_group_values(name: str, value, num_groups: int) -> list[float]:
                 f"{name} must have the same length as optimizer.param_groups. {name} has "
                 f"{len(value)} values, param_groups has {num_groups}."
             )
-        return [check_real(f"{name}[{i}]", v, low=0.0) for i, v in enumerate(value)]
-    return [check_real(name, value, low=0.0)] * num_groups
+        return [validate_real(f"{name}[{i}]", v, low=0.0) for i, v in enumerate(value)]
+    return [validate_real(name, value, low=0.0)] * num_groups
 
 
 class _MomentumCycle:
-    """The momentum half of ``OneCycleLR`` and ``CyclicLR``: torch's checks and group keys.
+    """The momentum half of ``OneCycleLR`` and ``CyclicLR``: torch's validation and group keys.
 
     The optimizer must have ``momentum`` or ``betas`` among its defaults (or,
     for a bare ``param_groups`` holder, in its first group); with ``betas`` the
@@ -1383,9 +1385,9 @@ class OneCycleLR(_MomentumCycle, LRScheduler):
     ):
         groups = _param_groups(optimizer)
         if total_steps is not None:
-            total_steps = check_int("total_steps", total_steps, low=1)
+            total_steps = validate_int("total_steps", total_steps, low=1)
         elif epochs is not None and steps_per_epoch is not None:
-            total_steps = check_int("epochs", epochs, low=1) * check_int(
+            total_steps = validate_int("epochs", epochs, low=1) * validate_int(
                 "steps_per_epoch", steps_per_epoch, low=1
             )
         else:
@@ -1445,28 +1447,28 @@ class ReduceLROnPlateau:
         eps: float = 1e-8,
     ):
         groups = _param_groups(optimizer)
-        self.factor = check_real("factor", factor, low=0.0, high=1.0, high_open=True)
+        self.factor = validate_real("factor", factor, low=0.0, high=1.0, high_open=True)
         self.optimizer = optimizer
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != len(groups):
                 raise ValueError(f"expected {len(groups)} min_lrs, got {len(min_lr)} (min_lr)")
             self.default_min_lr = None
-            self.min_lrs = [check_real(f"min_lr[{i}]", m, low=0.0) for i, m in enumerate(min_lr)]
+            self.min_lrs = [validate_real(f"min_lr[{i}]", m, low=0.0) for i, m in enumerate(min_lr)]
         else:
-            self.default_min_lr = check_real("min_lr", min_lr, low=0.0)
+            self.default_min_lr = validate_real("min_lr", min_lr, low=0.0)
             self.min_lrs = [self.default_min_lr] * len(groups)
-        self.patience = check_int("patience", patience, low=0)
-        self.cooldown = check_int("cooldown", cooldown, low=0)
-        self.eps = check_real("eps", eps, low=0.0)
+        self.patience = validate_int("patience", patience, low=0)
+        self.cooldown = validate_int("cooldown", cooldown, low=0)
+        self.eps = validate_real("eps", eps, low=0.0)
         self.last_epoch = 0
         self._last_lr = _lrs(groups)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
     def _init_is_better(self, mode, threshold, threshold_mode) -> None:
-        self.mode = check_choice("mode", mode, {"min", "max"})
-        self.threshold = check_real("threshold", threshold, low=0.0)
-        self.threshold_mode = check_choice("threshold_mode", threshold_mode, {"rel", "abs"})
+        self.mode = validate_choice("mode", mode, {"min", "max"})
+        self.threshold = validate_real("threshold", threshold, low=0.0)
+        self.threshold_mode = validate_choice("threshold_mode", threshold_mode, {"rel", "abs"})
         self.mode_worse = math.inf if mode == "min" else -math.inf
 
     def _reset(self) -> None:
@@ -1500,7 +1502,7 @@ class ReduceLROnPlateau:
         if epoch is None:
             self.last_epoch += 1
         else:
-            self.last_epoch = check_int("epoch", epoch, low=0)
+            self.last_epoch = validate_int("epoch", epoch, low=0)
         if self.is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
@@ -1566,7 +1568,7 @@ def reduce_on_plateau_lrs(metrics, lr: float, **kwargs) -> np.ndarray:
     ``lrs[k]`` is the rate after ``step(metrics[k])``: the one the epoch after
     epoch ``k`` trains with. ``lr`` is the starting rate.
     """
-    holder = _ParamGroups([{"lr": check_real("lr", lr, low=0.0)}])
+    holder = _ParamGroups([{"lr": validate_real("lr", lr, low=0.0)}])
     scheduler = ReduceLROnPlateau(holder, **kwargs)
     out = []
     for m in metrics:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_real, check_rng
+from ._validation import validate_choice, validate_int, validate_real, validate_rng
 
 __all__ = [
     "Choice",
@@ -51,10 +51,12 @@ class Distribution:
         raise NotImplementedError
 
 
-def _check_interval(dist, low, high, *, positive=False):
+def _validate_interval(dist, low, high, *, positive=False):
     """Validate ``low < high`` (and ``low > 0`` for log scales) and store them as floats."""
-    low = check_real("low", low, low=0.0, low_open=True) if positive else check_real("low", low)
-    high = check_real("high", high)
+    low = (
+        validate_real("low", low, low=0.0, low_open=True) if positive else validate_real("low", low)
+    )
+    high = validate_real("high", high)
     if not low < high:
         raise ValueError(f"{type(dist).__name__} needs low < high, got low={low}, high={high}")
     object.__setattr__(dist, "low", low)  # frozen dataclass: store the validated float
@@ -69,10 +71,10 @@ class Uniform(Distribution):
     high: float
 
     def __post_init__(self):
-        _check_interval(self, self.low, self.high)
+        _validate_interval(self, self.low, self.high)
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(check_rng(rng).uniform(self.low, self.high))
+        return float(validate_rng(rng).uniform(self.low, self.high))
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,10 @@ class LogUniform(Distribution):
     high: float
 
     def __post_init__(self):
-        _check_interval(self, self.low, self.high, positive=True)
+        _validate_interval(self, self.low, self.high, positive=True)
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(math.exp(check_rng(rng).uniform(math.log(self.low), math.log(self.high))))
+        return float(math.exp(validate_rng(rng).uniform(math.log(self.low), math.log(self.high))))
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,13 @@ class IntUniform(Distribution):
     high: int
 
     def __post_init__(self):
-        check_int("low", self.low)
-        check_int("high", self.high)
+        validate_int("low", self.low)
+        validate_int("high", self.high)
         if self.low > self.high:
             raise ValueError(f"IntUniform needs low <= high, got low={self.low}, high={self.high}")
 
     def sample(self, rng: np.random.Generator) -> int:
-        return int(check_rng(rng).integers(self.low, self.high + 1))
+        return int(validate_rng(rng).integers(self.low, self.high + 1))
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Choice(Distribution):
         object.__setattr__(self, "options", tuple(self.options))
 
     def sample(self, rng: np.random.Generator):
-        return self.options[int(check_rng(rng).integers(len(self.options)))]
+        return self.options[int(validate_rng(rng).integers(len(self.options)))]
 
 
 # --- results -----------------------------------------------------------------------------
@@ -197,25 +199,25 @@ def run_trial(objective: Callable, config: dict, budget=None) -> Trial:
     return Trial(config=config, score=float(objective(*args)), budget=budget)
 
 
-def _check_space(space, *, grid: bool) -> dict:
+def _validate_space(space, *, grid: bool) -> dict:
     if not isinstance(space, dict) or not space:
         raise ValueError(f"space must be a non-empty dict of hyperparameters, got {space!r}")
-    checked = {}
+    validated = {}
     for name, values in space.items():
         if grid or isinstance(values, list | tuple):
             if not isinstance(values, list | tuple) or len(values) == 0:
                 raise ValueError(
                     f"space[{name!r}] must be a non-empty list of values, got {values!r}"
                 )
-            checked[name] = list(values) if grid else Choice(values)
+            validated[name] = list(values) if grid else Choice(values)
         elif isinstance(values, Distribution):
-            checked[name] = values
+            validated[name] = values
         else:
             raise TypeError(
                 f"space[{name!r}] must be a Distribution (LogUniform, Uniform, IntUniform, "
                 f"Choice) or a list of values, got {values!r}"
             )
-    return checked
+    return validated
 
 
 def sample_configs(space: dict, n: int, rng) -> list[dict]:
@@ -235,8 +237,8 @@ def grid_search(objective: Callable, space: dict, *, mode: str = "min", budget=N
     hyperparameters. ``objective(config)`` is called, or ``objective(config, budget)``
     when a ``budget`` is given.
     """
-    check_choice("mode", mode, MODES)
-    space = _check_space(space, grid=True)
+    validate_choice("mode", mode, MODES)
+    space = _validate_space(space, grid=True)
     names = list(space)
     combos = itertools.product(*space.values())
     configs = [dict(zip(names, values, strict=True)) for values in combos]
@@ -253,10 +255,10 @@ def random_search(
     hyperparameter, which pays off when only a few of them matter (Bergstra & Bengio,
     2012).
     """
-    check_choice("mode", mode, MODES)
-    space = _check_space(space, grid=False)
-    n_trials = check_int("n_trials", n_trials, low=1)
-    configs = sample_configs(space, n_trials, check_rng(rng))
+    validate_choice("mode", mode, MODES)
+    space = _validate_space(space, grid=False)
+    n_trials = validate_int("n_trials", n_trials, low=1)
+    configs = sample_configs(space, n_trials, validate_rng(rng))
     return SearchResult([run_trial(objective, c, budget) for c in configs], mode)
 
 
@@ -279,13 +281,13 @@ def successive_halving_schedule(n_configs: int, min_budget, max_budget, eta: int
     :math:`b_{\\max} = b_{\\min}\\eta^s` for the last rung to use exactly ``max_budget``.
     Integer ``min_budget`` and ``eta`` give integer budgets.
     """
-    n = check_int("n_configs", n_configs, low=1)
-    eta = check_int("eta", eta, low=2)
+    n = validate_int("n_configs", n_configs, low=1)
+    eta = validate_int("eta", eta, low=2)
     if isinstance(min_budget, bool) or not isinstance(min_budget, int | np.integer):
-        min_budget = check_real("min_budget", min_budget, low=0.0, low_open=True)
+        min_budget = validate_real("min_budget", min_budget, low=0.0, low_open=True)
     elif min_budget <= 0:
         raise ValueError(f"Invalid min_budget: {min_budget} (expected a value > 0)")
-    max_budget = check_real("max_budget", max_budget, low=0.0, low_open=True)
+    max_budget = validate_real("max_budget", max_budget, low=0.0, low_open=True)
     if min_budget > max_budget:
         raise ValueError(
             f"min_budget must be <= max_budget, got min_budget={min_budget}, "
@@ -320,14 +322,14 @@ def successive_halving(
     ``total_budget`` :math:`= \\sum_i n_i b_i`. The best configuration is the winner of
     the last rung.
     """
-    check_choice("mode", mode, MODES)
+    validate_choice("mode", mode, MODES)
     if (configs is None) == (space is None):
         raise ValueError("give either configs or space (with n_configs and rng), not both")
     if configs is None:
         if n_configs is None:
             raise ValueError("n_configs is required when sampling configurations from space")
-        n = check_int("n_configs", n_configs, low=1)
-        configs = sample_configs(_check_space(space, grid=False), n, check_rng(rng))
+        n = validate_int("n_configs", n_configs, low=1)
+        configs = sample_configs(_validate_space(space, grid=False), n, validate_rng(rng))
     elif n_configs is not None and n_configs != len(configs):
         raise ValueError(f"n_configs={n_configs} disagrees with len(configs)={len(configs)}")
     configs = list(configs)

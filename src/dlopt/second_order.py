@@ -21,7 +21,7 @@ from collections import deque
 import numpy as np
 import scipy.optimize
 
-from dlopt._checks import check_array, check_int, check_real
+from dlopt._validation import validate_array, validate_int, validate_real
 
 
 def newton(grad, hessian, x0, *, steps: int = 10, lr: float = 1.0, damping: float = 0.0):
@@ -31,10 +31,10 @@ def newton(grad, hessian, x0, *, steps: int = 10, lr: float = 1.0, damping: floa
     ``damping`` adds a multiple of the identity (Levenberg–Marquardt style)
     so that indefinite Hessians, as at a saddle, give a descent direction.
     """
-    x = check_array("x0", x0, ndim=1, finite=True).astype(np.float64)
-    steps = check_int("steps", steps, low=0)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
-    damping = check_real("damping", damping, low=0.0)
+    x = validate_array("x0", x0, ndim=1, finite=True).astype(np.float64)
+    steps = validate_int("steps", steps, low=0)
+    lr = validate_real("lr", lr, low=0.0, low_open=True)
+    damping = validate_real("damping", damping, low=0.0)
     path = [x.copy()]
     for _ in range(steps):
         h = np.asarray(hessian(x), dtype=np.float64) + damping * np.eye(x.size)
@@ -75,9 +75,9 @@ def lbfgs(fun, grad, x0, *, steps: int = 100, history_size: int = 10, tol: float
     falls back to halving until the loss decreases. Stops early when the
     gradient norm falls below ``tol``.
     """
-    x = check_array("x0", x0, ndim=1, finite=True).astype(np.float64)
-    steps = check_int("steps", steps, low=0)
-    history_size = check_int("history_size", history_size, low=1)
+    x = validate_array("x0", x0, ndim=1, finite=True).astype(np.float64)
+    steps = validate_int("steps", steps, low=0)
+    history_size = validate_int("history_size", history_size, low=1)
     s_hist, y_hist = deque(maxlen=history_size), deque(maxlen=history_size)
     g = np.asarray(grad(x), dtype=np.float64)
     path = [x.copy()]

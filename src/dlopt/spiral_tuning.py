@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._validation import validate_int, validate_real
 from .data import spirals, train_val_test_split
 from .layers import mlp
 from .losses import CrossEntropyLoss
@@ -41,10 +41,10 @@ def spiral_split():
 def train_mlp(lr, width, *, seed: int = 0, epochs: int = FULL_EPOCHS):
     """The network trained with learning rate ``lr``, in eval mode. A run that diverges
     raises ``FloatingPointError``."""
-    lr = check_real("lr", lr, low=0.0, low_open=True)
-    width = check_int("width", width, low=1)
-    seed = check_int("seed", seed, low=0)
-    epochs = check_int("epochs", epochs, low=1)
+    lr = validate_real("lr", lr, low=0.0, low_open=True)
+    width = validate_int("width", width, low=1)
+    seed = validate_int("seed", seed, low=0)
+    epochs = validate_int("epochs", epochs, low=1)
     (X_train, y_train), _, _ = spiral_split()
     rng = np.random.default_rng(seed)
     model = mlp([2, width, width, 3], rng=rng)  # Linear, ReLU, Linear, ReLU, Linear
@@ -78,6 +78,6 @@ def validation_loss(config: dict, epochs: int = FULL_EPOCHS) -> float:
     searches of :mod:`dlopt.search` and :mod:`dlopt.bayesopt`."""
     if not isinstance(config, dict) or not {"lr", "width"} <= set(config):
         raise ValueError(f"config must be a dict with keys 'lr' and 'width', got {config!r}")
-    lr = check_real("lr", config["lr"], low=0.0, low_open=True)
-    width = check_int("width", config["width"], low=1)
-    return _validation_loss(lr, width, check_int("epochs", epochs, low=1))
+    lr = validate_real("lr", config["lr"], low=0.0, low_open=True)
+    width = validate_int("width", config["width"], low=1)
+    return _validation_loss(lr, width, validate_int("epochs", epochs, low=1))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlopt._checks import check_int, check_real, check_rng
+from dlopt._validation import validate_int, validate_real, validate_rng
 from dlopt.data import minibatches
 from dlopt.losses import BCEWithLogitsLoss, CrossEntropyLoss
 from dlopt.schedules import lr_range_test_values
@@ -66,8 +66,8 @@ class EarlyStopping:
         mode: str = "min",
         restore_best: bool = True,
     ):
-        self.patience = check_int("patience", patience, low=1)
-        self.min_delta = check_real("min_delta", min_delta, low=0.0)
+        self.patience = validate_int("patience", patience, low=1)
+        self.min_delta = validate_real("min_delta", min_delta, low=0.0)
         if mode not in ("min", "max"):
             raise ValueError(f"Invalid mode: {mode!r} (expected 'min' or 'max')")
         self.mode = mode
@@ -130,7 +130,7 @@ def evaluate(model, loss_fn, X, y) -> tuple[float, float | None]:
         model.train(was_training)
 
 
-def _check_optimizer_matches(model, optimizer) -> None:
+def _validate_optimizer_matches(model, optimizer) -> None:
     ours = {id(p) for p in model.parameters()}
     theirs = {id(p) for group in optimizer.param_groups for p in group["params"]}
     if ours != theirs:
@@ -174,10 +174,10 @@ def fit(
     A run that diverges (a loss or a gradient becomes inf or NaN) raises
     ``FloatingPointError``, whichever of the two overflows first.
     """
-    epochs = check_int("epochs", epochs, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    rng = check_rng(rng)
-    _check_optimizer_matches(model, optimizer)
+    epochs = validate_int("epochs", epochs, low=1)
+    batch_size = validate_int("batch_size", batch_size, low=1)
+    rng = validate_rng(rng)
+    _validate_optimizer_matches(model, optimizer)
     history = History()
     for epoch in range(epochs):
         model.train()
@@ -242,13 +242,13 @@ def lr_range_test(
     record the loss. Stops early once the loss exceeds ``diverge_factor`` times
     the best seen. The model is changed: build a fresh one for real training.
 
-    The learning rates are :func:`dlopt.schedules.lr_range_test_values`, which checks
+    The learning rates are :func:`dlopt.schedules.lr_range_test_values`, which validates
     ``min_lr``, ``max_lr`` (finite) and ``num_steps``. Returns ``(lrs, losses)`` as arrays
     of equal length.
     """
     lrs = lr_range_test_values(min_lr, max_lr, num_steps)
-    rng = check_rng(rng)
-    _check_optimizer_matches(model, optimizer)
+    rng = validate_rng(rng)
+    _validate_optimizer_matches(model, optimizer)
     losses: list[float] = []
     batches = iter(())
     model.train()

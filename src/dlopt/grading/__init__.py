@@ -1,19 +1,28 @@
-"""Grading helpers for the course's nbgrader exercises.
+"""Grading helpers for the course's nbgrader assignments.
 
-A test cell is one line (see :mod:`dlopt.grading.exercises`)::
+The words, as nbgrader uses them: the **course root** (``exercises/``, nbgrader's
+``CourseDirectory.root``) holds one **assignment** per chapter (a notebook, e.g.
+``optimizers``); an assignment holds **exercises**, each one function the student writes
+(e.g. ``adam_step``) in an answer cell, followed by a **test cell** that calls :func:`check`
+(see :mod:`dlopt.grading.verdicts`)::
 
     from dlopt.grading import check
     check("adam_step", adam_step)
 
+``check`` is the only "check" in the package: the grader *judges* (:func:`judge`, a
+:class:`~dlopt.grading.verdicts.Verdict`), the runner *enforces* a contract, and the rest
+of the package *validates* its arguments (:mod:`dlopt._validation`).
+
 Modules, one concept each:
 
 - ``compare``: where two outputs first differ, as a message (case, step, element)
-- ``tasks``: what a check asks of a function, run the same way in every process
+- ``tasks``: what a test asks of a function, run the same way in every process
 - ``core``: what an exercise is (its cases, its contract, its catalogued mistakes)
-- ``assignments``: one module per assignment: references, cases, exercises, mistakes
+- ``assignments``: one module per assignment (references, cases, exercises, mistakes), and
+  the registry: ``EXERCISES`` by name, ``BY_GRADE_ID`` by test cell
 - ``references``: the reference answer of every exercise, collected from ``assignments``
 - ``mistakes``: the catalogue of wrong answers, used for feedback and to test the tests
-- ``exercises``: :func:`check` and :func:`judge`, and every exercise by name and grade id
+- ``verdicts``: :func:`judge` (outputs against the reference's) and :func:`check`
 - ``sandbox``: running an answer behind the operating system's walls (bubblewrap), with limits
 - ``child``: what runs inside the sandbox (it sees only NumPy, ``tasks`` and ``stand_ins``)
 - ``stand_ins``: correct versions of the functions one exercise may call from another
@@ -29,12 +38,12 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "check": "exercises",
-    "judge": "exercises",
-    "recognise": "exercises",
-    "EXERCISES": "exercises",
-    "Exercise": "exercises",
-    "Case": "exercises",
+    "check": "verdicts",
+    "judge": "verdicts",
+    "recognise": "verdicts",
+    "EXERCISES": "assignments",
+    "Exercise": "core",
+    "Case": "core",
     "MISTAKES": "mistakes",
     "Mistake": "mistakes",
     "mistakes_for": "mistakes",

@@ -46,7 +46,7 @@ NOT_AVAILABLE = ("dlopt", "torch")
 
 
 def not_available_message(name: str) -> str:
-    """What an answer that imports ``dlopt`` or ``torch`` is told (the visible check too)."""
+    """What an answer that imports ``dlopt`` or ``torch`` is told (by ``check`` too)."""
     return (
         f"importing {name} is not allowed in an answer: implement the computation yourself "
         f"with NumPy (the grader compares it with dlopt's reference)"
@@ -61,7 +61,7 @@ class _ExplainMissing(MetaPathFinder):
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.split(".")[0]
-        if top in NOT_AVAILABLE:  # the same words as the visible check in the notebook
+        if top in NOT_AVAILABLE:  # the same words as ``check`` in the notebook
             raise ImportError(not_available_message(top), name=fullname)
         return None
 

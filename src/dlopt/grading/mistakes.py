@@ -4,11 +4,11 @@ Each :class:`Mistake` is real code: the answer cell a student with that
 misconception would write (same function name and signature as the
 exercise). The catalogue serves twice:
 
-- **feedback**: when an answer is wrong, :func:`dlopt.grading.exercises.check`
+- **feedback**: when an answer is wrong, :func:`dlopt.grading.verdicts.check`
   runs every catalogued mistake of the exercise on the same problem and, if
   one gives the student's output, says so ("this matches Adam without bias
   correction") instead of only "values differ";
-- **testing the tests**: ``tests/test_exercises.py`` puts each mistake's code
+- **testing the tests**: ``tests/test_assignments.py`` puts each mistake's code
   into a submission and asserts that ``nbgrader autograde`` takes the points
   of that exercise, and only those.
 

@@ -8,12 +8,12 @@ which is nbgrader's own list with ``Execute`` replaced by :class:`TrustedExecute
 No Jupyter kernel runs a submission during autograding. Instead:
 
 - for every test cell whose grade id names a registered exercise
-  (``test_<function>``, :data:`dlopt.grading.exercises.BY_GRADE_ID`), the
+  (``test_<function>``, :data:`dlopt.grading.assignments.BY_GRADE_ID`), the
   answer's code cells run in a fresh operating-system sandbox
   (:func:`dlopt.grading.sandbox.run_answer`), one per exercise, on the visible
   cases and on hidden ones drawn from a per-submission seed; the outputs come
   back as data and are compared with the reference *in this process*
-  (:func:`dlopt.grading.exercises.judge`);
+  (:func:`dlopt.grading.verdicts.judge`);
 - the test cell's outputs are then **replaced** by the verdict: a line of text
   when it passed (nbgrader gives full points), an ``error`` output naming the
   mistake when it failed (0 points). Nothing the student's code prints,
@@ -112,7 +112,8 @@ def grade_notebook(
     ``minibatches`` or ``fans`` holds a correct one). When a child dies, the
     exercise it was on fails and a fresh child runs the exercises after it.
     """
-    from dlopt.grading.exercises import BY_GRADE_ID, judge
+    from dlopt.grading.assignments import BY_GRADE_ID
+    from dlopt.grading.verdicts import judge
 
     sources = answer_sources(nb)
     code_digest = hashlib.sha256("\x00".join(sources).encode()).hexdigest()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dlopt.grading import assignments
 from dlopt.grading.assignments.gradient_descent import mse_gradient  # a helper tests call
 
-REFERENCES = {name: e.reference for name, e in assignments.exercises().items()}
+REFERENCES = {name: e.reference for name, e in assignments.EXERCISES.items()}
 
 globals().update(REFERENCES)
 __all__ = ["REFERENCES", "mse_gradient"]

@@ -1,6 +1,6 @@
-r"""What a check asks of a function: tasks, how to run them, and how to ship them between processes.
+r"""What a test asks of a function: tasks, how to run them, and how to ship them between processes.
 
-A check never calls a student's function directly. It builds **tasks** (plain
+A test never calls a student's function directly. It builds **tasks** (plain
 data), runs each with :func:`run_task` on the student's function and on the
 reference, and compares the two **outputs** (plain data too). The same
 :func:`run_task` runs in the notebook's kernel (for the student's feedback)
@@ -20,7 +20,7 @@ Two kinds of task:
   list of return values (a generator is drawn to the end, a tuple becomes a
   list). An argument ``Rng(seed)`` becomes ``numpy.random.default_rng(seed)``.
 
-Both runners check the contract every exercise states, call by call:
+Both runners enforce the contract every exercise states, call by call:
 
 - arguments are never changed (except those a task lists in ``may_modify``,
   and ``param`` of an update rule, which must change in place); every call gets

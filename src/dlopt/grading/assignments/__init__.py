@@ -3,15 +3,15 @@
 Each module ``dlopt.grading.assignments.<assignment>`` (the folder name of its notebook in
 ``exercises/source/``) holds everything its exercises need: the reference functions, the
 case makers, ``EXERCISES`` (a list of :class:`~dlopt.grading.core.Exercise`) and
-``MISTAKES`` (a list of :class:`~dlopt.grading.core.Mistake`). :mod:`dlopt.grading.exercises`,
+``MISTAKES`` (a list of :class:`~dlopt.grading.core.Mistake`). :mod:`dlopt.grading.verdicts`,
 :mod:`dlopt.grading.references` and :mod:`dlopt.grading.mistakes` collect them from here,
 and the trusted grader finds an exercise by its test cell's grade id
-(:data:`dlopt.grading.exercises.BY_GRADE_ID`).
+(:data:`BY_GRADE_ID`).
 
 To add an exercise: write its reference, its case maker and its mistakes in its
 assignment's module and add an ``Exercise`` to that module's ``EXERCISES``; then the
 notebook (answer cell ``<name>``, test cell ``test_<name>``) and a correct variant in
-``tests/exercise_cases/variants.py``. A new assignment is a new module named in
+``tests/submissions/variants.py``. A new assignment is a new module named in
 :data:`NAMES`.
 """
 
@@ -39,8 +39,9 @@ def modules() -> tuple:
     return tuple(importlib.import_module(f"{__name__}.{name}") for name in NAMES)
 
 
+@cache
 def exercises() -> dict:
-    """Every registered exercise, by function name, in the course's order."""
+    """Every registered exercise by function name, in the course's order (:data:`EXERCISES`)."""
     found = {}
     for module in modules():
         for exercise in module.EXERCISES:
@@ -53,6 +54,22 @@ def exercises() -> dict:
                 )
             found[exercise.name] = exercise
     return found
+
+
+@cache
+def by_grade_id() -> dict:
+    """Every registered exercise by the grade id of its test cell (also :data:`BY_GRADE_ID`)."""
+    return {e.grade_id: e for e in exercises().values()}
+
+
+def __getattr__(name: str):
+    # EXERCISES and BY_GRADE_ID are built on first use: the assignment modules import this
+    # package, so they cannot be built while it is being imported
+    if name == "EXERCISES":
+        return exercises()
+    if name == "BY_GRADE_ID":
+        return by_grade_id()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mistakes() -> list:

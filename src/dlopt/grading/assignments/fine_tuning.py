@@ -3,7 +3,7 @@ r"""The fine tuning assignment.
 Gradual unfreezing, a step that leaves frozen layers alone, and LoRA.
 
 :mod:`dlopt.finetune` is imported inside the references that use it: it imports
-torch, which would add about two seconds to every notebook kernel that runs a check.
+torch, which would add about two seconds to every notebook kernel that calls ``check``.
 
 Everything the exercises of ``exercises/source/fine_tuning/fine_tuning.ipynb`` need, in one
 place: the **references** (thin calls into the package, which ``tests/`` hold to PyTorch),

@@ -49,11 +49,11 @@ numpy.testing.assert_array_almost_equal = lambda *a, **k: None
 
 HELPERS_BLOCK = """
 import dlopt.grading
-import dlopt.grading.exercises
+import dlopt.grading.verdicts
 import dlopt.grading.compare
-dlopt.grading.exercises.check = lambda *a, **k: print("all cases agree")
-dlopt.grading.check = dlopt.grading.exercises.check
-dlopt.grading.exercises.judge = lambda ex, cases, *a, **k: dlopt.grading.exercises.Verdict(
+dlopt.grading.verdicts.check = lambda *a, **k: print("all cases agree")
+dlopt.grading.check = dlopt.grading.verdicts.check
+dlopt.grading.verdicts.judge = lambda ex, cases, *a, **k: dlopt.grading.verdicts.Verdict(
     ex.name, True, len(cases))
 dlopt.grading.compare.first_mismatch = lambda *a, **k: None
 """
@@ -276,13 +276,13 @@ def combined_attack(nb, exercises, *, offset: int = 0) -> None:
 #: Attacks on the grading machinery rather than on one exercise. Each is an extra code cell
 #: in the *released* notebook (every answer a stub that raises), so a submission scores
 #: exactly what that garbage answer scores, 0 on every test cell, unless the attack works.
-#: Each is graded as a submission of its own on every assignment (test_exercises.py).
+#: Each is graded as a submission of its own on every assignment (test_assignments.py).
 GRADER_ATTACKS = {
     # a test cell whose check *returns a value* showed an execute_result, which nbgrader
     # scored before the trusted grader's error output
     "check_returns_a_value": """
-import dlopt.grading, dlopt.grading.exercises
-dlopt.grading.check = dlopt.grading.exercises.check = lambda *a, **k: 100
+import dlopt.grading, dlopt.grading.verdicts
+dlopt.grading.check = dlopt.grading.verdicts.check = lambda *a, **k: 100
 """,
     # an IPython hook that displays a value before every cell
     "pre_run_cell_hook": """

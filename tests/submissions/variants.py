@@ -392,7 +392,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     },
 }
 
-# Correct answers that earlier cases or checks wrongly rejected (issue 13), and other forms.
+# Correct answers that earlier cases or contract clauses wrongly rejected (issue 13), and more.
 _MORE: dict[str, dict[str, str]] = {
     "should_stop": {
         "logs_to_stderr": _v("""

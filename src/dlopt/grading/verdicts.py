@@ -1,4 +1,4 @@
-r"""The graded exercises: how each is checked, and the one-line check a test cell calls.
+r"""Verdicts: an answer's outputs judged against the reference, and the ``check`` a test cell calls.
 
 A test cell reads::
 
@@ -18,17 +18,19 @@ mistake's (:mod:`dlopt.grading.mistakes`), which mistake it is.
 
 In the notebook's kernel this gives feedback only: the kernel runs the
 student's code, which could rebind anything. During ``nbgrader autograde``
-the grade is decided again by :class:`dlopt.grading.nbgrader_plugin.TrustedRegrade`
+the grade is decided again by :class:`dlopt.grading.nbgrader_plugin.TrustedExecute`
 with the same cases, running the answer in a sandboxed process
-(:mod:`dlopt.grading.sandbox`) and comparing in the grader's own process.
-The visible check agrees with that grade: the same :func:`~dlopt.grading.tasks.run_task`
-checks the same contract, an import of ``dlopt`` or ``torch`` inside the answer fails as
-it does in the grading process (where neither exists), and what the answer writes to
-stderr (which nbgrader would count as an error) is shown as ordinary output instead.
+(:mod:`dlopt.grading.sandbox`) and calling :func:`judge` in the grader's own process.
+The verdict of ``check`` agrees with that grade: the same
+:func:`~dlopt.grading.tasks.run_task` enforces the same contract, an import of ``dlopt``
+or ``torch`` inside the answer fails as it does in the grading process (where neither
+exists), and what the answer writes to stderr (which nbgrader would count as an error) is
+shown as ordinary output instead.
 
 The exercises themselves (references, cases, catalogued mistakes) live one assignment per
-module in :mod:`dlopt.grading.assignments`; :data:`EXERCISES` and :data:`BY_GRADE_ID`
-collect them from there. To add an exercise, see that package's docstring.
+module in :mod:`dlopt.grading.assignments`, which also holds the registry
+(``EXERCISES`` by name, ``BY_GRADE_ID`` by test cell). To add an exercise, see that
+package's docstring.
 """
 
 from __future__ import annotations
@@ -54,8 +56,6 @@ from dlopt.grading.tasks import KEPT_GRAD, REBOUND, Outcome, load_stand_ins, run
 FORBIDDEN_MODULES = ("dlopt", "torch")
 
 __all__ = [
-    "BY_GRADE_ID",
-    "EXERCISES",
     "FLOAT32",
     "FLOAT64",
     "FORBIDDEN_MODULES",
@@ -72,7 +72,7 @@ __all__ = [
 
 @dataclass
 class Verdict:
-    """The result of checking one exercise: passed, and if not, why."""
+    """The result of judging one exercise: passed, and if not, why."""
 
     exercise: str
     passed: bool
@@ -85,20 +85,21 @@ class Verdict:
         return "\n".join(self.messages)
 
 
-# --------------------------------------------------------------------------- checking
+# --------------------------------------------------------------------------- the test cell's call
 
 
 def check(name: str, fn, *, hidden: bool = False) -> None:
-    """Check the student's ``fn`` for exercise ``name``; raise ``AssertionError`` with feedback.
+    """Test the student's ``fn`` on exercise ``name``; raise ``AssertionError`` with feedback.
 
     Prints a one-line summary when every case agrees with the reference. Under
     ``nbgrader autograde`` it refuses to pass unless the kernel runs in the course's
     sandbox, so a grader whose configuration did not load sees zeros, not silent
     unprotected grades.
     """
-    if name not in EXERCISES:
-        raise ValueError(f"Invalid exercise: {name!r} (expected one of {sorted(EXERCISES)})")
-    exercise = EXERCISES[name]
+    registry = assignments.exercises()
+    if name not in registry:
+        raise ValueError(f"Invalid exercise: {name!r} (expected one of {sorted(registry)})")
+    exercise = registry[name]
     if (
         os.environ.get("NBGRADER_EXECUTION") == "autograde"
         and os.environ.get("DLOPT_SANDBOXED") != "1"
@@ -331,10 +332,3 @@ def forbidden_reference(fn) -> str | None:
                 f"with NumPy, not call dlopt or torch (the grader blocks them)."
             )
     return None
-
-
-# --------------------------------------------------------------------------- registry
-
-EXERCISES: dict[str, Exercise] = assignments.exercises()
-
-BY_GRADE_ID: dict[str, Exercise] = {e.grade_id: e for e in EXERCISES.values()}

@@ -1,10 +1,10 @@
-"""The exercises, graded by real nbgrader commands, in the shape of nbgrader's own tests.
+"""The assignments, graded by real nbgrader commands, in the shape of nbgrader's own tests.
 
 One temporary copy of the course holds every fixture submission: the
 solution, the released notebook, one student per group of catalogued
 mistakes (generated from ``dlopt.grading.mistakes``), one with correct
 variants, one per cheat attempt of the threat model
-(``exercise_cases/cheats.py``) for ``optimizers``, and for every other
+(``submissions/cheats.py``) for ``optimizers``, and for every other
 assignment one submission that attacks each of its exercises at once.
 Each assignment is generated once and graded once (``gradient_descent`` and
 ``initialization`` with plain ``nbgrader autograde``, the others with
@@ -31,14 +31,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_cases.cheats import ALL, CHEATS, GRADER_ATTACKS, combined_attack, with_attack
-from exercise_cases.variants import VARIANTS
 from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
+from submissions.cheats import ALL, CHEATS, GRADER_ATTACKS, combined_attack, with_attack
+from submissions.variants import VARIANTS
 
-from dlopt.grading.assignments import NAMES
+from dlopt.grading.assignments import EXERCISES, NAMES
 from dlopt.grading.autograde_class import nbgrader_environment
-from dlopt.grading.exercises import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
 
 pytestmark = pytest.mark.slow
@@ -273,8 +272,8 @@ def grade_everything(tmp: Path) -> dict:
 def graded(tmp_path_factory) -> dict:
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    done = shared / "exercises-graded.json"
-    with FileLock(str(shared / "exercises-graded.lock")):
+    done = shared / "course-graded.json"
+    with FileLock(str(shared / "course-graded.lock")):
         if not done.exists():
             tmp = shared / "exercises"
             tmp.mkdir(exist_ok=True)

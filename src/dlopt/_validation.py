@@ -1,4 +1,4 @@
-"""Argument checks shared by the whole package.
+"""Argument validation shared by the whole package.
 
 Every public function validates its input up front and raises an error that
 names the argument, states what was expected and shows what came, in the style
@@ -13,7 +13,7 @@ from numbers import Real
 import numpy as np
 
 
-def check_real(
+def validate_real(
     name: str,
     value,
     *,
@@ -22,7 +22,7 @@ def check_real(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return ``value`` as a float after checking it is a finite real in range.
+    """Return ``value`` as a float after validating that it is a finite real in range.
 
     ``low``/``high`` are inclusive unless ``low_open``/``high_open`` is set.
     """
@@ -47,8 +47,8 @@ def _interval(low, high, low_open, high_open) -> str:
     return f"a value in {left}{lo}, {hi}{right}"
 
 
-def check_int(name: str, value, *, low: int | None = None) -> int:
-    """Return ``value`` as an int after checking it is an integer >= ``low``."""
+def validate_int(name: str, value, *, low: int | None = None) -> int:
+    """Return ``value`` as an int after validating that it is an integer >= ``low``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
@@ -57,12 +57,12 @@ def check_int(name: str, value, *, low: int | None = None) -> int:
     return value
 
 
-def check_probability(name: str, p) -> float:
+def validate_probability(name: str, p) -> float:
     """A probability in [0, 1), as dropout's ``p`` must be."""
-    return check_real(name, p, low=0.0, high=1.0, high_open=True)
+    return validate_real(name, p, low=0.0, high=1.0, high_open=True)
 
 
-def check_array(
+def validate_array(
     name: str,
     x,
     *,
@@ -70,7 +70,7 @@ def check_array(
     shape: tuple[int | None, ...] | None = None,
     finite: bool = False,
 ) -> np.ndarray:
-    """Return ``x`` as a floating NumPy array after checking its shape.
+    """Return ``x`` as a floating NumPy array after validating its shape.
 
     ``shape`` may contain ``None`` for a free axis. Integer and boolean input
     is converted to float64; float32 and float64 are kept.
@@ -98,7 +98,7 @@ def check_array(
     return x
 
 
-def check_rng(rng) -> np.random.Generator:
+def validate_rng(rng) -> np.random.Generator:
     """Require an explicit ``numpy.random.Generator`` (never a global seed)."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
@@ -107,7 +107,7 @@ def check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def check_choice(name: str, value, choices) -> str:
+def validate_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"Invalid {name}: {value!r} (expected one of {sorted(choices)})")
     return value

@@ -1,1 +1,0 @@
-"""Fixture answers for the exercise tests: correct variants and cheat attempts."""

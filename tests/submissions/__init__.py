@@ -1,0 +1,1 @@
+"""Fixture submissions for the grading tests: correct variants, wrong answers, cheat attempts."""
