@@ -809,7 +809,8 @@ def test_points_the_notebook_states_are_the_points_it_grades(path):
     nb = json.loads(path.read_text())
     graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
     points = [c["metadata"]["nbgrader"]["points"] for c in graded]
-    intro = "".join(nb["cells"][0]["source"])
+    # the assignment's introduction (after the cells that say how to install and submit)
+    intro = next(text for c in nb["cells"] if "**Points.**" in (text := "".join(c["source"])))
     stated = intro[intro.index("**Points.**") : intro.index("in all.")]
     assert [int(n) for n in re.findall(r"\b\d+\b", stated)] == [*points, sum(points)]
     for c, p in zip(graded, points, strict=True):
