@@ -408,6 +408,52 @@ _CODE_SHARE = """() => {
 MAX_CODE_SHARE = 0.15
 
 
+# Every image a code cell's output shows (matplotlib's PNGs), as displayed, and the font
+# size of the page's figure captions (measured on a caption made for it if the page has
+# none). An image inside a closed <details> is not displayed: its width is 0.
+_FIGURE_PROBE = """() => {
+  const article = document.querySelector('article.bd-article');
+  let caption = article.querySelector('figure figcaption');
+  let made = null;
+  if (!caption) {
+    made = document.createElement('figure');
+    made.innerHTML = '<figcaption><p>caption</p></figcaption>';
+    article.appendChild(made);
+    caption = made.querySelector('figcaption');
+  }
+  const captionPx = parseFloat(getComputedStyle(caption.querySelector('p') || caption).fontSize);
+  if (made) made.remove();
+  const images = Array.from(article.querySelectorAll('div.cell_output img'))
+    .filter(img => !img.src.startsWith('data:'))
+    .map(img => {
+      const figure = img.closest('figure');
+      const number = figure ? figure.querySelector('.caption-number') : null;
+      return {src: img.src, shown: img.getBoundingClientRect().width,
+              natural: img.naturalWidth,
+              label: (number ? number.textContent.trim() + ' ' : '') +
+                     (img.getAttribute('alt') || '').slice(0, 50)};
+    });
+  return {captionPx, images};
+}"""
+# The smallest text of a figure, as displayed, may not be smaller than this share of the
+# captions' font size. matplotlib's default 10 pt at 100 dpi is 13.9 px, 94 % of a
+# 14.7 px caption: a figure shown at its own size with matplotlib's default sizes passes,
+# one shrunk to fit the column or with smaller labels (tick labels, legends) does not.
+MIN_TEXT_OF_CAPTION = 0.9
+#: the tEXt keyword scripts/jupyter/figure_text.py writes into every inline PNG of the build
+FIGURE_TEXT_KEY = "dlopt-min-text"
+
+
+def _figure_text_record(url: str, base: str) -> dict | None:
+    """The record of the smallest text that the build wrote into a PNG of the site."""
+    from PIL import Image
+
+    path = HTML / url.removeprefix(base + "/").split("#")[0]
+    with Image.open(path) as image:
+        text = image.text.get(FIGURE_TEXT_KEY) if hasattr(image, "text") else None
+    return json.loads(text) if text else None
+
+
 def _axe_serious(page, rules: list[str] | None = None) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -439,6 +485,7 @@ def _reader_report(browser, base: str, page_path: str) -> dict:
             "math_errors": [e.strip()[:80] for e in page.locator("mjx-merror").all_inner_texts()],
             "wide": page.evaluate(_WIDTH_PROBE),
             "code_share": page.evaluate(_CODE_SHARE),
+            "figures": page.evaluate(_FIGURE_PROBE),
             "problems": list(visit.problems),
         }
     return report
@@ -474,6 +521,42 @@ def test_no_raw_tex_or_mathjax_error_in_the_rendered_text(browser, server, page_
 def test_nothing_is_wider_than_the_column_at_1280_px(browser, server, page_path):
     report = _reader_report(browser, server, page_path)
     assert not report["wide"], "clipped or overflowing:\n" + "\n".join(report["wide"])
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_every_figure_text_is_at_least_the_caption_size_as_displayed(browser, server, page_path):
+    """Tick labels, legends and labels of a figure, at the size the page shows the image
+    (1280 px window), are not smaller than the captions' text (MIN_TEXT_OF_CAPTION of it).
+
+    The build records in each PNG the height in image pixels of its smallest text
+    (scripts/jupyter/figure_text.py, a tEXt chunk); the browser gives the image's displayed
+    and natural widths, whose ratio scales it."""
+    figures = _reader_report(browser, server, page_path)["figures"]
+    floor = MIN_TEXT_OF_CAPTION * figures["captionPx"]
+    small, unrecorded = [], []
+    for image in figures["images"]:
+        if image["shown"] == 0 or image["natural"] == 0:
+            continue  # not displayed (a closed dropdown); its text is measured when shown
+        record = _figure_text_record(image["src"], server)
+        if record is None:
+            unrecorded.append(image["label"] or image["src"])
+            continue
+        if record["min_px"] is None:
+            continue  # no text at all
+        shown_px = record["min_px"] * image["shown"] / image["natural"]
+        if shown_px < floor:
+            small.append(
+                f"{image['label']}: {shown_px:.1f} px ({record['text']!r}, {record['min_px']} "
+                f"px in a {image['natural']} px image shown at {image['shown']:.0f} px)"
+            )
+    assert not unrecorded, (
+        "figures without the build's record of their smallest text (built without "
+        "_ext/figure_text.py?):\n" + "\n".join(unrecorded)
+    )
+    assert not small, (
+        f"figure text smaller than {floor:.1f} px ({MIN_TEXT_OF_CAPTION:.0%} of the "
+        f"{figures['captionPx']:.1f} px captions):\n" + "\n".join(small)
+    )
 
 
 @pytest.mark.parametrize("page_path", toc_pages())
