@@ -444,6 +444,81 @@ MIN_TEXT_OF_CAPTION = 0.9
 FIGURE_TEXT_KEY = "dlopt-min-text"
 
 
+# Every element that gets the focus, as a keyboard user sees it: what it is, where it is,
+# and whether a focus indicator is drawn (an outline or a box shadow of non-zero size).
+_FOCUS_LOG = """() => {
+  window.__focusLog = [];
+  document.addEventListener('focusin', (event) => {
+    const el = event.target;
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    const outline = style.outlineStyle !== 'none' ? parseFloat(style.outlineWidth) || 0 : 0;
+    const shadow = style.boxShadow !== 'none' ? style.boxShadow : '';
+    let opacity = 1;
+    for (let e = el; e; e = e.parentElement) opacity *= parseFloat(getComputedStyle(e).opacity);
+    const name = (el.getAttribute('aria-label') || el.getAttribute('title') ||
+                  el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+    window.__focusLog.push({
+      element: `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className)
+        .trim().split(/\\s+/).join('.') : ''} "${name}"`,
+      key: el,
+      indicator: outline > 0 || shadow !== '',
+      size: box.width * box.height + outline,
+      opacity: opacity,
+      main: !!el.closest('main article'),
+      next: el.matches('a.right-next'), prev: el.matches('a.left-prev'),
+      animation: !!el.closest('div.animation'), explorer: !!el.closest('.dlopt-explorer'),
+    });
+  }, true);
+}"""
+# Tab presses between two looks at where the focus has gone, and the most a page may need.
+TAB_BATCH, TAB_LIMIT = 25, 1500
+
+
+def _tab_through(page) -> dict:
+    """Tab from the top of the page until the focus has reached the previous and next
+    links (or TAB_LIMIT presses); return what a keyboard user met on the way."""
+    page.evaluate(_FOCUS_LOG)
+    page.evaluate(
+        "() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }"
+    )
+    ends = page.evaluate(
+        "() => ({next: !!document.querySelector('a.right-next'),"
+        " prev: !!document.querySelector('a.left-prev')})"
+    )
+    presses, done = 0, False
+    while presses < TAB_LIMIT and not done:
+        for _ in range(TAB_BATCH):
+            page.keyboard.press("Tab")
+        presses += TAB_BATCH
+        done = page.evaluate(
+            """(ends) => {
+              const log = window.__focusLog;
+              const seen = (f) => log.some(f);
+              return (!ends.next || seen(e => e.next)) && (!ends.prev || seen(e => e.prev));
+            }""",
+            ends,
+        )
+    return page.evaluate(
+        """(ends) => {
+          const log = window.__focusLog;
+          const distinct = new Set(log.map(e => e.key)).size;
+          return {
+            ends, presses: log.length, distinct,
+            invisible: Array.from(new Set(log.filter(e => !e.indicator || e.size <= 0
+                                                      || e.opacity < 0.1)
+                                            .map(e => e.element))),
+            main: log.some(e => e.main), next: log.some(e => e.next),
+            prev: log.some(e => e.prev),
+            animation: log.filter(e => e.animation).length,
+            explorer: log.filter(e => e.explorer).length,
+            last: log.slice(-5).map(e => e.element),
+          };
+        }""",
+        ends,
+    ) | {"tabs": presses}
+
+
 def _figure_text_record(url: str, base: str) -> dict | None:
     """The record of the smallest text that the build wrote into a PNG of the site."""
     from PIL import Image
@@ -486,8 +561,9 @@ def _reader_report(browser, base: str, page_path: str) -> dict:
             "wide": page.evaluate(_WIDTH_PROBE),
             "code_share": page.evaluate(_CODE_SHARE),
             "figures": page.evaluate(_FIGURE_PROBE),
-            "problems": list(visit.problems),
         }
+        report["keyboard"] = _tab_through(page)  # last: it moves the focus and scrolls
+        report["problems"] = list(visit.problems)
     return report
 
 
@@ -557,6 +633,80 @@ def test_every_figure_text_is_at_least_the_caption_size_as_displayed(browser, se
         f"figure text smaller than {floor:.1f} px ({MIN_TEXT_OF_CAPTION:.0%} of the "
         f"{figures['captionPx']:.1f} px captions):\n" + "\n".join(small)
     )
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_tab_reaches_the_content_and_the_page_links_with_the_focus_always_visible(
+    browser, server, page_path
+):
+    """Tab from the top of the page (1280 px): every element that takes the focus shows a
+    focus indicator of non-zero size, the focus reaches the article, its animations'
+    and explorers' controls, and the previous and next links, and it is never trapped
+    (it moves on to the end of the page)."""
+    walk = _reader_report(browser, server, page_path)["keyboard"]
+    html = (HTML / f"{page_path}.html").read_text(errors="ignore")
+    assert not walk["invisible"], "focused without a visible focus indicator:\n" + "\n".join(
+        walk["invisible"]
+    )
+    assert walk["main"], "Tab never reaches the article"
+    for end in ("next", "prev"):
+        assert walk[end] or not walk["ends"][end], (
+            f"Tab never reaches the {end} link after {walk['tabs']} presses; "
+            f"trapped at {walk['last']}"
+        )
+    if 'class="animation"' in html:
+        assert walk["animation"] >= 2, "Tab does not reach the animation's controls"
+    if "dlopt-explorer" in html:
+        assert walk["explorer"] >= 1, "Tab does not reach the explorer's controls"
+
+
+# The state of each animation player: its frame (the slider) and whether its timer runs.
+_PLAYERS = """() => Array.from(document.querySelectorAll('div.animation')).map(player => {
+  const slider = player.querySelector('input.anim-slider');
+  return {id: slider.id, frame: Number(slider.value), src: player.querySelector('img').src};
+})"""
+
+
+def test_animation_controls_work_from_the_keyboard(browser, server):
+    """The animations' Pause and Play buttons respond to Space and Enter, and the slider to
+    the arrow keys: asserted on the player's state (its frame, its image)."""
+    pages = [
+        p
+        for p in toc_pages()
+        if 'class="animation"' in (HTML / f"{p}.html").read_text(errors="ignore")
+    ]
+    assert pages, "no animation on the site"
+    for page_path in pages:
+        with PageVisit(browser, server) as visit:
+            page = visit.open(f"{page_path}.html")
+            page.wait_for_load_state("networkidle")
+            for k, player in enumerate(page.evaluate(_PLAYERS)):
+                where = f"{page_path}, animation {k}"
+                root = page.locator("div.animation").nth(k)
+                root.locator('button[title="Pause"]').focus()
+                page.keyboard.press("Space")
+                paused = page.evaluate(_PLAYERS)[k]["frame"]
+                page.wait_for_timeout(400)
+                still = page.evaluate(_PLAYERS)[k]["frame"]
+                assert still == paused, f"{where}: Space did not pause ({paused} -> {still})"
+                slider = root.locator("input.anim-slider")
+                slider.focus()
+                page.keyboard.press("Home")
+                page.keyboard.press("ArrowRight")
+                page.keyboard.press("ArrowRight")
+                state = page.evaluate(_PLAYERS)[k]
+                assert state["frame"] == 2, f"{where}: arrow keys left the slider at {state}"
+                page.keyboard.press("ArrowLeft")
+                back = page.evaluate(_PLAYERS)[k]
+                assert back["frame"] == 1 and back["src"] != state["src"], (
+                    f"{where}: ArrowLeft did not show the previous frame"
+                )
+                root.locator('button[title="Play"]').focus()
+                page.keyboard.press("Enter")
+                page.wait_for_timeout(600)
+                assert page.evaluate(_PLAYERS)[k]["frame"] > 1, f"{where}: Enter did not play"
+                assert player["id"]
+            assert not visit.problems, "\n".join(visit.problems)
 
 
 @pytest.mark.parametrize("page_path", toc_pages())
