@@ -450,6 +450,11 @@ FIGURE_TEXT_KEY = "dlopt-min-text"
 # and whether a focus indicator is drawn (an outline or a box shadow of non-zero size).
 _FOCUS_LOG = """() => {
   window.__focusLog = [];
+  // the end state of every focus style, not a frame of its transition (the copy buttons
+  // fade in)
+  const still = document.createElement('style');
+  still.textContent = '*, *::before, *::after { transition: none !important; }';
+  document.head.appendChild(still);
   document.addEventListener('focusin', (event) => {
     const el = event.target;
     const box = el.getBoundingClientRect();
