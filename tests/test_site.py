@@ -409,6 +409,141 @@ _CODE_SHARE = """() => {
 MAX_CODE_SHARE = 0.15
 
 
+# Every image a code cell's output shows (matplotlib's PNGs), as displayed, and the font
+# size of the page's figure captions (measured on a caption made for it if the page has
+# none). An image inside a closed <details> is not displayed: its width is 0.
+_FIGURE_PROBE = """() => {
+  const article = document.querySelector('article.bd-article');
+  let caption = article.querySelector('figure figcaption');
+  let made = null;
+  if (!caption) {
+    made = document.createElement('figure');
+    made.innerHTML = '<figcaption><p>caption</p></figcaption>';
+    article.appendChild(made);
+    caption = made.querySelector('figcaption');
+  }
+  const captionPx = parseFloat(getComputedStyle(caption.querySelector('p') || caption).fontSize);
+  if (made) made.remove();
+  const images = Array.from(article.querySelectorAll('div.cell_output img'))
+    .filter(img => !img.src.startsWith('data:'))
+    .map(img => {
+      const figure = img.closest('figure');
+      const number = figure ? figure.querySelector('.caption-number') : null;
+      return {src: img.src, shown: img.getBoundingClientRect().width,
+              natural: img.naturalWidth,
+              label: (number ? number.textContent.trim() + ' ' : '') +
+                     (img.getAttribute('alt') || '').slice(0, 50)};
+    });
+  return {captionPx, images};
+}"""
+# The smallest text of a figure, as displayed, may not be smaller than this share of the
+# captions' font size (14.7 px: 12.5 px). The book's style (dlopt.plots.use_style) draws
+# legends at 9 pt and 110 dpi, 13.75 px, in 6.4-inch figures 716 px wide that the 672 px
+# column shows at 94 %: 12.9 px, which passes; a legend at 8 pt (11.5 px) or any figure
+# shrunk to fit the column by more than 10 % (panels side by side) does not. Raising the
+# floor to the caption's own size needs the style's figures to fit the column.
+MIN_TEXT_OF_CAPTION = 0.85
+#: the tEXt keyword scripts/jupyter/figure_text.py writes into every inline PNG of the build
+FIGURE_TEXT_KEY = "dlopt-min-text"
+
+
+# Every element that gets the focus, as a keyboard user sees it: what it is, where it is,
+# and whether a focus indicator is drawn (an outline or a box shadow of non-zero size).
+_FOCUS_LOG = """() => {
+  window.__focusLog = [];
+  // the end state of every focus style, not a frame of its transition (the copy buttons
+  // fade in)
+  const still = document.createElement('style');
+  still.textContent = '*, *::before, *::after { transition: none !important; }';
+  document.head.appendChild(still);
+  document.addEventListener('focusin', (event) => {
+    const el = event.target;
+    const box = el.getBoundingClientRect();
+    // the indicator may be drawn on the element or on a child (the sidebar's <summary>
+    // draws it on its chevron)
+    let outline = 0, shadow = '';
+    for (const part of [el, ...Array.from(el.children)]) {
+      const style = getComputedStyle(part);
+      if (style.outlineStyle !== 'none') {
+        outline = Math.max(outline, parseFloat(style.outlineWidth) || 0);
+      }
+      if (style.boxShadow !== 'none') shadow = style.boxShadow;
+    }
+    let opacity = 1;
+    for (let e = el; e; e = e.parentElement) opacity *= parseFloat(getComputedStyle(e).opacity);
+    const name = (el.getAttribute('aria-label') || el.getAttribute('title') ||
+                  el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+    window.__focusLog.push({
+      element: `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className)
+        .trim().split(/\\s+/).join('.') : ''} "${name}"`,
+      key: el,
+      indicator: outline > 0 || shadow !== '',
+      size: box.width * box.height + outline,
+      opacity: opacity,
+      main: !!el.closest('main article'),
+      next: el.matches('a.right-next'), prev: el.matches('a.left-prev'),
+      animation: !!el.closest('div.animation'), explorer: !!el.closest('.dlopt-explorer'),
+    });
+  }, true);
+}"""
+# Tab presses between two looks at where the focus has gone, and the most a page may need.
+TAB_BATCH, TAB_LIMIT = 25, 1500
+
+
+def _tab_through(page) -> dict:
+    """Tab from the top of the page until the focus has reached the previous and next
+    links (or TAB_LIMIT presses); return what a keyboard user met on the way."""
+    page.evaluate(_FOCUS_LOG)
+    page.evaluate(
+        "() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }"
+    )
+    ends = page.evaluate(
+        "() => ({next: !!document.querySelector('a.right-next'),"
+        " prev: !!document.querySelector('a.left-prev')})"
+    )
+    presses, done = 0, False
+    while presses < TAB_LIMIT and not done:
+        for _ in range(TAB_BATCH):
+            page.keyboard.press("Tab")
+        presses += TAB_BATCH
+        done = page.evaluate(
+            """(ends) => {
+              const log = window.__focusLog;
+              const seen = (f) => log.some(f);
+              return (!ends.next || seen(e => e.next)) && (!ends.prev || seen(e => e.prev));
+            }""",
+            ends,
+        )
+    return page.evaluate(
+        """(ends) => {
+          const log = window.__focusLog;
+          const distinct = new Set(log.map(e => e.key)).size;
+          return {
+            ends, presses: log.length, distinct,
+            invisible: Array.from(new Set(log.filter(e => !e.indicator || e.size <= 0
+                                                      || e.opacity < 0.1)
+                                            .map(e => e.element))),
+            main: log.some(e => e.main), next: log.some(e => e.next),
+            prev: log.some(e => e.prev),
+            animation: log.filter(e => e.animation).length,
+            explorer: log.filter(e => e.explorer).length,
+            last: log.slice(-5).map(e => e.element),
+          };
+        }""",
+        ends,
+    ) | {"tabs": presses}
+
+
+def _figure_text_record(url: str, base: str) -> dict | None:
+    """The record of the smallest text that the build wrote into a PNG of the site."""
+    from PIL import Image
+
+    path = HTML / url.removeprefix(base + "/").split("#")[0]
+    with Image.open(path) as image:
+        text = image.text.get(FIGURE_TEXT_KEY) if hasattr(image, "text") else None
+    return json.loads(text) if text else None
+
+
 def _axe_serious(page, rules: list[str] | None = None) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -440,8 +575,10 @@ def _reader_report(browser, base: str, page_path: str) -> dict:
             "math_errors": [e.strip()[:80] for e in page.locator("mjx-merror").all_inner_texts()],
             "wide": page.evaluate(_WIDTH_PROBE),
             "code_share": page.evaluate(_CODE_SHARE),
-            "problems": list(visit.problems),
+            "figures": page.evaluate(_FIGURE_PROBE),
         }
+        report["keyboard"] = _tab_through(page)  # last: it moves the focus and scrolls
+        report["problems"] = list(visit.problems)
     return report
 
 
@@ -475,6 +612,117 @@ def test_no_raw_tex_or_mathjax_error_in_the_rendered_text(browser, server, page_
 def test_nothing_is_wider_than_the_column_at_1280_px(browser, server, page_path):
     report = _reader_report(browser, server, page_path)
     assert not report["wide"], "clipped or overflowing:\n" + "\n".join(report["wide"])
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_every_figure_text_is_at_least_the_caption_size_as_displayed(browser, server, page_path):
+    """Tick labels, legends and labels of a figure, at the size the page shows the image
+    (1280 px window), are not smaller than the captions' text (MIN_TEXT_OF_CAPTION of it).
+    (The animations' frames are JPEG images without the record: not measured here.)
+
+    The build records in each PNG the height in image pixels of its smallest text
+    (scripts/jupyter/figure_text.py, a tEXt chunk); the browser gives the image's displayed
+    and natural widths, whose ratio scales it."""
+    figures = _reader_report(browser, server, page_path)["figures"]
+    floor = MIN_TEXT_OF_CAPTION * figures["captionPx"]
+    small, unrecorded = [], []
+    for image in figures["images"]:
+        if image["shown"] == 0 or image["natural"] == 0:
+            continue  # not displayed (a closed dropdown); its text is measured when shown
+        record = _figure_text_record(image["src"], server)
+        if record is None:
+            unrecorded.append(image["label"] or image["src"])
+            continue
+        if record["min_px"] is None:
+            continue  # no text at all
+        shown_px = record["min_px"] * image["shown"] / image["natural"]
+        if shown_px < floor:
+            small.append(
+                f"{image['label']}: {shown_px:.1f} px ({record['text']!r}, {record['min_px']} "
+                f"px in a {image['natural']} px image shown at {image['shown']:.0f} px)"
+            )
+    assert not unrecorded, (
+        "figures without the build's record of their smallest text (built without "
+        "_ext/figure_text.py?):\n" + "\n".join(unrecorded)
+    )
+    assert not small, (
+        f"figure text smaller than {floor:.1f} px ({MIN_TEXT_OF_CAPTION:.0%} of the "
+        f"{figures['captionPx']:.1f} px captions):\n" + "\n".join(small)
+    )
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_tab_reaches_the_content_and_the_page_links_with_the_focus_always_visible(
+    browser, server, page_path
+):
+    """Tab from the top of the page (1280 px): every element that takes the focus shows a
+    focus indicator of non-zero size, the focus reaches the article, its animations'
+    and explorers' controls, and the previous and next links, and it is never trapped
+    (it moves on to the end of the page)."""
+    walk = _reader_report(browser, server, page_path)["keyboard"]
+    html = (HTML / f"{page_path}.html").read_text(errors="ignore")
+    assert not walk["invisible"], "focused without a visible focus indicator:\n" + "\n".join(
+        walk["invisible"]
+    )
+    assert walk["main"], "Tab never reaches the article"
+    for end in ("next", "prev"):
+        assert walk[end] or not walk["ends"][end], (
+            f"Tab never reaches the {end} link after {walk['tabs']} presses; "
+            f"trapped at {walk['last']}"
+        )
+    if 'class="animation"' in html:
+        assert walk["animation"] >= 2, "Tab does not reach the animation's controls"
+    if "dlopt-explorer" in html:
+        assert walk["explorer"] >= 1, "Tab does not reach the explorer's controls"
+
+
+# The state of each animation player: its frame (the slider) and whether its timer runs.
+_PLAYERS = """() => Array.from(document.querySelectorAll('div.animation')).map(player => {
+  const slider = player.querySelector('input.anim-slider');
+  return {id: slider.id, frame: Number(slider.value), src: player.querySelector('img').src};
+})"""
+
+
+def test_animation_controls_work_from_the_keyboard(browser, server):
+    """The animations' Pause and Play buttons respond to Space and Enter, and the slider to
+    the arrow keys: asserted on the player's state (its frame, its image)."""
+    pages = [
+        p
+        for p in toc_pages()
+        if 'class="animation"' in (HTML / f"{p}.html").read_text(errors="ignore")
+    ]
+    assert pages, "no animation on the site"
+    for page_path in pages:
+        with PageVisit(browser, server) as visit:
+            page = visit.open(f"{page_path}.html")
+            page.wait_for_load_state("networkidle")
+            for k, player in enumerate(page.evaluate(_PLAYERS)):
+                where = f"{page_path}, animation {k}"
+                root = page.locator("div.animation").nth(k)
+                root.locator('button[title="Pause"]').focus()
+                page.keyboard.press("Space")
+                paused = page.evaluate(_PLAYERS)[k]["frame"]
+                page.wait_for_timeout(400)
+                still = page.evaluate(_PLAYERS)[k]["frame"]
+                assert still == paused, f"{where}: Space did not pause ({paused} -> {still})"
+                slider = root.locator("input.anim-slider")
+                slider.focus()
+                page.keyboard.press("Home")
+                page.keyboard.press("ArrowRight")
+                page.keyboard.press("ArrowRight")
+                state = page.evaluate(_PLAYERS)[k]
+                assert state["frame"] == 2, f"{where}: arrow keys left the slider at {state}"
+                page.keyboard.press("ArrowLeft")
+                back = page.evaluate(_PLAYERS)[k]
+                assert back["frame"] == 1 and back["src"] != state["src"], (
+                    f"{where}: ArrowLeft did not show the previous frame"
+                )
+                root.locator('button[title="Play"]').focus()
+                page.keyboard.press("Enter")
+                page.wait_for_timeout(600)
+                assert page.evaluate(_PLAYERS)[k]["frame"] > 1, f"{where}: Enter did not play"
+                assert player["id"]
+            assert not visit.problems, "\n".join(visit.problems)
 
 
 @pytest.mark.parametrize("page_path", toc_pages())
