@@ -40,6 +40,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from _browser import CHROMIUM, CHROMIUM_ARGS
 
 from dlopt.grading.assignments import EXERCISES
 from dlopt.grading.mistakes import MISTAKES
@@ -65,16 +66,6 @@ ROSTER = {  # id: (first name, last name)
     "hubtest-lin": ("Lin", "Browser"),
 }
 ADA, GRACE, ALAN, LIN = ROSTER
-CHROMIUM = os.environ.get("DLOPT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Grace's mistake (catalogued) and Alan's unanswered exercise, and what each costs
 GRACE_MISTAKE = next(m for m in MISTAKES if m.exercise == "sigmoid_layer")
 ALAN_SKIPS = "relu_layer"
