@@ -426,13 +426,11 @@ _FIGURE_PROBE = """() => {
     });
   return {captionPx, images};
 }"""
-# The smallest text of a figure, as displayed, may not be smaller than this share of the
-# captions' font size (14.7 px: 12.5 px). The book's style (dlopt.plots.use_style) draws
-# legends at 9 pt and 110 dpi, 13.75 px, in 6.4-inch figures 716 px wide that the 672 px
-# column shows at 94 %: 12.9 px, which passes; a legend at 8 pt (11.5 px) or any figure
-# shrunk to fit the column by more than 10 % (panels side by side) does not. Raising the
-# floor to the caption's own size needs the style's figures to fit the column.
-MIN_TEXT_OF_CAPTION = 0.85
+# The smallest text of a figure, as displayed, may not be smaller than the captions' font size
+# (14.7 px). The book's style (dlopt.plots.use_style) draws figures 6.1 inches wide at 110 dpi
+# (671 px: the 672 px column shows them at full size) with 10-point legends and tick labels
+# (15.3 px); a figure up to 6.3 inches wide still passes, a wider one or a 9-point text does not.
+MIN_TEXT_OF_CAPTION = 1.0
 #: the tEXt keyword scripts/jupyter/figure_text.py writes into every inline PNG of the build
 FIGURE_TEXT_KEY = "dlopt-min-text"
 
