@@ -222,15 +222,19 @@ class PageVisit:
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on(
-            "requestfailed", lambda r: self.problems.append(f"failed request: {r.url} {r.failure}")
-        )
+        self.page.on("requestfailed", self._request_failed)
         self.page.on("response", self._response)
 
     def _block_remote(self, route):
         if not route.request.url.startswith(("data:", "blob:")):
             self.problems.append(f"request leaves localhost: {route.request.url}")
         route.abort()
+
+    def _request_failed(self, request):
+        # ERR_ABORTED: the browser cancelled the request itself, as when a click leaves the page
+        # before its favicon arrived; a file that is missing answers 404 (see _response)
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed request: {request.url} {request.failure}")
 
     def _console(self, msg):
         if msg.type == "error":
