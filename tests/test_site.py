@@ -582,11 +582,18 @@ def _axe_report(browser, base: str, page_path: str) -> dict:
         page.wait_for_load_state("networkidle")
         _math_rendered(page)
         report = {"light": _axe_serious(page)}
+        # axe reads the colours of the dark theme's end state: with the theme's 0.15 s colour
+        # transitions left on, a loaded machine can hand it a frame halfway between the themes
         page.evaluate(
-            "() => { const root = document.documentElement;"
+            "() => { const still = document.createElement('style');"
+            " still.textContent = '*, *::before, *::after { transition: none !important; }';"
+            " document.head.appendChild(still);"
+            " const root = document.documentElement;"
             " root.dataset.theme = 'dark'; root.dataset.mode = 'dark'; }"
         )
-        page.wait_for_timeout(100)
+        page.wait_for_function(
+            "() => document.getAnimations().every(a => !(a instanceof CSSTransition))"
+        )
         report["dark"] = _axe_serious(page, AXE_COLOUR_RULES)
         report["problems"] = list(visit.problems)
     return report
@@ -678,6 +685,8 @@ _PLAYERS = """() => Array.from(document.querySelectorAll('div.animation')).map(p
 def test_animation_controls_work_from_the_keyboard(browser, server):
     """The animations' Pause and Play buttons respond to Space and Enter, and the slider to
     the arrow keys: asserted on the player's state (its frame, its image)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     pages = [
         p
         for p in toc_pages()
@@ -711,8 +720,10 @@ def test_animation_controls_work_from_the_keyboard(browser, server):
                 )
                 root.locator('button[title="Play"]').focus()
                 page.keyboard.press("Enter")
-                page.wait_for_timeout(600)
-                assert page.evaluate(_PLAYERS)[k]["frame"] > 1, f"{where}: Enter did not play"
+                try:  # a loaded machine delays the player's timer: wait for it, up to 10 s
+                    page.wait_for_function(f"() => ({_PLAYERS})()[{k}].frame > 1", timeout=10_000)
+                except PlaywrightTimeout:
+                    raise AssertionError(f"{where}: Enter did not play") from None
                 assert player["id"]
             assert not visit.problems, "\n".join(visit.problems)
 
@@ -724,6 +735,8 @@ def test_code_is_folded_where_it_would_dominate_the_page(browser, server, page_p
 
 
 def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     pages = [
         p
         for p in toc_pages()
@@ -733,7 +746,14 @@ def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server
     for page_path in pages:
         with PageVisit(browser, server, width=390, height=844, mobile=True) as visit:
             page = visit.open(f"{page_path}.html")
-            page.wait_for_timeout(1500)
+            try:  # every player past its first frame, with time for a loaded machine
+                page.wait_for_function(
+                    "() => Array.from(document.querySelectorAll('input.anim-slider'))"
+                    ".every(slider => Number(slider.value) > 0)",
+                    timeout=10_000,
+                )
+            except PlaywrightTimeout:
+                pass  # the assertion below names the player that did not start
             players = page.evaluate("""() => Array.from(document.querySelectorAll(
                 'div.animation')).map(player => {
               const slider = player.querySelector('input.anim-slider');
