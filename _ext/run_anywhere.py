@@ -29,6 +29,7 @@ where the URL is written.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -230,11 +231,13 @@ def pin_downloads(app, exception) -> None:
         notebook = json.loads(path.read_text())
         if notebook["cells"] and _is_install_cell(notebook["cells"][0]):
             path.write_text(_dump(with_install_cell(notebook, req)))
-    # the released exercises (_ext/exercise_downloads.py) install it in their second cell
+    # the released exercises (_ext/exercise_downloads.py) install it in their second cell: at
+    # the branch when just released, at an earlier commit when an incremental build kept them
+    pinned = re.compile(re.escape(requirement(url, "")) + r"[\w.\-/]+")
     for path in (Path(app.outdir) / "_downloads").rglob("*.ipynb"):
         text = path.read_text()
-        if requirement(url, branch) in text:
-            path.write_text(text.replace(requirement(url, branch), req))
+        if pinned.search(text):
+            path.write_text(pinned.sub(req, text))
 
 
 def repository_role(app, config) -> None:

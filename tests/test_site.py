@@ -2,27 +2,25 @@
 
 The build is incremental (Sphinx's environment and the execution cache in
 ``_build``), so a second run only re-executes changed pages; in a fresh clone it
-is a clean build. The browser is Debian's Chromium driven by Playwright's Python
-client (no browser download). Every request that leaves localhost is blocked
-and counts as a failure: the site must not depend on a CDN. Screenshots of each
-page go to ``artifacts/screenshots/`` for the CI run's output.
+is a clean build (conftest.py holds it, the server and the browser). The browser
+is Debian's Chromium driven by Playwright's Python client (no browser download).
+Every request that leaves localhost is blocked and counts as a failure: the site
+must not depend on a CDN. Screenshots of each page go to ``artifacts/screenshots/``
+for the CI run's output.
 """
 
 from __future__ import annotations
 
 import functools
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from _browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.site
 
@@ -42,32 +40,6 @@ def toc_pages() -> list[str]:
     return parallel_execution.toc_pages(ROOT / "_toc.yml")
 
 
-@pytest.fixture(scope="session")
-def build_log() -> str:
-    """Build the book (warnings are errors, execution errors fail) and return its output."""
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    env.pop("MPLBACKEND", None)  # kernels must keep matplotlib's inline backend, or no figure shows
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "jupyter-book"),
-            "build",
-            ".",
-            "-W",
-            "-n",
-            "--keep-going",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
-    return log
-
-
 def test_book_builds_without_warnings_or_execution_errors(build_log):
     reports = sorted((HTML / "reports").glob("*.err.log")) if (HTML / "reports").exists() else []
     assert not reports, "execution errors:\n" + "\n".join(p.read_text()[-2000:] for p in reports)
@@ -80,6 +52,12 @@ def test_book_builds_without_warnings_or_execution_errors(build_log):
     assert not warnings, "\n".join(warnings)
     for page in toc_pages():
         assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
+
+
+# A page's tests in one xdist group: run on several workers (pytest -n 2 --dist loadgroup),
+# the tests that read one visit of a page (the cached reports below) share the process that
+# made it
+PAGES = [pytest.param(page, marks=pytest.mark.xdist_group(page)) for page in toc_pages()]
 
 
 def captioned_figure_cells(page: str) -> int:
@@ -178,35 +156,6 @@ def test_every_exercise_is_offered_for_download_in_its_student_version(build_log
         ), f"{assignment}: a solution leaked"
 
 
-@pytest.fixture(scope="session")
-def server(build_log):
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: apt-get install chromium (scripts/test does)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 class PageVisit:
     """A page opened in a fresh context, with every problem it reports recorded."""
 
@@ -265,7 +214,7 @@ def _math_rendered(page) -> tuple[int, int, int]:
     return (sources, page.locator("mjx-container").count(), page.locator("mjx-merror").count())
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_every_page_loads_cleanly_with_images_and_math(browser, server, page_path):
     with PageVisit(browser, server) as visit:
         page = visit.open(f"{page_path}.html")
@@ -599,7 +548,7 @@ def _axe_report(browser, base: str, page_path: str) -> dict:
     return report
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_no_raw_tex_or_mathjax_error_in_the_rendered_text(browser, server, page_path):
     report = _reader_report(browser, server, page_path)
     assert not report["raw_tex"], "TeX shown as text:\n" + "\n".join(report["raw_tex"])
@@ -607,13 +556,13 @@ def test_no_raw_tex_or_mathjax_error_in_the_rendered_text(browser, server, page_
     assert not report["problems"], "\n".join(report["problems"])
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_nothing_is_wider_than_the_column_at_1280_px(browser, server, page_path):
     report = _reader_report(browser, server, page_path)
     assert not report["wide"], "clipped or overflowing:\n" + "\n".join(report["wide"])
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_every_figure_text_is_at_least_the_caption_size_as_displayed(browser, server, page_path):
     """Tick labels, legends and labels of a figure, at the size the page shows the image
     (1280 px window), are not smaller than the captions' text (MIN_TEXT_OF_CAPTION of it).
@@ -650,7 +599,7 @@ def test_every_figure_text_is_at_least_the_caption_size_as_displayed(browser, se
     )
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_tab_reaches_the_content_and_the_page_links_with_the_focus_always_visible(
     browser, server, page_path
 ):
@@ -728,7 +677,7 @@ def test_animation_controls_work_from_the_keyboard(browser, server):
             assert not visit.problems, "\n".join(visit.problems)
 
 
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_code_is_folded_where_it_would_dominate_the_page(browser, server, page_path):
     share = _reader_report(browser, server, page_path)["code_share"]
     assert share <= MAX_CODE_SHARE, f"open code is {share:.0%} of the page's height"
@@ -776,7 +725,7 @@ def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
-@pytest.mark.parametrize("page_path", toc_pages())
+@pytest.mark.parametrize("page_path", PAGES)
 def test_axe_finds_no_serious_or_critical_violation(browser, server, page_path, mode):
     report = _axe_report(browser, server, page_path)
     assert not report[mode], "\n".join(report[mode])

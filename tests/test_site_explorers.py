@@ -1,23 +1,19 @@
 """The explorers on the built site: drawn, driven by mouse and keyboard, accessible, small.
 
-Reuses the book build, the local server, the browser and ``PageVisit`` of
-``test_site.py`` (every request that leaves localhost, every console error and every
-failed request is a problem). Each explorer is opened at a desktop width and at 390 px;
-each of its controls is moved by mouse and by keyboard, and the drawn paths, the
-readouts and the live status text must change with it. Screenshots of each explorer go
-to ``artifacts/screenshots/``.
+Uses the book build, the local server and the browser of ``conftest.py``, and
+``PageVisit`` of ``test_site.py`` (every request that leaves localhost, every
+console error and every failed request is a problem). Each explorer is opened at a
+desktop width and at 390 px; each of its controls is moved by mouse and by keyboard,
+and the drawn paths, the readouts and the live status text must change with it.
+Screenshots of each explorer go to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import json
 import math
 import re
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,70 +21,6 @@ import test_site
 from test_site import HTML, SCREENSHOTS, PageVisit
 
 pytestmark = pytest.mark.site
-
-# test_site.py's book build, under this module's name for it (pytest would otherwise make
-# a second instance of a fixture that two modules share by import).
-build_log = test_site.build_log
-
-
-def _from_test_site(request, name: str):
-    """The value of test_site.py's session fixture ``name`` if its tests already made it in
-    this session (``pytest -m site tests`` runs them first), else None.
-
-    Sharing matters: Playwright's sync API runs one instance per thread, so a second browser
-    fixture would fail, and a second build costs time. (pytest keeps fixtures per module; its
-    fixture manager finds the definitions a test of test_site.py sees, and ``cached_result``
-    holds a session fixture's value once made.)
-    """
-    manager = request.session._fixturemanager
-    for item in request.session.items:
-        if getattr(item, "module", None) is test_site:
-            for fixturedef in manager.getfixturedefs(name, item) or ():
-                if fixturedef.cached_result is not None:
-                    return fixturedef.cached_result[0]
-            return None
-    return None
-
-
-@pytest.fixture(scope="session")
-def site_log(request):
-    """The build's output: test_site.py's when it ran, else a build of our own."""
-    log = _from_test_site(request, "build_log")
-    return log if log is not None else request.getfixturevalue("build_log")
-
-
-@pytest.fixture(scope="session")
-def site(request, site_log):
-    """The URL of the built site, served on localhost (test_site.py's server when it runs)."""
-    url = _from_test_site(request, "server")
-    if url is not None:
-        yield url
-        return
-    handler = functools.partial(test_site._QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="session")
-def chromium(request):
-    """test_site.py's browser when it runs in this session, else one launched the same way."""
-    shared = _from_test_site(request, "browser")
-    if shared is not None:
-        yield shared
-        return
-    if not Path(test_site.CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {test_site.CHROMIUM}: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=test_site.CHROMIUM, args=test_site.CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
 
 # page -> explorer name -> the labels its controls start at (the static figure beside it)
 EXPLORERS = {
@@ -128,7 +60,7 @@ def embedded_payloads(page: str) -> dict[str, dict]:
     return {payload["name"]: payload for payload in map(json.loads, found)}
 
 
-def test_explorers_are_on_their_pages_within_the_size_budget(site_log):
+def test_explorers_are_on_their_pages_within_the_size_budget(build_log):
     sizes = {}
     for page, names in EXPLORERS.items():
         html = (HTML / f"{page}.html").read_text()
@@ -149,7 +81,7 @@ def test_explorers_are_on_their_pages_within_the_size_budget(site_log):
     print("explorer sizes in their pages:", {k: f"{v / 1000:.0f} kB" for k, v in sizes.items()})
 
 
-def test_only_pages_with_an_explorer_load_its_scripts(site_log):
+def test_only_pages_with_an_explorer_load_its_scripts(build_log):
     library = HTML / "_static" / "explorers" / "d3-explorers.min.mjs"
     assert library.exists() and library.stat().st_size < 200_000
     for page in test_site.toc_pages():
@@ -183,10 +115,10 @@ def _check_change(root, action):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page_path, name", CASES)
-def test_explorer_draws_and_every_control_moves_it(chromium, site, page_path, name, width):
+def test_explorer_draws_and_every_control_moves_it(browser, server, page_path, name, width):
     payload = embedded_payloads(page_path)[name]
     expected_start = EXPLORERS[page_path][name]
-    with PageVisit(chromium, site) as visit:
+    with PageVisit(browser, server) as visit:
         visit.page.set_viewport_size({"width": width, "height": 900})
         page = visit.open(f"{page_path}.html")
         root = page.locator(f"#dlopt-explorer-{name}")
