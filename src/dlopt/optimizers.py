@@ -14,9 +14,10 @@ optimizer is a rule plus one class here (and its tests)::
 
 ``foreach``, ``capturable``, ``differentiable`` and ``fused`` choose among
 PyTorch's implementations of the same arithmetic; they are accepted so that
-code written for ``torch.optim`` runs unchanged. ``foreach`` has no effect
-(the result is the same); ``differentiable``, ``capturable`` and ``fused``
-are not implemented and raise if set.
+code written for ``torch.optim`` runs unchanged. ``foreach`` gives the same
+result as without it, except in ASGD, where PyTorch's multi-tensor path rounds
+differently and ``foreach=True`` follows it; ``differentiable``, ``capturable``
+and ``fused`` are not implemented and raise if set.
 """
 
 from __future__ import annotations
@@ -637,6 +638,12 @@ class SparseAdam(Definition):
 
     rule = staticmethod(rules.sparse_adam)
     sparse_gradients = True
+
+    @classmethod
+    def hyperparameters(cls, group) -> dict:
+        # a Tensor lr reaches the rule as given: PyTorch computes SparseAdam's step size
+        # with it, in its dtype (float32 arithmetic for a float32 lr)
+        return {**super().hyperparameters(group), "lr": group["lr"]}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         if hasattr(lr, "numel") and lr.numel() != 1:

@@ -629,7 +629,17 @@ def adamax(
 
 
 def asgd(
-    param, grad, state, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-2,
+    lambd=1e-4,
+    alpha=0.75,
+    t0=1e6,
+    weight_decay=0.0,
+    maximize=False,
+    foreach=None,
 ) -> None:
     r"""Averaged SGD (Polyak & Juditsky, 1992) with PyTorch's decaying step size.
 
@@ -645,6 +655,11 @@ def asgd(
     :math:`\theta`; the average :math:`\bar\theta` (state ``"ax"``), which
     starts at :math:`t_0`, is what to evaluate. State: ``"step"``, ``"eta"``,
     ``"mu"`` (float32 as in PyTorch), ``"ax"``.
+
+    ``foreach=True`` follows PyTorch's multi-tensor ASGD, whose rounding differs: it
+    computes :math:`\theta_{t-1} - \eta_t (g_t + \lambda_d \theta_{t-1})` and
+    :math:`\eta_{t+1}` in float32 arithmetic (the single-tensor path computes it in float64
+    and rounds once), which moves float64 trajectories by about 1e-9.
     """
     if "ax" not in state:
         state["eta"] = scalar32(param, lr)
@@ -653,8 +668,11 @@ def asgd(
     step = _advance(state, param)
     g = _effective_grad(param, grad, weight_decay=weight_decay, maximize=maximize)
     eta = float(state["eta"])
-    param *= 1 - lambd * eta
-    axpy_(param, -eta, g)
+    if foreach:
+        axpy_(param, -eta, axpy_(copy(g), lambd, param))
+    else:
+        param *= 1 - lambd * eta
+        axpy_(param, -eta, g)
     ax, mu = state["ax"], state["mu"]
     if float(mu) != 1:
         diff = param - ax
@@ -662,8 +680,20 @@ def asgd(
         ax += diff
     else:
         copy_(ax, param)
-    fill_(state["eta"], _round32(lr / ((1 + lambd * lr * step) ** alpha)))
+    next_eta = (
+        _asgd_eta32(lr, lambd, alpha, step) if foreach else lr / (1 + lambd * lr * step) ** alpha
+    )
+    fill_(state["eta"], _round32(next_eta))
     fill_(mu, _round32(1 / max(1, step - t0)))
+
+
+def _asgd_eta32(lr: float, lambd: float, alpha: float, step: int) -> float:
+    """ASGD's next step size as PyTorch's multi-tensor path computes it, on its float32 step
+    count: ``lambd * lr`` rounded to float32 times the step, the power in float64 rounded to
+    float32, then a float32 reciprocal times ``lr``."""
+    f32 = np.float32
+    base = f32(1) + f32(lambd * lr) * f32(step)
+    return float(f32(1) / f32(float(base) ** alpha) * f32(lr))
 
 
 def rprop(
@@ -832,7 +862,9 @@ def sparse_adam(
     denom = sqrt_(v_update)
     denom += eps
     m_update /= denom
-    m_update *= -(lr * math.sqrt(1 - beta2**step) / (1 - beta1**step))
+    # with a 0-d tensor ``lr`` this is computed in its dtype, as PyTorch does
+    step_size = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+    m_update *= -step_size
     param[at] += m_update
 
 
