@@ -133,6 +133,8 @@ def first_mismatch(
     if ke == "None":
         return None
     if ke == "number":
+        if isinstance(expected, int | np.integer) and not isinstance(got, int | np.integer):
+            return Mismatch(where, f"an int ({expected})", f"a float ({_fmt(got)})", "wrong type")
         ok = bool(close_mask(np.float64(expected), np.float64(got), tol))
         return None if ok else Mismatch(where, _fmt(float(expected)), _fmt(float(got)))
     if ke == "array":

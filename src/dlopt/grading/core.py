@@ -168,6 +168,27 @@ def _rule_cases(function: str, draw_hyper: Callable) -> Callable:
     return make
 
 
+def _and_a_restart(make):
+    """``make``'s cases and, hidden, one more right after the last: the same problem, shape and
+    dtype from a new start. A rule that keeps its state anywhere but in ``state`` (a
+    module-level buffer renewed only when the shape changes) carries the last run's state
+    into it; consecutive cases otherwise never share a shape."""
+
+    def cases(rng, hidden: bool) -> list[Case]:
+        made = make(rng, hidden)
+        if hidden:
+            last = made[-1].task
+            param0 = rng.standard_normal(last.param0.shape).astype(last.param0.dtype)
+            task = RuleTask(last.function, param0, last.A, last.b, last.noise, dict(last.hyper))
+            task.lr_factors = last.lr_factors
+            case = _rule_case(task)
+            case.label += "; the problem of the case before from a new start (a new, empty state)"
+            made.append(case)
+        return made
+
+    return cases
+
+
 def _call_names(function: str, calls) -> tuple[str, ...]:
     def show(v):
         return f"{v:.4g}" if isinstance(v, float) else repr(v)

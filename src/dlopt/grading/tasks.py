@@ -390,7 +390,7 @@ def _materialize_arg(a):
 
 
 def plain(x):
-    """``x`` as plain data: arrays, Python numbers and booleans, None, strings and lists.
+    """``x`` as plain data: arrays, Python ints, floats and booleans, None, strings and lists.
 
     A generator or iterator is drawn (at most :data:`MAX_ITEMS` items), a
     tuple becomes a list, anything else becomes :class:`Unsupported`.
@@ -399,7 +399,9 @@ def plain(x):
         return x
     if isinstance(x, np.bool_):
         return bool(x)
-    if isinstance(x, int | float | np.integer | np.floating):
+    if isinstance(x, int | np.integer):
+        return int(x)  # an int stays an int: where the reference returns one, a float is wrong
+    if isinstance(x, float | np.floating):
         return float(x)
     if isinstance(x, np.ndarray):
         return (

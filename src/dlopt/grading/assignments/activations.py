@@ -150,7 +150,8 @@ def _where_in_x(task: CallTask, expected, got) -> str | None:
 
 def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
     """Logits (N, C) with N >= 2; in every other case one row is shifted by about +-800
-    (exp overflows there unless the row's maximum is subtracted first)."""
+    (exp overflows there unless the row's maximum is subtracted first); in the fourth hidden
+    case no target is the last class C - 1."""
     sizes = (
         [(4, 3), (3, 5), (2, 4)]
         if not hidden
@@ -163,7 +164,9 @@ def _cross_entropy_cases(rng, hidden: bool) -> list[Case]:
         large = i % 2 == 0
         if large:
             logits[int(rng.integers(n))] += rng.choice([-1.0, 1.0]) * rng.uniform(700, 900)
-        targets = rng.integers(c, size=n)
+        # in one hidden case the last class is nobody's target: C comes from the logits'
+        # shape, not from the largest target
+        targets = rng.integers(c - 1 if hidden and i == 3 else c, size=n)
         task = CallTask("softmax_cross_entropy", [([logits.astype(dtype), targets], {})])
         label = f"N = {n} samples, C = {c} classes, {np.dtype(dtype).name}" + (
             ", one row of very large logits" if large else ""

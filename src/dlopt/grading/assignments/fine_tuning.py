@@ -126,9 +126,9 @@ def _frozen_step_cases(rng, hidden: bool) -> list[Case]:
         calls = []
         for _ in range(4 if hidden else 3):
             n = int(rng.integers(2, 6))
-            shapes = [
-                tuple(int(k) for k in rng.integers(1, 6, int(rng.integers(1, 3)))) for _ in range(n)
-            ]
+            # matrices and bias vectors; hidden networks also hold convolution kernels (rank 3, 4)
+            ranks = rng.integers(1, 5 if hidden else 3, n)
+            shapes = [tuple(int(k) for k in rng.integers(1, 6, int(rank))) for rank in ranks]
             weights = [rng.standard_normal(s).astype(dtype) for s in shapes]
             grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
             trainable = [bool(b) for b in rng.random(n) < 0.5]
@@ -231,16 +231,20 @@ def _lora_layer_cases(rng, hidden: bool) -> list[Case]:
 
 
 def _lora_merge_cases(rng, hidden: bool) -> list[Case]:
-    calls = []
-    for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
-        calls.append(
-            ([*_lora_arrays(rng, d_out, d_in, r, np.float64)], {"alpha": _lora_alpha(rng, k)})
+    """One case of float64 layers; hidden, a second of float32 layers (float32 stays float32)."""
+    cases = []
+    for dtype in (np.float64, np.float32) if hidden else (np.float64,):
+        calls = []
+        for k, (d_out, d_in, r) in enumerate(_lora_sizes(rng, 10 if hidden else 5)):
+            calls.append(
+                ([*_lora_arrays(rng, d_out, d_in, r, dtype)], {"alpha": _lora_alpha(rng, k)})
+            )
+        names = tuple(
+            f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
+            for j, (a, kw) in enumerate(calls)
         )
-    names = tuple(
-        f"call {j + 1}: W {a[0].shape}, r = {a[1].shape[0]}, alpha={kw['alpha']:.4g}"
-        for j, (a, kw) in enumerate(calls)
-    )
-    return [Case(f"{len(calls)} layers", CallTask("lora_merge", calls), FLOAT64, labels=(names,))]
+        cases.append(_calls_case("lora_merge", calls, names, dtype, "layers"))
+    return cases
 
 
 EXERCISES: list[Exercise] = [

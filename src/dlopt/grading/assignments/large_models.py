@@ -17,6 +17,7 @@ from dlopt import rules
 from dlopt.grading.core import (
     Case,
     Exercise,
+    _and_a_restart,
     _loguniform,
     _m,
     _rule_case,
@@ -71,7 +72,8 @@ def _adafactor_cases(rng, hidden: bool) -> list[Case]:
     """3 visible cases (20-30 steps), 8 hidden (150-300 steps, 2 in float32), matrices of
     several shapes (mostly not square, so rows and columns cannot be confused), the learning
     rate changing at every step in every other case, update clipping at ``d = 1``
-    (PyTorch's smallest) in most."""
+    (PyTorch's smallest) in most; the third hidden case (float32) has tiny gradients, about
+    1e-4 in size, so that their squares fall below ``eps1``, and the fifth starts at zero."""
     cases = []
     for i in range(8 if hidden else 3):
         shape = (
@@ -80,6 +82,8 @@ def _adafactor_cases(rng, hidden: bool) -> list[Case]:
         dtype = np.float32 if i in ((2, 5) if hidden else (2,)) else np.float64
         steps = int(rng.integers(150, 301)) if hidden else 20 + 5 * i
         grad_scale = 10.0 ** float(rng.uniform(-2, 1)) if hidden else (1.0, 0.1, 1.0)[i]
+        if hidden and i == 2:  # float32 gradients of about 1e-4: G**2 < eps1, so the clamp at
+            grad_scale = 10.0 ** float(rng.uniform(-5, -4))  # eps1**2 (not eps1) shows
         hyper = {
             "lr": _loguniform(rng, 1e-3, 0.1),
             "beta2_decay": rng.uniform(-0.9, -0.5),
@@ -97,6 +101,8 @@ def _adafactor_cases(rng, hidden: bool) -> list[Case]:
             hyper=hyper,
             grad_scale=grad_scale,
         )
+        if hidden and i == 4:  # a zero-initialised matrix: the step size starts at eps2 * rho
+            task.param0 = np.zeros_like(task.param0)  # (RMS(param) = 0), so the floor eps2 shows
         if i % 2 == 1:
             task.lr_factors = rng.uniform(0.25, 1.25, steps)
         cases.append(_rule_case(task))
@@ -105,9 +111,17 @@ def _adafactor_cases(rng, hidden: bool) -> list[Case]:
 
 EXERCISES: list[Exercise] = [
     Exercise(
-        "lion_step", "large_models", _rule_cases("lion_step", _lion_hyper), reference=lion_step
+        "lion_step",
+        "large_models",
+        _and_a_restart(_rule_cases("lion_step", _lion_hyper)),
+        reference=lion_step,
     ),
-    Exercise("adafactor_step", "large_models", _adafactor_cases, reference=adafactor_step),
+    Exercise(
+        "adafactor_step",
+        "large_models",
+        _and_a_restart(_adafactor_cases),
+        reference=adafactor_step,
+    ),
 ]
 
 # --------------------------------------------------------------------------- mistakes

@@ -17,6 +17,7 @@ from dlopt.grading.core import (
     Case,
     Exercise,
     Tolerance,
+    _and_a_restart,
     _loguniform,
     _m,
     _rule_cases,
@@ -131,24 +132,32 @@ EXERCISES: list[Exercise] = [
     Exercise(
         "momentum_step",
         "optimizers",
-        _rule_cases("momentum_step", _momentum_hyper),
+        _and_a_restart(_rule_cases("momentum_step", _momentum_hyper)),
         reference=momentum_step,
     ),
     Exercise(
         "nesterov_step",
         "optimizers",
-        _rule_cases("nesterov_step", _momentum_hyper),
+        _and_a_restart(_rule_cases("nesterov_step", _momentum_hyper)),
         reference=nesterov_step,
     ),
     Exercise(
         "rmsprop_step",
         "optimizers",
-        _rule_cases("rmsprop_step", _rmsprop_hyper),
+        _and_a_restart(_rule_cases("rmsprop_step", _rmsprop_hyper)),
         reference=rmsprop_step,
     ),
-    Exercise("adam_step", "optimizers", _rule_cases("adam_step", _adam_hyper), reference=adam_step),
     Exercise(
-        "adamw_step", "optimizers", _rule_cases("adamw_step", _adamw_hyper), reference=adamw_step
+        "adam_step",
+        "optimizers",
+        _and_a_restart(_rule_cases("adam_step", _adam_hyper)),
+        reference=adam_step,
+    ),
+    Exercise(
+        "adamw_step",
+        "optimizers",
+        _and_a_restart(_rule_cases("adamw_step", _adamw_hyper)),
+        reference=adamw_step,
     ),
     Exercise("warmup_cosine_lr", "optimizers", _schedule_cases, reference=warmup_cosine_lr),
 ]

@@ -23,6 +23,7 @@ from dlopt.grading.core import (
     FLOAT64,
     Case,
     Exercise,
+    _and_a_restart,
     _calls_case,
     _m,
     _rule_cases,
@@ -219,13 +220,13 @@ EXERCISES: list[Exercise] = [
     Exercise(
         "sgd_weight_decay_step",
         "regularization",
-        _rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper)),
+        _and_a_restart(_rule_cases("sgd_weight_decay_step", _decay_hyper(_momentum_hyper))),
         reference=sgd_weight_decay_step,
     ),
     Exercise(
         "adam_weight_decay_step",
         "regularization",
-        _rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper)),
+        _and_a_restart(_rule_cases("adam_weight_decay_step", _decay_hyper(_adam_hyper))),
         reference=adam_weight_decay_step,
     ),
     Exercise("early_stopping", "regularization", _early_stopping_cases, reference=early_stopping),
