@@ -5,6 +5,8 @@
 // - The player's frame gets alternative text, and its slider a label.
 // - The sidebar's expand/collapse toggles and the bibliography list get the names and
 //   roles assistive technology needs (tests/test_site.py runs axe-core on every page).
+// - A display equation wider than the column (on a phone) is shrunk to fit, down to 70 % of
+//   its size; one that is wider still scrolls sideways inside its box, as before.
 (function () {
   "use strict";
 
@@ -67,10 +69,38 @@
     });
   }
 
+  const SMALLEST_EQUATION = 0.7;
+
+  function fitEquations() {
+    document.querySelectorAll('div.math > mjx-container[display="true"]').forEach((eq) => {
+      eq.style.fontSize = "";
+      const math = eq.querySelector("mjx-math");
+      const room = eq.parentElement.clientWidth;
+      if (!math || room === 0 || math.scrollWidth <= room) return;
+      const scale = Math.max(SMALLEST_EQUATION, room / math.scrollWidth);
+      eq.style.fontSize = `${Math.floor(scale * 1000) / 10}%`;
+    });
+  }
+
+  function fitEquationsOnceTypeset() {
+    const startup = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
+    if (!startup) {
+      if (document.querySelector("div.math")) setTimeout(fitEquationsOnceTypeset, 100);
+      return;
+    }
+    startup.then(fitEquations);
+    let pending = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(pending);
+      pending = setTimeout(fitEquations, 100);
+    });
+  }
+
   function ready() {
     prepareAnimations();
     nameSidebarToggles();
     fixBibliographyRoles();
+    fitEquationsOnceTypeset();
   }
 
   if (document.readyState === "loading") {

@@ -683,6 +683,43 @@ def test_code_is_folded_where_it_would_dominate_the_page(browser, server, page_p
     assert share <= MAX_CODE_SHARE, f"open code is {share:.0%} of the page's height"
 
 
+# Display equations on a phone: each fits its box, or has been shrunk to the smallest size
+# _static/reader.js allows (70 %) and scrolls inside its box from there
+_PHONE_EQUATIONS = """() => Array.from(document.querySelectorAll(
+    'div.math > mjx-container[display="true"]')).map(eq => ({
+  text: (eq.querySelector('mjx-assistive-mml, math') || eq).textContent.trim().slice(0, 50),
+  width: eq.querySelector('mjx-math').scrollWidth,
+  room: eq.parentElement.clientWidth,
+  scale: parseFloat(eq.style.fontSize || '100') / 100,
+}))"""
+SMALLEST_EQUATION = 0.7
+
+
+def test_display_equations_fit_a_phone_or_are_shrunk_to_the_smallest_size(browser, server):
+    wide, shrunk = [], 0
+    with PageVisit(browser, server, width=390, height=844, mobile=True) as visit:
+        for page_path in toc_pages():
+            page = visit.open(f"{page_path}.html")
+            if not _math_rendered(page)[0]:
+                continue
+            page.wait_for_function(  # reader.js fits them once MathJax has typeset the page
+                "() => Array.from(document.querySelectorAll('div.math > mjx-container'))"
+                ".every(eq => eq.style.fontSize || eq.querySelector('mjx-math').scrollWidth"
+                " <= eq.parentElement.clientWidth)",
+                timeout=10_000,
+            )
+            for eq in page.evaluate(_PHONE_EQUATIONS):
+                shrunk += eq["scale"] < 1
+                if eq["width"] > eq["room"] + 1 and eq["scale"] > SMALLEST_EQUATION + 0.01:
+                    wide.append(
+                        f"{page_path}: {eq['width']} px in {eq['room']} px at "
+                        f"{eq['scale']:.0%}: {eq['text']}"
+                    )
+        assert not visit.problems, "\n".join(visit.problems)
+    assert not wide, "equations wider than a phone's column, not shrunk:\n" + "\n".join(wide)
+    assert shrunk > 10, f"only {shrunk} equations needed shrinking: is the measure right?"
+
+
 def test_animations_start_playing_and_their_controls_fit_a_phone(browser, server):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
