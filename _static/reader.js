@@ -82,10 +82,12 @@
     });
   }
 
-  function fitEquationsOnceTypeset() {
+  function fitEquationsOnceTypeset(tries = 300) {
     const startup = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
-    if (!startup) {
-      if (document.querySelector("div.math")) setTimeout(fitEquationsOnceTypeset, 100);
+    if (!startup) {  // MathJax loads after this script: look again, for up to 30 s
+      if (document.querySelector("div.math") && tries > 0) {
+        setTimeout(() => fitEquationsOnceTypeset(tries - 1), 100);
+      }
       return;
     }
     startup.then(fitEquations);
