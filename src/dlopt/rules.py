@@ -657,9 +657,9 @@ def asgd(
     ``"mu"`` (float32 as in PyTorch), ``"ax"``.
 
     ``foreach=True`` follows PyTorch's multi-tensor ASGD, whose rounding differs: it
-    computes :math:`\theta_{t-1} - \eta_t (g_t + \lambda_d \theta_{t-1})` and
-    :math:`\eta_{t+1}` in float32 arithmetic (the single-tensor path computes it in float64
-    and rounds once), which moves float64 trajectories by about 1e-9.
+    updates :math:`\theta_t = \theta_{t-1} - \eta_t (g_t + \lambda_d \theta_{t-1})` and
+    computes :math:`\eta_{t+1}` in float32 arithmetic (the single-tensor path computes it in
+    float64 and rounds it once), which moves float64 trajectories by about 1e-9.
     """
     if "ax" not in state:
         state["eta"] = scalar32(param, lr)
