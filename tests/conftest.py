@@ -64,7 +64,11 @@ def build_log(tmp_path_factory) -> str:
     done = shared / "book-build.json"
     with FileLock(str(shared / "book-build.lock")):
         if not done.exists():
-            done.write_text(json.dumps(_build_book()))
+            build = _build_book()
+            done.write_text(json.dumps(build))
+            # the whole output, for the CI run's artifacts (the test shows only its messages)
+            (ROOT / "artifacts").mkdir(exist_ok=True)
+            (ROOT / "artifacts" / "book-build.log").write_text(build["log"])
     build = json.loads(done.read_text())
     assert build["returncode"] == 0, f"jupyter-book build failed:\n{build['log'][-6000:]}"
     return build["log"]

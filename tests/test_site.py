@@ -40,15 +40,24 @@ def toc_pages() -> list[str]:
     return parallel_execution.toc_pages(ROOT / "_toc.yml")
 
 
+# Sphinx's and docutils' messages ("page.ipynb:12: WARNING: ...", "WARNING: ..."): the level,
+# a colon and a space. Not the Python logging lines a kernel's teardown may print on stderr
+# ("ERROR:tornado.general:Uncaught exception in ZMQStream callback" when a kernel's socket
+# closes under a pending callback): execution errors are read from the reports instead.
+SPHINX_MESSAGE = re.compile(r"(^|: )(WARNING|ERROR|SEVERE|CRITICAL): ")
+
+
+def test_the_build_log_filter_reads_sphinx_messages_not_library_logging():
+    assert SPHINX_MESSAGE.search("chapters/a.ipynb:12: WARNING: undefined label: 'x'")
+    assert SPHINX_MESSAGE.search("WARNING: html_static_path entry 'x' does not exist")
+    assert SPHINX_MESSAGE.search('chapters/b.md:3: ERROR: Unknown directive type "foo".')
+    assert not SPHINX_MESSAGE.search("ERROR:tornado.general:Uncaught exception in ZMQStream")
+
+
 def test_book_builds_without_warnings_or_execution_errors(build_log):
     reports = sorted((HTML / "reports").glob("*.err.log")) if (HTML / "reports").exists() else []
     assert not reports, "execution errors:\n" + "\n".join(p.read_text()[-2000:] for p in reports)
-    # Sphinx's and docutils' messages ("page.ipynb:12: WARNING: ..."), not kernels' stderr
-    warnings = [
-        line
-        for line in build_log.splitlines()
-        if re.search(r"(^|: )(WARNING|ERROR|SEVERE|CRITICAL):", line)
-    ]
+    warnings = [line for line in build_log.splitlines() if SPHINX_MESSAGE.search(line)]
     assert not warnings, "\n".join(warnings)
     for page in toc_pages():
         assert (HTML / f"{page}.html").exists(), f"{page} missing from the site"
