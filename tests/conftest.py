@@ -1,5 +1,7 @@
-"""Session fixtures of the site tests (test_site.py, test_site_explorers.py): one book build,
-one local server and one browser per test process, whichever of the two modules asks first.
+"""Session fixtures: ``once_per_run`` (a computation shared by every xdist worker of a run:
+the book build here, the class gradings of test_assignments.py), and for the site tests
+(test_site.py, test_site_explorers.py) one book build, one local server and one browser per
+test process, whichever of the two modules asks first.
 
 On several pytest-xdist workers (``pytest -n 2 --dist loadgroup -m site tests``), the first
 worker to need the book builds it, under a file lock; the others wait and read the same
@@ -25,10 +27,22 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
 
-def _shared_dir(tmp_path_factory) -> Path:
-    """A folder every worker of this pytest run sees (the run's base temp without xdist)."""
+@pytest.fixture(scope="session")
+def once_per_run(tmp_path_factory):
+    """``once_per_run(name, compute)``: ``compute(folder)``'s JSON-able result, computed once
+    per pytest run however many xdist workers ask (the first, under a file lock; the others
+    read its result). ``folder`` is one every worker of the run sees."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+    def once(name: str, compute):
+        done = shared / f"{name}.json"
+        with FileLock(str(shared / f"{name}.lock")):
+            if not done.exists():
+                done.write_text(json.dumps(compute(shared)))
+        return json.loads(done.read_text())
+
+    return once
 
 
 def _build_book() -> dict:
@@ -53,23 +67,22 @@ def _build_book() -> dict:
     return {"returncode": result.returncode, "log": result.stdout + result.stderr}
 
 
+def _build_and_keep_the_log(folder: Path) -> dict:
+    build = _build_book()
+    # the whole output, for the CI run's artifacts (the test shows only its messages)
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "artifacts" / "book-build.log").write_text(build["log"])
+    return build
+
+
 @pytest.fixture(scope="session")
-def build_log(tmp_path_factory) -> str:
+def build_log(once_per_run) -> str:
     """Build the book (warnings are errors, execution errors fail) and return its output.
 
     The build is incremental (Sphinx's environment and the execution cache in ``_build``): in
     a fresh clone it is a clean build. It runs once per pytest run, even on several workers.
     """
-    shared = _shared_dir(tmp_path_factory)
-    done = shared / "book-build.json"
-    with FileLock(str(shared / "book-build.lock")):
-        if not done.exists():
-            build = _build_book()
-            done.write_text(json.dumps(build))
-            # the whole output, for the CI run's artifacts (the test shows only its messages)
-            (ROOT / "artifacts").mkdir(exist_ok=True)
-            (ROOT / "artifacts" / "book-build.log").write_text(build["log"])
-    build = json.loads(done.read_text())
+    build = once_per_run("book-build", _build_and_keep_the_log)
     assert build["returncode"] == 0, f"jupyter-book build failed:\n{build['log'][-6000:]}"
     return build["log"]
 

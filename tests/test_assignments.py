@@ -31,7 +31,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from filelock import FileLock
 from nbgrader.api import Gradebook, MissingEntry
 from submissions.cheats import ALL, CHEATS, GRADER_ATTACKS, combined_attack, with_attack
 from submissions.variants import VARIANTS
@@ -268,17 +267,16 @@ def grade_everything(tmp: Path) -> dict:
     return results
 
 
+def _grade_everything_in(folder: Path) -> dict:
+    tmp = folder / "exercises"
+    tmp.mkdir(exist_ok=True)
+    return grade_everything(tmp)
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    done = shared / "course-graded.json"
-    with FileLock(str(shared / "course-graded.lock")):
-        if not done.exists():
-            tmp = shared / "exercises"
-            tmp.mkdir(exist_ok=True)
-            done.write_text(json.dumps(grade_everything(tmp)))
-    return json.loads(done.read_text())
+def graded(once_per_run) -> dict:
+    """Every class graded once per run (conftest.py), whichever worker asks first."""
+    return once_per_run("course-graded", _grade_everything_in)
 
 
 def autograded_scores(graded, assignment, student):
